@@ -1,0 +1,23 @@
+//! netloom's YANG layer: the embedded modules, one libyang context built from them, a
+//! Rust-side index of the schema, the unit model the datastores are made of, instance paths
+//! (XPath and RESTCONF forms), edits, validation and encodings, and the typed config model
+//! the engine plans from.
+
+mod deps;
+mod edit;
+mod error;
+pub mod model;
+mod modules;
+mod path;
+mod schema;
+mod unit;
+mod validate;
+
+pub use deps::{Dependency, DependencyGraph, KeyRef};
+pub use edit::{Edit, EditOp};
+pub use error::{Error, ErrorTag};
+pub use modules::{Module, MODULES};
+pub use path::{DataPath, Segment};
+pub use schema::{NodeId, NodeKind, Schema, SchemaNodeInfo};
+pub use unit::{UnitKey, UnitListId, UnitMap};
+pub use validate::Encoding;
