@@ -1,1 +1,24 @@
+//! netloom's datastores on one SQLite file (WAL): running and startup as unit rows, the
+//! candidate as an overlay on running, the commit log with each commit's diff (which is what
+//! rollback replays), locks, the pending confirmed commit, the IPAM ledger and the CNI
+//! attachment table. Every write that must be atomic is one SQLite transaction; a commit
+//! writes only the units it changed.
 
+mod attachment;
+mod commit_log;
+mod confirmed;
+mod datastore;
+mod db;
+mod error;
+mod ipam;
+mod locks;
+mod store;
+
+pub use attachment::Attachment;
+pub use commit_log::{CommitMeta, CommitRecord, ConfirmState, UnitChange};
+pub use confirmed::PendingConfirm;
+pub use datastore::{DatastoreId, Snapshot};
+pub use error::Error;
+pub use ipam::Allocation;
+pub use locks::{LockHolder, Locks, SessionId};
+pub use store::Store;

@@ -233,6 +233,23 @@ impl Schema {
         Ok(())
     }
 
+    /// The unit key of a stored unit path (`/m:container` or `/m:container/list[...]`).
+    pub fn unit_of_path(&self, path: &str) -> Option<UnitKey> {
+        let (i, _) = self.units().iter().enumerate().find(|(_, u)| {
+            path.strip_prefix(u.path_prefix()).is_some_and(|rest| {
+                if u.is_remainder() {
+                    rest.is_empty()
+                } else {
+                    rest.starts_with('[')
+                }
+            })
+        })?;
+        Some(UnitKey {
+            list: UnitListId(i as u16),
+            path: path.into(),
+        })
+    }
+
     /// The remainder unit def of a root container.
     pub fn remainder_of(&self, root: NodeId) -> Option<UnitListId> {
         self.units()

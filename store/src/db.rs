@@ -1,0 +1,174 @@
+//! Opening the database file: refuse (and leave untouched) anything that is not a netloom
+//! database, create the tables in a new one, and set WAL with full fsync so a commit that
+//! returned is on disk.
+
+use std::io::Read;
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, SqlContext};
+
+/// "NLOM": marks the file as netloom's (SQLite header offset 68).
+pub(crate) const APPLICATION_ID: u32 = 0x4E4C_4F4D;
+/// The table layout version (SQLite header offset 60).
+pub(crate) const LAYOUT_VERSION: u32 = 1;
+
+const TABLES: &str = "
+CREATE TABLE unit (
+    ds INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    json TEXT NOT NULL,
+    PRIMARY KEY (ds, path)
+) WITHOUT ROWID;
+CREATE TABLE candidate (
+    path TEXT PRIMARY KEY,
+    json TEXT
+) WITHOUT ROWID;
+CREATE TABLE commit_log (
+    id INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    comment TEXT,
+    changes INTEGER NOT NULL,
+    confirm TEXT NOT NULL,
+    diff TEXT NOT NULL
+);
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE pending_confirm (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    commit_id INTEGER NOT NULL,
+    rollback_to INTEGER NOT NULL,
+    deadline_ms INTEGER NOT NULL,
+    persist_id TEXT,
+    session INTEGER NOT NULL
+);
+CREATE TABLE ipam_ledger (
+    network TEXT NOT NULL,
+    address TEXT NOT NULL,
+    pool TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    interface TEXT NOT NULL,
+    allocated_ms INTEGER NOT NULL,
+    PRIMARY KEY (network, address)
+) WITHOUT ROWID;
+CREATE INDEX ipam_owner ON ipam_ledger (owner);
+CREATE TABLE attachment (
+    container_id TEXT NOT NULL,
+    interface TEXT NOT NULL,
+    netns TEXT NOT NULL,
+    pod_namespace TEXT NOT NULL,
+    pod_name TEXT NOT NULL,
+    network TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (container_id, interface)
+) WITHOUT ROWID;
+";
+
+fn refuse(path: &str, reason: impl Into<String>) -> Error {
+    Error::Refused {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Read the SQLite header without opening the file as a database, so a foreign or damaged
+/// file is refused before anything could write to it. Returns false for a new (absent or
+/// empty) file.
+fn inspect(path: &Path, shown: &str) -> Result<bool, Error> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(refuse(shown, format!("cannot read: {e}"))),
+    };
+    let mut header = [0u8; 100];
+    let mut n = 0;
+    while n < header.len() {
+        match file.read(&mut header[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(refuse(shown, format!("cannot read: {e}"))),
+        }
+    }
+    if n == 0 {
+        return Ok(false);
+    }
+    if n < header.len() || &header[..16] != b"SQLite format 3\0" {
+        return Err(refuse(shown, "not an SQLite database; refusing to touch it"));
+    }
+    let be = |o: usize| u32::from_be_bytes([header[o], header[o + 1], header[o + 2], header[o + 3]]);
+    let (app, layout) = (be(68), be(60));
+    if app != APPLICATION_ID {
+        return Err(refuse(
+            shown,
+            format!("an SQLite database of another application (id {app:#x}); refusing to touch it"),
+        ));
+    }
+    if layout != LAYOUT_VERSION {
+        return Err(refuse(
+            shown,
+            format!("netloom database layout {layout}, this netloomd knows {LAYOUT_VERSION}"),
+        ));
+    }
+    Ok(true)
+}
+
+/// Open (or create) the database at `path`.
+pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
+    let shown = path.display().to_string();
+    let existed = inspect(path, &shown)?;
+    let conn = Connection::open(path).db(&shown)?;
+    if existed {
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| refuse(&shown, format!("damaged: {e}")))?;
+        if check != "ok" {
+            return Err(refuse(&shown, format!("damaged: {check}")));
+        }
+    }
+    conn.pragma_update(None, "journal_mode", "WAL").db(&shown)?;
+    conn.pragma_update(None, "synchronous", "FULL").db(&shown)?;
+    conn.pragma_update(None, "cache_size", -65536).db(&shown)?;
+    if !existed {
+        let tx = conn.unchecked_transaction().db(&shown)?;
+        tx.execute_batch(TABLES).db(&shown)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID as i32).db(&shown)?;
+        tx.pragma_update(None, "user_version", LAYOUT_VERSION as i32).db(&shown)?;
+        tx.commit().db(&shown)?;
+    }
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_foreign_and_garbage_files_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.db");
+        std::fs::write(&garbage, vec![0x5au8; 4096]).unwrap();
+        let e = open(&garbage).unwrap_err();
+        assert!(e.to_string().contains("not an SQLite database"), "{e}");
+        assert_eq!(std::fs::read(&garbage).unwrap(), vec![0x5au8; 4096]);
+
+        let foreign = dir.path().join("foreign.db");
+        {
+            let c = Connection::open(&foreign).unwrap();
+            c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+        }
+        let before = std::fs::read(&foreign).unwrap();
+        let e = open(&foreign).unwrap_err();
+        assert!(e.to_string().contains("another application"), "{e}");
+        assert_eq!(std::fs::read(&foreign).unwrap(), before);
+        assert!(!dir.path().join("foreign.db-wal").exists());
+
+        let ours = dir.path().join("ours.db");
+        drop(open(&ours).unwrap());
+        drop(open(&ours).unwrap());
+    }
+}

@@ -1,0 +1,574 @@
+//! The store: the SQLite connection, the in-memory snapshots of each datastore, and every
+//! write as one transaction. Only the engine (the single writer) holds a `Store`; readers get
+//! `Arc<Snapshot>`s from it.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use netloom_yang::{Schema, UnitKey, UnitMap};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::attachment::Attachment;
+use crate::commit_log::{self, CommitMeta, CommitRecord, ConfirmState, UnitChange};
+use crate::confirmed::PendingConfirm;
+use crate::datastore::{DatastoreId, Snapshot};
+use crate::db;
+use crate::error::{Error, SqlContext};
+use crate::ipam::Allocation;
+use crate::locks::Locks;
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The candidate's difference from running: unit path to its candidate text (`None`:
+/// deleted in the candidate).
+type Overlay = imbl::OrdMap<UnitKey, Option<Arc<str>>>;
+
+pub struct Store {
+    conn: Connection,
+    path: String,
+    schema: Arc<Schema>,
+    running: Arc<Snapshot>,
+    overlay: Overlay,
+    candidate: Arc<Snapshot>,
+    startup: Arc<Snapshot>,
+    last_commit: u64,
+    version: u64,
+    fresh: bool,
+    pub locks: Locks,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("running_units", &self.running.units.len())
+            .field("last_commit", &self.last_commit)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Open the database at `path`, creating it when absent.
+    pub fn open(path: &Path, schema: Arc<Schema>) -> Result<Self, Error> {
+        let conn = db::open(path)?;
+        let shown = path.display().to_string();
+        let mut store = Store {
+            conn,
+            path: shown,
+            schema,
+            running: Arc::default(),
+            overlay: Overlay::new(),
+            candidate: Arc::default(),
+            startup: Arc::default(),
+            last_commit: 0,
+            version: 0,
+            fresh: true,
+            locks: Locks::default(),
+        };
+        store.load()?;
+        Ok(store)
+    }
+
+    fn load(&mut self) -> Result<(), Error> {
+        let p = self.path.clone();
+        let mut running = UnitMap::new();
+        let mut startup = UnitMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT ds, path, json FROM unit")
+                .db(&p)?;
+            let mut rows = stmt.query([]).db(&p)?;
+            while let Some(row) = rows.next().db(&p)? {
+                let ds: i64 = row.get(0).db(&p)?;
+                let path: String = row.get(1).db(&p)?;
+                let json: String = row.get(2).db(&p)?;
+                let key = self.schema.unit_of_path(&path).ok_or_else(|| {
+                    Error::Corrupt(format!("stored unit {path} is not in the schema"))
+                })?;
+                let target = if ds == DatastoreId::Startup.code() {
+                    &mut startup
+                } else {
+                    &mut running
+                };
+                target.insert(key, Arc::from(json));
+            }
+        }
+        let mut overlay = Overlay::new();
+        {
+            let mut stmt = self.conn.prepare("SELECT path, json FROM candidate").db(&p)?;
+            let mut rows = stmt.query([]).db(&p)?;
+            while let Some(row) = rows.next().db(&p)? {
+                let path: String = row.get(0).db(&p)?;
+                let json: Option<String> = row.get(1).db(&p)?;
+                if let Some(key) = self.schema.unit_of_path(&path) {
+                    overlay.insert(key, json.map(Arc::from));
+                }
+            }
+        }
+        self.last_commit = self.meta("last-commit")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        self.fresh = self.meta("running-set")?.is_none();
+        let now = now_ms();
+        self.running = Arc::new(Snapshot {
+            units: running,
+            commit_id: self.last_commit,
+            version: 1,
+            modified_ms: now,
+        });
+        self.startup = Arc::new(Snapshot {
+            units: startup,
+            commit_id: 0,
+            version: 1,
+            modified_ms: now,
+        });
+        self.overlay = overlay;
+        self.version = 1;
+        self.rebuild_candidate();
+        Ok(())
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, Error> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .db(&self.path)
+    }
+
+    /// True until running has been written once: the daemon then seeds it from startup.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    pub fn snapshot(&self, ds: DatastoreId) -> Arc<Snapshot> {
+        match ds {
+            DatastoreId::Running => self.running.clone(),
+            DatastoreId::Candidate => self.candidate.clone(),
+            DatastoreId::Startup => self.startup.clone(),
+        }
+    }
+
+    pub fn last_commit(&self) -> u64 {
+        self.last_commit
+    }
+
+    fn next_version(&mut self) -> u64 {
+        self.version += 1;
+        self.version
+    }
+
+    fn rebuild_candidate(&mut self) {
+        let mut units = self.running.units.clone();
+        for (k, v) in self.overlay.iter() {
+            match v {
+                Some(t) => {
+                    units.insert(k.clone(), t.clone());
+                }
+                None => {
+                    units.remove(k);
+                }
+            }
+        }
+        let version = self.next_version();
+        self.candidate = Arc::new(Snapshot {
+            units,
+            commit_id: self.running.commit_id,
+            version,
+            modified_ms: now_ms(),
+        });
+    }
+
+    /// Whether the candidate differs from running.
+    pub fn candidate_modified(&self) -> bool {
+        !self.overlay.is_empty()
+    }
+
+    /// Make running `units` (which differ from the current running by `changes`), record the
+    /// commit, and — when `clear_candidate` — reset the candidate to the new running; all in
+    /// one transaction. Writes O(changes), not O(config).
+    pub fn commit(
+        &mut self,
+        units: UnitMap,
+        changes: Vec<UnitChange>,
+        meta: &CommitMeta,
+        confirm: ConfirmState,
+        clear_candidate: bool,
+    ) -> Result<CommitRecord, Error> {
+        let p = self.path.clone();
+        let id = self.last_commit + 1;
+        let time_ms = now_ms();
+        let tx = self.conn.transaction().db(&p)?;
+        {
+            let mut upsert = tx
+                .prepare_cached("INSERT OR REPLACE INTO unit (ds, path, json) VALUES (0, ?1, ?2)")
+                .db(&p)?;
+            let mut delete = tx
+                .prepare_cached("DELETE FROM unit WHERE ds = 0 AND path = ?1")
+                .db(&p)?;
+            for c in &changes {
+                match &c.new {
+                    Some(text) => upsert.execute(params![&*c.path, &**text]).db(&p)?,
+                    None => delete.execute(params![&*c.path]).db(&p)?,
+                };
+            }
+            tx.prepare_cached(
+                "INSERT INTO commit_log (id, time_ms, user, comment, changes, confirm, diff)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .db(&p)?
+            .execute(params![
+                id as i64,
+                time_ms,
+                meta.user,
+                meta.comment,
+                changes.len() as i64,
+                confirm.as_str(),
+                commit_log::encode(&changes)
+            ])
+            .db(&p)?;
+            let keep = i64::from(meta.history.max(1));
+            tx.prepare_cached("DELETE FROM commit_log WHERE id <= ?1")
+                .db(&p)?
+                .execute([id as i64 - keep])
+                .db(&p)?;
+            let mut set_meta = tx
+                .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
+                .db(&p)?;
+            set_meta.execute(params!["last-commit", id.to_string()]).db(&p)?;
+            if self.fresh {
+                set_meta.execute(params!["running-set", "1"]).db(&p)?;
+            }
+            if clear_candidate && !self.overlay.is_empty() {
+                tx.execute("DELETE FROM candidate", []).db(&p)?;
+            }
+        }
+        tx.commit().db(&p)?;
+        self.last_commit = id;
+        self.fresh = false;
+        let version = self.next_version();
+        self.running = Arc::new(Snapshot {
+            units,
+            commit_id: id,
+            version,
+            modified_ms: time_ms,
+        });
+        if clear_candidate {
+            self.overlay = Overlay::new();
+        }
+        self.rebuild_candidate();
+        Ok(CommitRecord {
+            id,
+            time_ms,
+            user: meta.user.clone(),
+            comment: meta.comment.clone(),
+            changes,
+            confirm,
+        })
+    }
+
+    /// Record the candidate's new content for the units in `changed` (taken from `units`,
+    /// the full new candidate).
+    pub fn write_candidate(&mut self, units: &UnitMap, changed: &[UnitKey]) -> Result<(), Error> {
+        let p = self.path.clone();
+        let tx = self.conn.transaction().db(&p)?;
+        {
+            let mut put = tx
+                .prepare_cached("INSERT OR REPLACE INTO candidate (path, json) VALUES (?1, ?2)")
+                .db(&p)?;
+            let mut drop_row = tx
+                .prepare_cached("DELETE FROM candidate WHERE path = ?1")
+                .db(&p)?;
+            for key in changed {
+                let new = units.get(key);
+                let run = self.running.units.get(key);
+                if new == run {
+                    drop_row.execute([&*key.path]).db(&p)?;
+                    self.overlay.remove(key);
+                } else {
+                    put.execute(params![&*key.path, new.map(|t| &**t)]).db(&p)?;
+                    self.overlay.insert(key.clone(), new.cloned());
+                }
+            }
+        }
+        tx.commit().db(&p)?;
+        self.rebuild_candidate();
+        Ok(())
+    }
+
+    /// Make the candidate equal to running again.
+    pub fn discard_candidate(&mut self) -> Result<(), Error> {
+        self.conn.execute("DELETE FROM candidate", []).db(&self.path)?;
+        self.overlay = Overlay::new();
+        self.rebuild_candidate();
+        Ok(())
+    }
+
+    /// Replace the startup datastore.
+    pub fn write_startup(&mut self, units: UnitMap) -> Result<(), Error> {
+        let p = self.path.clone();
+        let tx = self.conn.transaction().db(&p)?;
+        tx.execute("DELETE FROM unit WHERE ds = 2", []).db(&p)?;
+        {
+            let mut put = tx
+                .prepare_cached("INSERT INTO unit (ds, path, json) VALUES (2, ?1, ?2)")
+                .db(&p)?;
+            for (k, v) in units.iter() {
+                put.execute(params![&*k.path, &**v]).db(&p)?;
+            }
+        }
+        tx.commit().db(&p)?;
+        let version = self.next_version();
+        self.startup = Arc::new(Snapshot {
+            units,
+            commit_id: 0,
+            version,
+            modified_ms: now_ms(),
+        });
+        Ok(())
+    }
+
+    /// For every unit changed after commit `id`, its text right after `id` (`None`: absent):
+    /// the edit that takes running back to commit `id`.
+    pub fn changes_since(&self, id: u64) -> Result<Vec<(UnitKey, Option<Arc<str>>)>, Error> {
+        let p = &self.path;
+        if id > self.last_commit {
+            return Err(Error::UnknownCommit(id));
+        }
+        if id > 0 || self.oldest_commit()? > 1 {
+            let kept: Option<i64> = self
+                .conn
+                .query_row("SELECT id FROM commit_log WHERE id = ?1", [id as i64], |r| r.get(0))
+                .optional()
+                .db(p)?;
+            if kept.is_none() {
+                return Err(Error::UnknownCommit(id));
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT diff FROM commit_log WHERE id > ?1 ORDER BY id")
+            .db(p)?;
+        let mut rows = stmt.query([id as i64]).db(p)?;
+        let mut seen = std::collections::BTreeMap::new();
+        while let Some(row) = rows.next().db(p)? {
+            let diff: String = row.get(0).db(p)?;
+            for c in commit_log::decode(&diff)? {
+                if let Some(key) = self.schema.unit_of_path(&c.path) {
+                    seen.entry(key).or_insert(c.old);
+                }
+            }
+        }
+        Ok(seen.into_iter().collect())
+    }
+
+    fn oldest_commit(&self) -> Result<u64, Error> {
+        let v: Option<i64> = self
+            .conn
+            .query_row("SELECT MIN(id) FROM commit_log", [], |r| r.get(0))
+            .db(&self.path)?;
+        Ok(v.unwrap_or(0) as u64)
+    }
+
+    /// Retained commits, newest first, at most `limit`, with or without their diffs.
+    pub fn commits(&self, limit: usize, with_diff: bool) -> Result<Vec<CommitRecord>, Error> {
+        let p = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, time_ms, user, comment, confirm, CASE WHEN ?2 THEN diff ELSE '[]' END
+                 FROM commit_log ORDER BY id DESC LIMIT ?1",
+            )
+            .db(p)?;
+        let mut rows = stmt.query(params![limit as i64, with_diff]).db(p)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().db(p)? {
+            let confirm: String = r.get(4).db(p)?;
+            let diff: String = r.get(5).db(p)?;
+            out.push(CommitRecord {
+                id: r.get::<_, i64>(0).db(p)? as u64,
+                time_ms: r.get(1).db(p)?,
+                user: r.get(2).db(p)?,
+                comment: r.get(3).db(p)?,
+                changes: commit_log::decode(&diff)?,
+                confirm: ConfirmState::parse(&confirm),
+            });
+        }
+        Ok(out)
+    }
+
+    /// How many commits the log holds.
+    pub fn commit_count(&self) -> Result<u64, Error> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM commit_log", [], |r| r.get(0))
+            .db(&self.path)?;
+        Ok(n as u64)
+    }
+
+    pub fn set_confirm_state(&mut self, id: u64, state: ConfirmState) -> Result<(), Error> {
+        self.conn
+            .execute(
+                "UPDATE commit_log SET confirm = ?2 WHERE id = ?1",
+                params![id as i64, state.as_str()],
+            )
+            .db(&self.path)?;
+        Ok(())
+    }
+
+    pub fn pending_confirm(&self) -> Result<Option<PendingConfirm>, Error> {
+        self.conn
+            .query_row(
+                "SELECT commit_id, rollback_to, deadline_ms, persist_id, session FROM pending_confirm",
+                [],
+                |r| {
+                    Ok(PendingConfirm {
+                        commit_id: r.get::<_, i64>(0)? as u64,
+                        rollback_to: r.get::<_, i64>(1)? as u64,
+                        deadline_ms: r.get(2)?,
+                        persist_id: r.get(3)?,
+                        session: r.get::<_, i64>(4)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .db(&self.path)
+    }
+
+    pub fn set_pending_confirm(&mut self, pending: Option<&PendingConfirm>) -> Result<(), Error> {
+        let p = self.path.clone();
+        match pending {
+            None => {
+                self.conn.execute("DELETE FROM pending_confirm", []).db(&p)?;
+            }
+            Some(c) => {
+                self.conn
+                    .execute(
+                        "INSERT OR REPLACE INTO pending_confirm
+                         (one, commit_id, rollback_to, deadline_ms, persist_id, session)
+                         VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            c.commit_id as i64,
+                            c.rollback_to as i64,
+                            c.deadline_ms,
+                            c.persist_id,
+                            c.session as i64
+                        ],
+                    )
+                    .db(&p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Record an allocation; false when the address is already someone's.
+    pub fn allocate(&mut self, a: &Allocation) -> Result<bool, Error> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ipam_ledger
+                 (network, address, pool, owner, interface, allocated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .db(&self.path)?
+            .execute(params![a.network, a.address, a.pool, a.owner, a.interface, a.allocated_ms])
+            .db(&self.path)?;
+        Ok(n == 1)
+    }
+
+    /// Release every address `owner` holds; returns how many.
+    pub fn release(&mut self, owner: &str) -> Result<usize, Error> {
+        self.conn
+            .prepare_cached("DELETE FROM ipam_ledger WHERE owner = ?1")
+            .db(&self.path)?
+            .execute([owner])
+            .db(&self.path)
+    }
+
+    pub fn allocations(&self, network: Option<&str>) -> Result<Vec<Allocation>, Error> {
+        let p = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT network, pool, address, owner, interface, allocated_ms FROM ipam_ledger
+                 WHERE ?1 IS NULL OR network = ?1 ORDER BY network, address",
+            )
+            .db(p)?;
+        let rows = stmt
+            .query_map([network], |r| {
+                Ok(Allocation {
+                    network: r.get(0)?,
+                    pool: r.get(1)?,
+                    address: r.get(2)?,
+                    owner: r.get(3)?,
+                    interface: r.get(4)?,
+                    allocated_ms: r.get(5)?,
+                })
+            })
+            .db(p)?;
+        rows.collect::<Result<_, _>>().db(p)
+    }
+
+    pub fn put_attachment(&mut self, a: &Attachment) -> Result<(), Error> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO attachment
+                 (container_id, interface, netns, pod_namespace, pod_name, network, result, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .db(&self.path)?
+            .execute(params![
+                a.container_id,
+                a.interface,
+                a.netns,
+                a.pod_namespace,
+                a.pod_name,
+                a.network,
+                a.result,
+                a.created_ms
+            ])
+            .db(&self.path)?;
+        Ok(())
+    }
+
+    pub fn remove_attachments(&mut self, container_id: &str) -> Result<usize, Error> {
+        self.conn
+            .prepare_cached("DELETE FROM attachment WHERE container_id = ?1")
+            .db(&self.path)?
+            .execute([container_id])
+            .db(&self.path)
+    }
+
+    pub fn attachments(&self) -> Result<Vec<Attachment>, Error> {
+        let p = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT container_id, interface, netns, pod_namespace, pod_name, network, result, created_ms
+                 FROM attachment ORDER BY container_id, interface",
+            )
+            .db(p)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Attachment {
+                    container_id: r.get(0)?,
+                    interface: r.get(1)?,
+                    netns: r.get(2)?,
+                    pod_namespace: r.get(3)?,
+                    pod_name: r.get(4)?,
+                    network: r.get(5)?,
+                    result: r.get(6)?,
+                    created_ms: r.get(7)?,
+                })
+            })
+            .db(p)?;
+        rows.collect::<Result<_, _>>().db(p)
+    }
+}

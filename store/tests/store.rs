@@ -1,0 +1,132 @@
+//! The store on a real SQLite file: commits survive reopening, rollback diffs, retention,
+//! the candidate overlay, the pending confirmed commit, ledger and attachments.
+
+use std::sync::Arc;
+
+use netloom_store::{
+    Allocation, CommitMeta, ConfirmState, DatastoreId, PendingConfirm, Store, UnitChange,
+};
+use netloom_yang::{Schema, UnitMap};
+
+fn schema() -> Arc<Schema> {
+    Arc::new(Schema::new().unwrap())
+}
+
+/// Commit network `name` with `mtu` (or delete it when None), the way the engine does.
+fn put(store: &mut Store, name: &str, mtu: Option<u32>, history: u32) -> u64 {
+    let s = store.schema().clone();
+    let list = s.unit_by_names("networks", "network").unwrap();
+    let key = s.unit_key(list, &[name]).unwrap();
+    let mut units = store.snapshot(DatastoreId::Running).units.clone();
+    let old = units.get(&key).cloned();
+    let new: Option<Arc<str>> =
+        mtu.map(|m| format!(r#"{{"name":"{name}","type":"bridge","mtu":{m}}}"#).into());
+    match &new {
+        Some(t) => units.insert(key.clone(), t.clone()),
+        None => units.remove(&key),
+    };
+    let change = UnitChange { path: key.path.clone(), old, new };
+    let meta = CommitMeta { user: "t".into(), comment: None, history };
+    store
+        .commit(units, vec![change], &meta, ConfirmState::NotRequired, false)
+        .unwrap()
+        .id
+}
+
+#[test]
+fn commits_persist_and_rollback_diffs_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("n.db");
+    let mut st = Store::open(&path, schema()).unwrap();
+    assert!(st.is_fresh());
+    let c1 = put(&mut st, "a", Some(1500), 1000);
+    let c2 = put(&mut st, "a", Some(1400), 1000);
+    let c3 = put(&mut st, "b", Some(9000), 1000);
+    let _c4 = put(&mut st, "a", None, 1000);
+    assert_eq!((c1, c2, c3), (1, 2, 3));
+    drop(st);
+
+    let st = Store::open(&path, schema()).unwrap();
+    assert!(!st.is_fresh());
+    let run = st.snapshot(DatastoreId::Running);
+    assert_eq!(run.commit_id, 4);
+    assert_eq!(run.units.len(), 1);
+    let back = st.changes_since(c2).unwrap();
+    // a comes back with mtu 1400, b goes away
+    assert_eq!(back.len(), 2);
+    let a = back.iter().find(|(k, _)| k.path.contains("'a'")).unwrap();
+    assert!(a.1.as_deref().unwrap().contains("1400"));
+    let b = back.iter().find(|(k, _)| k.path.contains("'b'")).unwrap();
+    assert!(b.1.is_none());
+    assert!(st.changes_since(99).is_err());
+    assert_eq!(st.commits(10, false).unwrap()[0].id, 4);
+}
+
+#[test]
+fn history_is_trimmed_to_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = Store::open(&dir.path().join("n.db"), schema()).unwrap();
+    for i in 0..30 {
+        put(&mut st, "a", Some(1000 + i), 10);
+    }
+    assert_eq!(st.commit_count().unwrap(), 10);
+    assert!(st.changes_since(19).is_err(), "commit 19 was trimmed");
+    assert_eq!(st.changes_since(21).unwrap().len(), 1);
+}
+
+#[test]
+fn candidate_is_an_overlay_on_running_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("n.db");
+    let mut st = Store::open(&path, schema()).unwrap();
+    put(&mut st, "a", Some(1500), 1000);
+    let s = st.schema().clone();
+    let key = s.unit_key(s.unit_by_names("networks", "network").unwrap(), &["c"]).unwrap();
+    let mut cand: UnitMap = st.snapshot(DatastoreId::Candidate).units.clone();
+    cand.insert(key.clone(), r#"{"name":"c","type":"bridge"}"#.into());
+    st.write_candidate(&cand, std::slice::from_ref(&key)).unwrap();
+    assert!(st.candidate_modified());
+    // running moves on underneath; the candidate keeps its own change and sees the new unit
+    put(&mut st, "b", Some(1500), 1000);
+    assert_eq!(st.snapshot(DatastoreId::Candidate).units.len(), 3);
+    drop(st);
+    let mut st = Store::open(&path, schema()).unwrap();
+    assert_eq!(st.snapshot(DatastoreId::Candidate).units.len(), 3);
+    st.discard_candidate().unwrap();
+    assert_eq!(st.snapshot(DatastoreId::Candidate).units.len(), 2);
+    assert!(!st.candidate_modified());
+}
+
+#[test]
+fn pending_confirm_ledger_and_attachments_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("n.db");
+    let mut st = Store::open(&path, schema()).unwrap();
+    let pending = PendingConfirm {
+        commit_id: 3,
+        rollback_to: 2,
+        deadline_ms: 1234,
+        persist_id: Some("x".into()),
+        session: 7,
+    };
+    st.set_pending_confirm(Some(&pending)).unwrap();
+    let a = Allocation {
+        network: "n".into(),
+        pool: "p".into(),
+        address: "10.0.0.2".into(),
+        owner: "c1".into(),
+        interface: "eth0".into(),
+        allocated_ms: 1,
+    };
+    assert!(st.allocate(&a).unwrap());
+    let mut dup = a.clone();
+    dup.owner = "c2".into();
+    assert!(!st.allocate(&dup).unwrap(), "an address has one owner");
+    drop(st);
+    let mut st = Store::open(&path, schema()).unwrap();
+    assert_eq!(st.pending_confirm().unwrap(), Some(pending));
+    assert_eq!(st.allocations(Some("n")).unwrap(), vec![a]);
+    assert_eq!(st.release("c1").unwrap(), 1);
+    st.set_pending_confirm(None).unwrap();
+    assert_eq!(st.pending_confirm().unwrap(), None);
+}
