@@ -1,1 +1,11 @@
+//! netloom's dataplane drivers. They speak plain specs (`LinkSpec`, `RouteSpec`, ...), never
+//! YANG: the daemon's planner turns config into [`Op`]s, and a driver applies each op and
+//! hands back the op that undoes it, so a failed commit can be unwound in reverse order.
 
+mod driver;
+mod memory;
+mod spec;
+
+pub use driver::{DataplaneDriver, DriverError};
+pub use memory::MemoryDriver;
+pub use spec::{LinkKind, LinkSpec, NftBatch, Op, OvsPortSpec, RouteSpec, RuleSpec, VfSpec};

@@ -206,10 +206,19 @@ fn classify(
             }
             Owner::Entry(_) | Owner::Elsewhere => {}
             Owner::Remainder => {
-                // Reaching the container above the list means the expression can see
-                // sibling entries.
                 if *a == from_root {
+                    // Reaching the container above the list means the expression can see
+                    // sibling entries.
                     out.insert(Dependency::Whole { from, to: from });
+                } else if schema.node(*a).parent.is_some() {
+                    // Remainder content: a change to it re-judges every entry of `from`.
+                    let mut top = *a;
+                    while let Some(p) = schema.node(top).parent {
+                        top = p;
+                    }
+                    if let Some(rem) = schema.remainder_of(top) {
+                        out.insert(Dependency::Whole { from, to: rem });
+                    }
                 }
             }
         }

@@ -13,6 +13,12 @@ pub enum ErrorTag {
     DataMissing,
     MalformedMessage,
     OperationFailed,
+    OperationNotSupported,
+    InUse,
+    LockDenied,
+    AccessDenied,
+    ResourceDenied,
+    BadElement,
 }
 
 impl ErrorTag {
@@ -26,6 +32,12 @@ impl ErrorTag {
             ErrorTag::DataMissing => "data-missing",
             ErrorTag::MalformedMessage => "malformed-message",
             ErrorTag::OperationFailed => "operation-failed",
+            ErrorTag::OperationNotSupported => "operation-not-supported",
+            ErrorTag::InUse => "in-use",
+            ErrorTag::LockDenied => "lock-denied",
+            ErrorTag::AccessDenied => "access-denied",
+            ErrorTag::ResourceDenied => "resource-denied",
+            ErrorTag::BadElement => "bad-element",
         }
     }
 }

@@ -1,0 +1,132 @@
+//! netloomd: the per-host netloom daemon. With no arguments it runs on embedded defaults: a
+//! data dir `./netloom-data` holding the SQLite database, loopback listeners, logs to stderr.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, ValueEnum};
+use netloom_daemon::engine::{system_principal, Engine};
+use netloom_daemon::service::Service;
+use netloom_daemon::users;
+use netloom_northbound::api::Request;
+use netloom_southbound::{DataplaneDriver, MemoryDriver};
+use netloom_store::DatastoreId;
+use netloom_yang::Schema;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Dataplane {
+    /// Manage configuration only; keep the planned dataplane objects in memory.
+    None,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "netloomd", version, about = "netloom: per-host network appliance daemon")]
+struct Args {
+    /// Where the database, keys and generated secrets live.
+    #[arg(long, default_value = "./netloom-data", env = "NETLOOM_DATA_DIR")]
+    data_dir: PathBuf,
+    /// RESTCONF listener address.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    restconf: SocketAddr,
+    /// NETCONF over SSH listener address.
+    #[arg(long, default_value = "127.0.0.1:8830")]
+    netconf: SocketAddr,
+    /// gNMI listener address.
+    #[arg(long, default_value = "127.0.0.1:9339")]
+    gnmi: SocketAddr,
+    /// The CNI shim's socket.
+    #[arg(long, default_value = "/run/netloom/cni.sock")]
+    cni_socket: PathBuf,
+    /// The CLI's socket (default: cli.sock in the data dir).
+    #[arg(long)]
+    cli_socket: Option<PathBuf>,
+    /// Which dataplane to drive.
+    #[arg(long, value_enum, default_value = "none")]
+    dataplane: Dataplane,
+    /// Replace running with startup before serving (a reboot's semantics).
+    #[arg(long)]
+    from_startup: bool,
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `netloom_daemon=debug`.
+    #[arg(long, default_value = "info", env = "NETLOOM_LOG")]
+    log: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&args.log).context("--log")?)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let lock_path = args.data_dir.join("netloomd.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        bail!("another netloomd is using {}", args.data_dir.display());
+    }
+
+    let schema = Arc::new(Schema::new().context("building the YANG schema")?);
+    let driver: Box<dyn DataplaneDriver> = match args.dataplane {
+        Dataplane::None => Box::new(MemoryDriver::new()),
+    };
+    let db = args.data_dir.join("netloom.db");
+    let mut engine = Engine::open(schema, &db, driver).with_context(|| format!("opening {}", db.display()))?;
+    let password = std::env::var("NETLOOM_ADMIN_PASSWORD").ok();
+    if let Some(file) = users::bootstrap_admin(&mut engine, &args.data_dir, password)? {
+        tracing::info!(file = %file.display(), "created user admin; its password is in the file");
+    }
+    let (service, handle) = Service::start(engine)?;
+    if args.from_startup {
+        handle
+            .call_blocking(&system_principal(), Request::Copy {
+                from: DatastoreId::Startup,
+                to: DatastoreId::Running,
+            })
+            .map_err(|e| anyhow::anyhow!("loading startup into running: {e}"))?;
+    }
+    let cli_socket = args.cli_socket.clone().unwrap_or_else(|| args.data_dir.join("cli.sock"));
+    tracing::info!(
+        restconf = %args.restconf,
+        netconf = %args.netconf,
+        gnmi = %args.gnmi,
+        cni_socket = %args.cni_socket.display(),
+        cli_socket = %cli_socket.display(),
+        "front-end addresses configured; this build serves none of them yet"
+    );
+    let running = handle.snapshots().running.clone();
+    tracing::info!(
+        data_dir = %args.data_dir.display(),
+        commit = running.commit_id,
+        units = running.units.len(),
+        "netloomd ready"
+    );
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        anyhow::Ok(())
+    })?;
+    tracing::info!("stopping");
+    drop(handle);
+    service.join();
+    drop(lock);
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! Semantic checks: what YANG cannot say. Pools must sit inside their subnet and not overlap,
+//! a VNI is used once per uplink, a fixed pod address lies in one of its network's pools and
+//! belongs to one pod only, a node port serves one service. Each check declares the
+//! dependencies it needs (see [`semantic_dependencies`]) so incremental validation hands it
+//! every unit it must see; the fixed-address check uses an index instead, since pods are the
+//! list that grows to 100k.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use netloom_yang::model::{self, Network, Pod, Service};
+use netloom_yang::{Dependency, Schema, UnitKey, UnitListId, UnitMap};
+
+use crate::error::Error;
+use crate::scope::range;
+
+/// The unit lists the checks look at, resolved once.
+#[derive(Debug, Clone, Copy)]
+pub struct Lists {
+    pub networks: UnitListId,
+    pub pods: UnitListId,
+    pub services: UnitListId,
+    pub users: UnitListId,
+    pub physical_functions: UnitListId,
+    pub policies: UnitListId,
+}
+
+impl Lists {
+    pub fn resolve(schema: &Schema) -> Result<Self, Error> {
+        let get = |c: &str, l: &str| {
+            schema
+                .unit_by_names(c, l)
+                .ok_or_else(|| Error::Refused(format!("schema has no {c}/{l}")))
+        };
+        Ok(Lists {
+            networks: get("networks", "network")?,
+            pods: get("pods", "pod")?,
+            services: get("services", "service")?,
+            users: get("system", "user")?,
+            physical_functions: get("sriov", "physical-function")?,
+            policies: get("policies", "policy")?,
+        })
+    }
+}
+
+/// What the checks need beyond the schema's own dependencies.
+pub fn semantic_dependencies(l: &Lists) -> Vec<Dependency> {
+    vec![
+        // pool overlap and VNI uniqueness compare every network with every other
+        Dependency::Whole {
+            from: l.networks,
+            to: l.networks,
+        },
+        // node ports are unique across services
+        Dependency::Whole {
+            from: l.services,
+            to: l.services,
+        },
+    ]
+}
+
+fn parse<T: serde::de::DeserializeOwned>(key: &UnitKey, text: &str) -> Result<T, Error> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::semantic(key.path.to_string(), format!("unreadable: {e}")))
+}
+
+fn same_family(a: &IpNet, b: &IpAddr) -> bool {
+    a.addr().is_ipv4() == b.is_ipv4()
+}
+
+fn check_network(key: &UnitKey, n: &Network) -> Result<(), Error> {
+    for p in &n.ipam.pool {
+        let at = format!("{}/ipam/pool[name='{}']", key.path, p.name);
+        let inside = |ip: &IpAddr| same_family(&p.subnet, ip) && p.subnet.contains(ip);
+        if let Some(g) = &p.gateway {
+            if !inside(g) {
+                return Err(Error::semantic(format!("{at}/gateway"), format!("gateway {g} is outside subnet {}", p.subnet)));
+            }
+        }
+        if let Some(r) = &p.range {
+            for (name, ip) in [("start", &r.start), ("end", &r.end)] {
+                if let Some(ip) = ip {
+                    if !inside(ip) {
+                        return Err(Error::semantic(format!("{at}/range/{name}"), format!("{ip} is outside subnet {}", p.subnet)));
+                    }
+                }
+            }
+            if let (Some(s), Some(e)) = (r.start, r.end) {
+                if s > e {
+                    return Err(Error::semantic(format!("{at}/range"), format!("range start {s} is after end {e}")));
+                }
+            }
+        }
+        for x in &p.exclude {
+            if !(same_family(&p.subnet, &x.addr()) && p.subnet.contains(x)) {
+                return Err(Error::semantic(format!("{at}/exclude"), format!("{x} is outside subnet {}", p.subnet)));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn overlaps(a: &IpNet, b: &IpNet) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// Check every network, pod and service unit in `scope` (against the content `units`).
+pub fn check(schema: &Schema, l: &Lists, units: &UnitMap, scope: &BTreeSet<UnitKey>) -> Result<(), Error> {
+    let mut networks: Vec<(&UnitKey, Network)> = Vec::new();
+    let mut pods = Vec::new();
+    let mut services = Vec::new();
+    for key in scope {
+        let Some(text) = units.get(key) else { continue };
+        if key.list == l.networks {
+            networks.push((key, parse::<Network>(key, text)?));
+        } else if key.list == l.pods {
+            pods.push((key, parse::<Pod>(key, text)?));
+        } else if key.list == l.services {
+            services.push((key, parse::<Service>(key, text)?));
+        }
+    }
+    let mut pools: Vec<(&UnitKey, &str, &IpNet)> = Vec::new();
+    let mut vnis: HashMap<(Option<&str>, u32), &UnitKey> = HashMap::new();
+    for (key, n) in &networks {
+        check_network(key, n)?;
+        for p in &n.ipam.pool {
+            if let Some((other, name, _)) = pools.iter().find(|(_, _, s)| overlaps(s, &p.subnet)) {
+                return Err(Error::semantic(
+                    format!("{}/ipam/pool[name='{}']/subnet", key.path, p.name),
+                    format!("subnet {} overlaps pool '{name}' of {}", p.subnet, other.path),
+                ));
+            }
+            pools.push((key, &p.name, &p.subnet));
+        }
+        if let Some(v) = &n.vxlan {
+            if let Some(other) = vnis.insert((n.uplink.as_deref(), v.vni), key) {
+                return Err(Error::semantic(
+                    format!("{}/vxlan/vni", key.path),
+                    format!("VNI {} is already used on this uplink by {}", v.vni, other.path),
+                ));
+            }
+        }
+    }
+    for (key, pod) in &pods {
+        check_pod(schema, l, units, key, pod)?;
+    }
+    let mut node_ports: HashMap<(String, u16), &UnitKey> = HashMap::new();
+    for (key, s) in &services {
+        for p in &s.port {
+            if let Some(np) = p.node_port {
+                let proto = p.protocol.clone().unwrap_or_else(|| "tcp".into());
+                if let Some(other) = node_ports.insert((proto.clone(), np), key) {
+                    return Err(Error::semantic(
+                        format!("{}/port[name='{}']/node-port", key.path, p.name),
+                        format!("node port {proto}/{np} is already used by {}", other.path),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_pod(schema: &Schema, l: &Lists, units: &UnitMap, key: &UnitKey, pod: &Pod) -> Result<(), Error> {
+    let mut defaults = 0;
+    for i in &pod.interface {
+        let at = format!("{}/interface[name='{}']", key.path, i.name);
+        if i.default_route {
+            defaults += 1;
+            if defaults > 1 {
+                return Err(Error::semantic(format!("{at}/default-route"), "only one interface of a pod can carry its default route"));
+            }
+        }
+        if i.address.is_empty() {
+            continue;
+        }
+        let net_key = schema.unit_key(l.networks, &[&i.network])?;
+        let Some(text) = units.get(&net_key) else {
+            // a dangling reference is the leafref's error, reported by libyang
+            continue;
+        };
+        let net: Network = parse(&net_key, text)?;
+        for a in &i.address {
+            let pool = net.ipam.pool.iter().find(|p| same_family(&p.subnet, a) && p.subnet.contains(a));
+            match pool {
+                None => {
+                    return Err(Error::semantic(
+                        format!("{at}/address"),
+                        format!("{a} is in no pool of network '{}'", i.network),
+                    ))
+                }
+                Some(p) if p.gateway == Some(*a) => {
+                    return Err(Error::semantic(format!("{at}/address"), format!("{a} is the gateway of pool '{}'", p.name)))
+                }
+                Some(p) if *a == p.subnet.network() && p.subnet.prefix_len() < p.subnet.max_prefix_len() - 1 => {
+                    return Err(Error::semantic(format!("{at}/address"), format!("{a} is the network address of {}", p.subnet)))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A pod's fixed-address claims: (network, address, interface).
+fn claims(pod: &Pod) -> Vec<(String, IpAddr, String)> {
+    pod.interface
+        .iter()
+        .flat_map(|i| i.address.iter().map(move |a| (i.network.clone(), *a, i.name.clone())))
+        .collect()
+}
+
+/// Who holds each fixed address, so a one-pod commit checks uniqueness in O(its addresses).
+#[derive(Debug, Default, Clone)]
+pub struct FixedIps {
+    owner: HashMap<(String, IpAddr), UnitKey>,
+    held: HashMap<UnitKey, Vec<(String, IpAddr)>>,
+}
+
+fn conflict(key: &UnitKey, iface: &str, net: &str, ip: &IpAddr, other: &UnitKey) -> Error {
+    Error::semantic(
+        format!("{}/interface[name='{iface}']/address", key.path),
+        format!("{ip} on network '{net}' is already fixed for {}", other.path),
+    )
+}
+
+impl FixedIps {
+    pub fn build(l: &Lists, units: &UnitMap) -> Self {
+        let mut f = FixedIps::default();
+        let keys: Vec<UnitKey> = range(units, l.pods).map(|(k, _)| k.clone()).collect();
+        f.update(l, units, &keys);
+        f
+    }
+
+    /// Check the pods among `changed` against the index (pods not changed keep their claims).
+    pub fn check_changes(&self, l: &Lists, units: &UnitMap, changed: &[UnitKey]) -> Result<(), Error> {
+        let changed_pods: BTreeSet<&UnitKey> = changed.iter().filter(|k| k.list == l.pods).collect();
+        let mut fresh: HashMap<(String, IpAddr), &UnitKey> = HashMap::new();
+        for key in &changed_pods {
+            let Some(text) = units.get(*key) else { continue };
+            let pod: Pod = parse(key, text)?;
+            for (net, ip, iface) in claims(&pod) {
+                let slot = (net.clone(), ip);
+                if let Some(other) = fresh.insert(slot.clone(), key) {
+                    return Err(conflict(key, &iface, &net, &ip, other));
+                }
+                if let Some(other) = self.owner.get(&slot) {
+                    if other != *key && !changed_pods.contains(other) {
+                        return Err(conflict(key, &iface, &net, &ip, other));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The same check over every pod, without the index (full validation).
+    pub fn check_all(l: &Lists, units: &UnitMap) -> Result<(), Error> {
+        let mut seen: HashMap<(String, IpAddr), UnitKey> = HashMap::new();
+        for (key, text) in range(units, l.pods) {
+            let pod: Pod = parse(key, text)?;
+            for (net, ip, iface) in claims(&pod) {
+                if let Some(other) = seen.insert((net.clone(), ip), key.clone()) {
+                    return Err(conflict(key, &iface, &net, &ip, &other));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn update(&mut self, l: &Lists, units: &UnitMap, changed: &[UnitKey]) {
+        for key in changed.iter().filter(|k| k.list == l.pods) {
+            if let Some(old) = self.held.remove(key) {
+                for slot in old {
+                    if self.owner.get(&slot) == Some(key) {
+                        self.owner.remove(&slot);
+                    }
+                }
+            }
+            let Some(pod) = units.get(key).and_then(|t| model::read::<Pod>(t).ok()) else {
+                continue;
+            };
+            let slots: Vec<(String, IpAddr)> = claims(&pod).into_iter().map(|(n, a, _)| (n, a)).collect();
+            for s in &slots {
+                self.owner.insert(s.clone(), key.clone());
+            }
+            self.held.insert(key.clone(), slots);
+        }
+    }
+}

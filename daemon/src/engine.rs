@@ -1,0 +1,594 @@
+//! The engine: the one writer. Every change of configuration — an edit of running, a commit
+//! of the candidate, a rollback, a confirmed commit's expiry — runs the same pipeline:
+//! edit -> validate (libyang on the change's scope, then semantic checks) -> plan -> apply
+//! (undo journal) -> persist (one SQLite transaction) -> publish snapshots -> notify.
+//! Nothing is persisted or published unless every earlier step succeeded, and a persist
+//! failure unwinds the dataplane too.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use netloom_northbound::api::{CommitEvent, Confirmed, Principal, Snapshots};
+use netloom_southbound::DataplaneDriver;
+use netloom_store::{
+    CommitMeta, CommitRecord, ConfirmState, DatastoreId, PendingConfirm, SessionId, Snapshot,
+    Store, UnitChange,
+};
+use netloom_yang::{DependencyGraph, Edit, Schema, UnitKey, UnitMap};
+use tokio::sync::{broadcast, watch};
+
+use crate::checks::{self, FixedIps, Lists};
+use crate::error::Error;
+use crate::executor;
+use crate::plan::{self, UnitDiff};
+use crate::scope::{self, RefIndex};
+
+/// What a change came to.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Committed(CommitRecord),
+    /// Running already was what was asked; no commit was recorded.
+    Unchanged(u64),
+    /// A datastore other than running changed.
+    Stored,
+}
+
+impl Outcome {
+    pub fn commit_id(&self) -> Option<u64> {
+        match self {
+            Outcome::Committed(r) => Some(r.id),
+            Outcome::Unchanged(id) => Some(*id),
+            Outcome::Stored => None,
+        }
+    }
+}
+
+/// The engine's own identity for changes it makes by itself (expiries, bootstrap).
+pub fn system_principal() -> Principal {
+    Principal {
+        session: 0,
+        user: "netloomd".into(),
+    }
+}
+
+const DEFAULT_HISTORY: u32 = 1000;
+
+pub struct Engine {
+    schema: Arc<Schema>,
+    deps: DependencyGraph,
+    lists: Lists,
+    store: Store,
+    driver: Box<dyn DataplaneDriver>,
+    refs: RefIndex,
+    fixed: FixedIps,
+    full_validation: bool,
+    pending: Option<PendingConfirm>,
+    snapshots: watch::Sender<Arc<Snapshots>>,
+    events: broadcast::Sender<Arc<CommitEvent>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.store)
+            .field("driver", &self.driver.name())
+            .finish()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Engine {
+    /// Open the datastores at `db`, check the stored running config in full, and bring the
+    /// dataplane in line with it.
+    pub fn open(schema: Arc<Schema>, db: &Path, driver: Box<dyn DataplaneDriver>) -> Result<Self, Error> {
+        let store = Store::open(db, schema.clone())?;
+        let lists = Lists::resolve(&schema)?;
+        let mut deps = schema.dependencies().clone();
+        for d in checks::semantic_dependencies(&lists) {
+            deps.add(d);
+        }
+        let running = store.snapshot(DatastoreId::Running);
+        let refs = RefIndex::build(&schema, &deps, &running.units);
+        let fixed = FixedIps::build(&lists, &running.units);
+        let pending = store.pending_confirm()?;
+        let (snapshots, _) = watch::channel(Arc::new(Snapshots::default()));
+        let (events, _) = broadcast::channel(1024);
+        let mut engine = Engine {
+            schema,
+            deps,
+            lists,
+            store,
+            driver,
+            refs,
+            fixed,
+            full_validation: false,
+            pending,
+            snapshots,
+            events,
+        };
+        engine.check_datastore(DatastoreId::Running).map_err(|e| {
+            Error::Refused(format!("the stored running configuration does not validate: {e}"))
+        })?;
+        engine.resync()?;
+        engine.publish();
+        Ok(engine)
+    }
+
+    /// Program the dataplane for the whole running config (start-up and resync).
+    fn resync(&mut self) -> Result<(), Error> {
+        let running = self.store.snapshot(DatastoreId::Running);
+        let diffs: Vec<UnitDiff> = running
+            .units
+            .iter()
+            .map(|(k, v)| UnitDiff {
+                key: k.clone(),
+                old: None,
+                new: Some(v.clone()),
+            })
+            .collect();
+        let ops = plan::plan(&self.lists, &diffs)?;
+        executor::execute(self.driver.as_mut(), &ops)?;
+        Ok(())
+    }
+
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn is_fresh(&self) -> bool {
+        self.store.is_fresh()
+    }
+
+    /// Validate every unit on every commit instead of the change's scope (for comparison).
+    pub fn set_full_validation(&mut self, on: bool) {
+        self.full_validation = on;
+    }
+
+    pub fn snapshot(&self, ds: DatastoreId) -> Arc<Snapshot> {
+        self.store.snapshot(ds)
+    }
+
+    pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshots>> {
+        self.snapshots.subscribe()
+    }
+
+    pub fn events(&self) -> broadcast::Sender<Arc<CommitEvent>> {
+        self.events.clone()
+    }
+
+    pub fn pending_confirm(&self) -> Option<&PendingConfirm> {
+        self.pending.as_ref()
+    }
+
+    fn publish(&self) {
+        self.snapshots.send_replace(Arc::new(Snapshots {
+            running: self.store.snapshot(DatastoreId::Running),
+            candidate: self.store.snapshot(DatastoreId::Candidate),
+            startup: self.store.snapshot(DatastoreId::Startup),
+        }));
+    }
+
+    /// Refuse a change of running by `who` while another session's confirmed commit waits.
+    fn check_running_writable(&self, who: &Principal) -> Result<(), Error> {
+        self.store.locks.check_write(DatastoreId::Running, who.session)?;
+        if let Some(p) = &self.pending {
+            if p.persist_id.is_some() || p.session != who.session {
+                return Err(Error::InUse(format!(
+                    "confirmed commit {} is waiting for its confirmation",
+                    p.commit_id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply `edits` to a datastore. Running: one commit, all or nothing.
+    pub fn edit(
+        &mut self,
+        who: &Principal,
+        ds: DatastoreId,
+        edits: &[Edit],
+        comment: Option<String>,
+    ) -> Result<Outcome, Error> {
+        match ds {
+            DatastoreId::Running => {
+                self.check_running_writable(who)?;
+                let mut units = self.store.snapshot(DatastoreId::Running).units.clone();
+                let changed = self.schema.apply_edits(&mut units, edits)?;
+                self.commit_units(units, changed, who, comment, ConfirmState::NotRequired, false)
+            }
+            DatastoreId::Candidate => {
+                self.store.locks.check_write(DatastoreId::Candidate, who.session)?;
+                let mut units = self.store.snapshot(DatastoreId::Candidate).units.clone();
+                let changed = self.schema.apply_edits(&mut units, edits)?;
+                self.store.write_candidate(&units, &changed)?;
+                self.publish();
+                Ok(Outcome::Stored)
+            }
+            DatastoreId::Startup => {
+                self.store.locks.check_write(DatastoreId::Startup, who.session)?;
+                let mut units = self.store.snapshot(DatastoreId::Startup).units.clone();
+                self.schema.apply_edits(&mut units, edits)?;
+                let units = self.validated_whole(units)?;
+                self.store.write_startup(units)?;
+                self.publish();
+                Ok(Outcome::Stored)
+            }
+        }
+    }
+
+    /// Validate a whole datastore's content and return it in canonical form.
+    fn validated_whole(&self, units: UnitMap) -> Result<UnitMap, Error> {
+        let doc = self.schema.to_json(units.iter().map(|(k, v)| (k, &**v)));
+        let canon: UnitMap = self
+            .schema
+            .validate_units(&doc)?
+            .into_iter()
+            .map(|(k, t)| (k, Arc::from(t)))
+            .collect();
+        let all: BTreeSet<UnitKey> = canon.keys().cloned().collect();
+        checks::check(&self.schema, &self.lists, &canon, &all)?;
+        FixedIps::check_all(&self.lists, &canon)?;
+        Ok(canon)
+    }
+
+    /// Full validation of a datastore (NETCONF validate).
+    pub fn check_datastore(&self, ds: DatastoreId) -> Result<(), Error> {
+        self.validated_whole(self.store.snapshot(ds).units.clone()).map(|_| ())
+    }
+
+    /// Commit the candidate; with `confirmed`, as a confirmed commit; while one is pending,
+    /// a plain commit by its owner (or with its persist id) confirms it.
+    pub fn commit(
+        &mut self,
+        who: &Principal,
+        comment: Option<String>,
+        confirmed: Option<Confirmed>,
+        persist_id: Option<String>,
+    ) -> Result<Outcome, Error> {
+        self.store.locks.check_write(DatastoreId::Running, who.session)?;
+        if let Some(p) = self.pending.clone() {
+            let allowed = match &p.persist_id {
+                Some(id) => persist_id.as_deref() == Some(id.as_str()),
+                None => p.session == who.session,
+            };
+            if !allowed {
+                return Err(Error::InUse(format!(
+                    "confirmed commit {} is waiting for its confirmation{}",
+                    p.commit_id,
+                    if p.persist_id.is_some() { " (give its persist-id)" } else { "" }
+                )));
+            }
+            let state = if confirmed.is_some() { ConfirmState::Pending } else { ConfirmState::NotRequired };
+            let outcome = self.commit_candidate(who, comment, state)?;
+            match confirmed {
+                None => {
+                    self.store.set_confirm_state(p.commit_id, ConfirmState::Confirmed)?;
+                    self.store.set_pending_confirm(None)?;
+                    self.pending = None;
+                    tracing::info!(commit = p.commit_id, "confirmed commit confirmed");
+                }
+                Some(c) => {
+                    let next = PendingConfirm {
+                        commit_id: outcome.commit_id().unwrap_or(p.commit_id),
+                        deadline_ms: now_ms() + i64::from(c.timeout_secs) * 1000,
+                        persist_id: c.persist.clone().or(p.persist_id.clone()),
+                        ..p
+                    };
+                    self.store.set_pending_confirm(Some(&next))?;
+                    self.pending = Some(next);
+                }
+            }
+            return Ok(outcome);
+        }
+        if persist_id.is_some() {
+            return Err(Error::Refused("no confirmed commit is pending".into()));
+        }
+        match confirmed {
+            None => self.commit_candidate(who, comment, ConfirmState::NotRequired),
+            Some(c) => {
+                let rollback_to = self.store.last_commit();
+                let outcome = self.commit_candidate(who, comment, ConfirmState::Pending)?;
+                let p = PendingConfirm {
+                    commit_id: outcome.commit_id().unwrap_or(rollback_to),
+                    rollback_to,
+                    deadline_ms: now_ms() + i64::from(c.timeout_secs) * 1000,
+                    persist_id: c.persist,
+                    session: who.session,
+                };
+                self.store.set_pending_confirm(Some(&p))?;
+                tracing::info!(commit = p.commit_id, timeout = c.timeout_secs, "confirmed commit pending");
+                self.pending = Some(p);
+                Ok(outcome)
+            }
+        }
+    }
+
+    fn commit_candidate(&mut self, who: &Principal, comment: Option<String>, state: ConfirmState) -> Result<Outcome, Error> {
+        let candidate = self.store.snapshot(DatastoreId::Candidate);
+        let running = self.store.snapshot(DatastoreId::Running);
+        let changed = differing_keys(&running.units, &candidate.units);
+        self.commit_units(candidate.units.clone(), changed, who, comment, state, true)
+    }
+
+    /// Roll back the pending confirmed commit (cancel-commit).
+    pub fn cancel_commit(&mut self, who: &Principal, persist_id: Option<String>) -> Result<Outcome, Error> {
+        let p = self
+            .pending
+            .clone()
+            .ok_or_else(|| Error::Refused("no confirmed commit is pending".into()))?;
+        let allowed = match (&p.persist_id, &persist_id) {
+            (Some(id), Some(given)) => id == given,
+            (None, None) => p.session == who.session,
+            _ => false,
+        };
+        if !allowed {
+            return Err(Error::InUse(format!("confirmed commit {} belongs to another session", p.commit_id)));
+        }
+        self.roll_back_pending("cancelled")
+    }
+
+    fn roll_back_pending(&mut self, why: &str) -> Result<Outcome, Error> {
+        let Some(p) = self.pending.take() else {
+            return Ok(Outcome::Unchanged(self.store.last_commit()));
+        };
+        let comment = Some(format!("confirmed commit {} {why}", p.commit_id));
+        let result = self.roll_back_to(p.rollback_to, &system_principal(), comment);
+        match &result {
+            Ok(_) => {
+                self.store.set_confirm_state(p.commit_id, ConfirmState::RolledBack)?;
+                self.store.set_pending_confirm(None)?;
+                self.store.discard_candidate()?;
+                self.publish();
+                tracing::warn!(commit = p.commit_id, why, "confirmed commit rolled back");
+            }
+            Err(e) => {
+                tracing::error!(commit = p.commit_id, error = %e, "rolling back a confirmed commit failed");
+                self.pending = Some(p);
+            }
+        }
+        result
+    }
+
+    /// When the pending confirmed commit expires, milliseconds since the epoch.
+    pub fn confirm_deadline(&self) -> Option<i64> {
+        self.pending.as_ref().map(|p| p.deadline_ms)
+    }
+
+    /// Roll back the pending confirmed commit if its time is up.
+    pub fn expire(&mut self, now_ms: i64) -> Option<Result<Outcome, Error>> {
+        match &self.pending {
+            Some(p) if p.deadline_ms <= now_ms => Some(self.roll_back_pending("expired")),
+            _ => None,
+        }
+    }
+
+    /// At start: a non-persistent confirmed commit's session is gone, so it rolls back now;
+    /// a persistent one keeps its deadline (which may already have passed).
+    pub fn settle_after_restart(&mut self) -> Option<Result<Outcome, Error>> {
+        match &self.pending {
+            Some(p) if p.persist_id.is_none() => Some(self.roll_back_pending("lost its session at restart")),
+            Some(_) => self.expire(now_ms()),
+            None => None,
+        }
+    }
+
+    /// A session ended: free its locks, roll back its unconfirmed non-persistent commit.
+    pub fn end_session(&mut self, session: SessionId) -> Option<Result<Outcome, Error>> {
+        self.store.locks.release_session(session);
+        match &self.pending {
+            Some(p) if p.persist_id.is_none() && p.session == session => {
+                Some(self.roll_back_pending("lost its session"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Make running what it was right after commit `id`.
+    pub fn rollback(&mut self, who: &Principal, id: u64, comment: Option<String>) -> Result<Outcome, Error> {
+        self.check_running_writable(who)?;
+        self.roll_back_to(id, who, comment.or_else(|| Some(format!("rollback to commit {id}"))))
+    }
+
+    fn roll_back_to(&mut self, id: u64, who: &Principal, comment: Option<String>) -> Result<Outcome, Error> {
+        let back = self.store.changes_since(id)?;
+        let mut units = self.store.snapshot(DatastoreId::Running).units.clone();
+        let mut changed = Vec::with_capacity(back.len());
+        for (key, value) in back {
+            match value {
+                Some(t) => units.insert(key.clone(), t),
+                None => units.remove(&key),
+            };
+            changed.push(key);
+        }
+        self.commit_units(units, changed, who, comment, ConfirmState::NotRequired, false)
+    }
+
+    pub fn discard_changes(&mut self, who: &Principal) -> Result<(), Error> {
+        self.store.locks.check_write(DatastoreId::Candidate, who.session)?;
+        self.store.discard_candidate()?;
+        self.publish();
+        Ok(())
+    }
+
+    /// copy-config between datastores.
+    pub fn copy(&mut self, who: &Principal, from: DatastoreId, to: DatastoreId) -> Result<Outcome, Error> {
+        let source = self.store.snapshot(from).units.clone();
+        match to {
+            DatastoreId::Running => {
+                self.check_running_writable(who)?;
+                let changed = differing_keys(&self.store.snapshot(DatastoreId::Running).units, &source);
+                self.commit_units(source, changed, who, Some(format!("copy from {from}")), ConfirmState::NotRequired, false)
+            }
+            DatastoreId::Startup => {
+                self.store.locks.check_write(to, who.session)?;
+                let units = self.validated_whole(source)?;
+                self.store.write_startup(units)?;
+                self.publish();
+                Ok(Outcome::Stored)
+            }
+            DatastoreId::Candidate => {
+                self.store.locks.check_write(to, who.session)?;
+                let changed = differing_keys(&self.store.snapshot(DatastoreId::Candidate).units, &source);
+                self.store.write_candidate(&source, &changed)?;
+                self.publish();
+                Ok(Outcome::Stored)
+            }
+        }
+    }
+
+    pub fn lock(&mut self, who: &Principal, ds: DatastoreId) -> Result<(), Error> {
+        if ds == DatastoreId::Candidate && self.store.candidate_modified() {
+            return Err(Error::Store(netloom_store::Error::Refused {
+                path: "candidate".into(),
+                reason: "the candidate has uncommitted changes; discard or commit them first".into(),
+            }));
+        }
+        self.store.locks.lock(ds, who.session, &who.user)?;
+        Ok(())
+    }
+
+    pub fn unlock(&mut self, who: &Principal, ds: DatastoreId) -> Result<(), Error> {
+        self.store.locks.unlock(ds, who.session)?;
+        Ok(())
+    }
+
+    pub fn commits(&self, limit: usize, with_diff: bool) -> Result<Vec<CommitRecord>, Error> {
+        Ok(self.store.commits(limit, with_diff)?)
+    }
+
+    /// The retention the config asks for (`/system/commit-history`).
+    fn history(&self, units: &UnitMap) -> u32 {
+        let Some(rem) = self
+            .schema
+            .root("netloom-host", "system")
+            .and_then(|r| self.schema.remainder_of(r))
+        else {
+            return DEFAULT_HISTORY;
+        };
+        units
+            .get(&self.schema.remainder_key(rem))
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+            .and_then(|v| v.get("commit-history").and_then(serde_json::Value::as_u64))
+            .map_or(DEFAULT_HISTORY, |n| n as u32)
+    }
+
+    /// The pipeline: validate `units` (the new running, differing from the current one at
+    /// `changed`), plan, apply, persist, publish, notify.
+    fn commit_units(
+        &mut self,
+        mut units: UnitMap,
+        changed: Vec<UnitKey>,
+        who: &Principal,
+        comment: Option<String>,
+        confirm: ConfirmState,
+        clear_candidate: bool,
+    ) -> Result<Outcome, Error> {
+        let span = tracing::info_span!("commit", user = %who.user, session = who.session, units = changed.len());
+        let _enter = span.enter();
+        let running = self.store.snapshot(DatastoreId::Running);
+        let candidate_dirty = clear_candidate && self.store.candidate_modified();
+        if changed.is_empty() {
+            if candidate_dirty {
+                self.store.discard_candidate()?;
+                self.publish();
+            }
+            return Ok(Outcome::Unchanged(running.commit_id));
+        }
+        // validate: libyang on the scope, canonical texts for the changed units
+        let scope: BTreeSet<UnitKey> = if self.full_validation {
+            units.keys().cloned().collect()
+        } else {
+            scope::scope(&self.schema, &self.deps, &self.refs, &units, &changed)
+        };
+        let doc = self
+            .schema
+            .to_json(scope.iter().filter_map(|k| units.get(k).map(|t| (k, &**t))));
+        let canonical = self.schema.validate_units(&doc)?;
+        let changed_set: HashSet<&UnitKey> = changed.iter().collect();
+        for (k, text) in canonical {
+            if changed_set.contains(&k) {
+                units.insert(k, Arc::from(text));
+            }
+        }
+        checks::check(&self.schema, &self.lists, &units, &scope)?;
+        if self.full_validation {
+            FixedIps::check_all(&self.lists, &units)?;
+        } else {
+            self.fixed.check_changes(&self.lists, &units, &changed)?;
+        }
+        let diffs: Vec<UnitDiff> = changed
+            .iter()
+            .filter_map(|k| {
+                let old = running.units.get(k).cloned();
+                let new = units.get(k).cloned();
+                (old != new).then(|| UnitDiff { key: k.clone(), old, new })
+            })
+            .collect();
+        if diffs.is_empty() {
+            if candidate_dirty {
+                self.store.discard_candidate()?;
+                self.publish();
+            }
+            return Ok(Outcome::Unchanged(running.commit_id));
+        }
+        // apply
+        let ops = plan::plan(&self.lists, &diffs)?;
+        let journal = executor::execute(self.driver.as_mut(), &ops)?;
+        // persist
+        let changes: Vec<UnitChange> = diffs
+            .into_iter()
+            .map(|d| UnitChange { path: d.key.path, old: d.old, new: d.new })
+            .collect();
+        let meta = CommitMeta {
+            user: who.user.clone(),
+            comment,
+            history: self.history(&units),
+        };
+        let record = match self.store.commit(units.clone(), changes, &meta, confirm, clear_candidate) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "persisting the commit failed; unwinding the dataplane");
+                journal.revert(self.driver.as_mut());
+                return Err(e.into());
+            }
+        };
+        self.refs.update(&self.schema, &self.deps, &units, &changed);
+        self.fixed.update(&self.lists, &units, &changed);
+        self.publish();
+        let _ = self.events.send(Arc::new(CommitEvent {
+            id: record.id,
+            time_ms: record.time_ms,
+            user: record.user.clone(),
+            session: who.session,
+            comment: record.comment.clone(),
+            changes: record.changes.clone(),
+        }));
+        tracing::info!(commit = record.id, changes = record.changes.len(), ops = ops.len(), "committed");
+        Ok(Outcome::Committed(record))
+    }
+}
+
+/// Keys whose units differ between two maps. Persistent maps share structure, so this only
+/// walks what differs.
+fn differing_keys(a: &UnitMap, b: &UnitMap) -> Vec<UnitKey> {
+    let mut out = Vec::new();
+    for d in a.diff(b) {
+        match d {
+            imbl::ordmap::DiffItem::Add(k, _) | imbl::ordmap::DiffItem::Remove(k, _) => out.push(k.clone()),
+            imbl::ordmap::DiffItem::Update { old: (k, _), .. } => out.push(k.clone()),
+        }
+    }
+    out
+}

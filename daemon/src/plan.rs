@@ -1,0 +1,201 @@
+//! The planner: a commit's changed units, old and new, become an ordered list of dataplane
+//! ops. What goes away is removed first (dependents before what they depend on), then what
+//! is new is made (what others depend on first). Host-level objects follow config here;
+//! pod-level objects follow CNI calls elsewhere.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use netloom_southbound::{LinkKind, LinkSpec, Op, VfSpec};
+use netloom_yang::model::{Network, NetworkType, PhysicalFunction, VirtualFunction};
+use netloom_yang::UnitKey;
+
+use crate::checks::Lists;
+use crate::error::Error;
+
+/// A changed unit: its text before and after (`None`: absent).
+#[derive(Debug, Clone)]
+pub struct UnitDiff {
+    pub key: UnitKey,
+    pub old: Option<Arc<str>>,
+    pub new: Option<Arc<str>>,
+}
+
+fn read<T: serde::de::DeserializeOwned>(key: &UnitKey, t: &Option<Arc<str>>) -> Result<Option<T>, Error> {
+    t.as_deref()
+        .map(|t| serde_json::from_str(t).map_err(|e| Error::semantic(key.path.to_string(), e.to_string())))
+        .transpose()
+}
+
+/// `vlan` network host subinterface name: `<uplink>.<id>` when it fits in 15 characters.
+pub fn vlan_link_name(uplink: &str, id: u16) -> String {
+    let name = format!("{uplink}.{id}");
+    if name.len() <= 15 {
+        name
+    } else {
+        format!("nlv{id}.{}", &uplink[..uplink.len().min(15 - 4 - id.to_string().len())])
+    }
+}
+
+/// The host links a network needs, in creation order.
+pub fn network_links(n: &Network) -> Vec<LinkSpec> {
+    let gateways: Vec<IpNet> = n
+        .ipam
+        .pool
+        .iter()
+        .filter_map(|p| {
+            p.gateway
+                .and_then(|g: IpAddr| IpNet::new(g, p.subnet.prefix_len()).ok())
+        })
+        .collect();
+    let bridge = || {
+        let settings = n.bridge.clone();
+        LinkSpec {
+            name: n.bridge_name(),
+            kind: LinkKind::Bridge {
+                hairpin: settings.as_ref().is_some_and(|b| b.hairpin),
+            },
+            mtu: n.mtu,
+            master: None,
+            addresses: if settings.as_ref().is_none_or(|b| b.gateway) {
+                gateways.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    };
+    match n.kind {
+        NetworkType::Bridge => vec![bridge()],
+        NetworkType::Vxlan => {
+            let mut out = vec![bridge()];
+            if let Some(v) = &n.vxlan {
+                out.push(LinkSpec {
+                    name: format!("nlx{}", v.vni),
+                    kind: LinkKind::Vxlan {
+                        vni: v.vni,
+                        local: v.local,
+                        group: v.group,
+                        remotes: v.remote.clone(),
+                        port: v.port,
+                        learning: v.learning,
+                        uplink: n.uplink.clone(),
+                    },
+                    mtu: n.mtu,
+                    master: Some(n.bridge_name()),
+                    addresses: Vec::new(),
+                });
+            }
+            out
+        }
+        NetworkType::Vlan => match (&n.uplink, n.vlan_id) {
+            (Some(up), Some(id)) => vec![LinkSpec {
+                name: vlan_link_name(up, id),
+                kind: LinkKind::Vlan {
+                    uplink: up.clone(),
+                    id,
+                },
+                mtu: n.mtu,
+                master: None,
+                addresses: Vec::new(),
+            }],
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+fn vf_spec(pf: &str, vf: &VirtualFunction) -> VfSpec {
+    VfSpec {
+        pf: pf.to_owned(),
+        id: vf.id,
+        mac: vf.mac.clone(),
+        vlan: vf.vlan,
+        qos: vf.qos,
+        trust: vf.trust,
+        spoof_check: vf.spoof_check,
+        link_state: vf.link_state.clone().unwrap_or_else(|| "auto".into()),
+        min_tx_rate: vf.min_tx_rate,
+        max_tx_rate: vf.max_tx_rate,
+        driver: vf.driver.clone().unwrap_or_else(|| "netdev".into()),
+    }
+}
+
+/// Ops to take the dataplane from the old to the new side of `diffs`.
+pub fn plan(l: &Lists, diffs: &[UnitDiff]) -> Result<Vec<Op>, Error> {
+    let mut removals: Vec<Op> = Vec::new();
+    let mut creations: Vec<Op> = Vec::new();
+    let mut settings: Vec<Op> = Vec::new();
+    for d in diffs {
+        if d.key.list == l.networks {
+            let old: Vec<LinkSpec> = read::<Network>(&d.key, &d.old)?.map(|n| network_links(&n)).unwrap_or_default();
+            let new: Vec<LinkSpec> = read::<Network>(&d.key, &d.new)?.map(|n| network_links(&n)).unwrap_or_default();
+            for link in old.iter().rev().filter(|o| !new.contains(o)) {
+                removals.push(Op::DeleteLink(link.clone()));
+            }
+            for link in new.iter().filter(|n| !old.contains(n)) {
+                creations.push(Op::CreateLink(link.clone()));
+            }
+        } else if d.key.list == l.physical_functions {
+            let old = read::<PhysicalFunction>(&d.key, &d.old)?;
+            let new = read::<PhysicalFunction>(&d.key, &d.new)?;
+            let name = old.as_ref().or(new.as_ref()).map(|p| p.name.clone()).unwrap_or_default();
+            let (from, to) = (old.as_ref().map_or(0, |p| p.num_vfs), new.as_ref().map_or(0, |p| p.num_vfs));
+            if from != to {
+                settings.push(Op::SetNumVfs { pf: name.clone(), from, to });
+            }
+            let old_vfs: Vec<VfSpec> = old.iter().flat_map(|p| p.vf.iter().map(|v| vf_spec(&p.name, v))).collect();
+            for p in new.iter() {
+                for v in &p.vf {
+                    let spec = vf_spec(&p.name, v);
+                    let before = old_vfs.iter().find(|o| o.id == v.id).cloned();
+                    if before.as_ref() != Some(&spec) {
+                        settings.push(Op::SetVf { old: before, new: spec });
+                    }
+                }
+            }
+            for o in old_vfs {
+                let still = new.iter().any(|p| p.vf.iter().any(|v| v.id == o.id));
+                if !still && o.id < to {
+                    // back to the driver's defaults
+                    let undo = Op::SetVf { old: None, new: o.clone() }.inverse();
+                    settings.push(undo);
+                }
+            }
+        }
+    }
+    // removals: dependents first (each unit's links were pushed in reverse creation order)
+    let mut ops = removals;
+    ops.extend(creations);
+    ops.extend(settings);
+    Ok(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netloom_yang::Schema;
+
+    #[test]
+    fn vxlan_network_plans_bridge_then_tunnel_and_unwinds_in_reverse() {
+        let s = Schema::new().unwrap();
+        let l = Lists::resolve(&s).unwrap();
+        let key = s.unit_key(l.networks, &["x"]).unwrap();
+        let text: Arc<str> = r#"{"name":"x","type":"vxlan","vxlan":{"vni":42,"remote":["192.0.2.2"]},
+            "ipam":{"pool":[{"name":"p","subnet":"10.1.0.0/24","gateway":"10.1.0.1"}]}}"#
+            .into();
+        let add = plan(&l, &[UnitDiff { key: key.clone(), old: None, new: Some(text.clone()) }]).unwrap();
+        assert_eq!(add.len(), 2);
+        assert!(matches!(&add[0], Op::CreateLink(b) if b.name == "nl-x" && b.addresses[0].to_string() == "10.1.0.1/24"));
+        assert!(matches!(&add[1], Op::CreateLink(v) if v.name == "nlx42" && v.master.as_deref() == Some("nl-x")));
+        let del = plan(&l, &[UnitDiff { key, old: Some(text), new: None }]).unwrap();
+        assert!(matches!(&del[0], Op::DeleteLink(v) if v.name == "nlx42"));
+        assert!(matches!(&del[1], Op::DeleteLink(b) if b.name == "nl-x"));
+    }
+
+    #[test]
+    fn long_vlan_names_fit_linux() {
+        assert_eq!(vlan_link_name("eth0", 100), "eth0.100");
+        assert!(vlan_link_name("enp129s0f1np1", 4094).len() <= 15);
+    }
+}

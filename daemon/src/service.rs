@@ -1,0 +1,99 @@
+//! The engine's thread: it owns the [`Engine`], answers [`Request`]s in arrival order, and
+//! fires the pending confirmed commit's timer. Front ends reach it only through a
+//! [`Handle`].
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use netloom_northbound::api::{ApiError, Envelope, Handle, Reply, Request};
+
+use crate::engine::{Engine, Outcome};
+use crate::error::Error;
+
+/// The running engine thread; dropping every handle's sender stops it.
+#[derive(Debug)]
+pub struct Service {
+    thread: Option<JoinHandle<()>>,
+}
+
+fn reply(outcome: Outcome) -> Reply {
+    match outcome {
+        Outcome::Committed(r) => Reply::Committed { id: r.id },
+        Outcome::Unchanged(id) => Reply::Unchanged { id },
+        Outcome::Stored => Reply::Done,
+    }
+}
+
+fn serve(engine: &mut Engine, env: Envelope) {
+    let who = &env.who;
+    let result: Result<Reply, Error> = match env.request {
+        Request::Edit { datastore, edits, comment } => {
+            engine.edit(who, datastore, &edits, comment).map(reply)
+        }
+        Request::Commit { comment, confirmed, persist_id } => {
+            engine.commit(who, comment, confirmed, persist_id).map(reply)
+        }
+        Request::CancelCommit { persist_id } => engine.cancel_commit(who, persist_id).map(reply),
+        Request::Rollback { id, comment } => engine.rollback(who, id, comment).map(reply),
+        Request::Validate { datastore } => engine.check_datastore(datastore).map(|_| Reply::Done),
+        Request::DiscardChanges => engine.discard_changes(who).map(|_| Reply::Done),
+        Request::Copy { from, to } => engine.copy(who, from, to).map(reply),
+        Request::Lock { datastore } => engine.lock(who, datastore).map(|_| Reply::Done),
+        Request::Unlock { datastore } => engine.unlock(who, datastore).map(|_| Reply::Done),
+        Request::EndSession => {
+            if let Some(Err(e)) = engine.end_session(who.session) {
+                tracing::error!(error = %e, "rollback at session end failed");
+            }
+            Ok(Reply::Done)
+        }
+        Request::Commits { limit, with_diff } => engine.commits(limit, with_diff).map(Reply::Commits),
+    };
+    let _ = env.reply.send(result.map_err(|e| -> ApiError { e.to_api() }));
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Service {
+    /// Start the engine thread; returns it with the handle front ends use.
+    pub fn start(mut engine: Engine) -> std::io::Result<(Service, Handle)> {
+        let (tx, rx) = mpsc::channel::<Envelope>();
+        let handle = Handle::new(tx, engine.snapshots(), engine.events());
+        if let Some(Err(e)) = engine.settle_after_restart() {
+            tracing::error!(error = %e, "settling the pending confirmed commit failed");
+        }
+        let thread = std::thread::Builder::new()
+            .name("netloom-engine".into())
+            .spawn(move || loop {
+                let wait = engine
+                    .confirm_deadline()
+                    .map(|d| Duration::from_millis((d - now_ms()).max(0) as u64));
+                let next = match wait {
+                    Some(w) => rx.recv_timeout(w),
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                };
+                match next {
+                    Ok(env) => serve(&mut engine, env),
+                    Err(RecvTimeoutError::Timeout) => {
+                        if let Some(Err(e)) = engine.expire(now_ms()) {
+                            tracing::error!(error = %e, "expiring the confirmed commit failed");
+                        }
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            })?;
+        Ok((Service { thread: Some(thread) }, handle))
+    }
+
+    /// Wait for the engine thread to finish (after every handle is gone).
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The request API: what a front end can ask of the engine, what it gets back, and the
+//! handle it asks through. Reads never go through the engine: [`Handle::snapshots`] hands
+//! out the current immutable snapshots, so reads never wait for a commit.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use netloom_store::{CommitRecord, DatastoreId, SessionId, Snapshot, UnitChange};
+use netloom_yang::{Edit, ErrorTag};
+use tokio::sync::{broadcast, oneshot, watch};
+
+/// The configuration datastores at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshots {
+    pub running: Arc<Snapshot>,
+    pub candidate: Arc<Snapshot>,
+    pub startup: Arc<Snapshot>,
+}
+
+impl Snapshots {
+    pub fn get(&self, ds: DatastoreId) -> &Arc<Snapshot> {
+        match ds {
+            DatastoreId::Running => &self.running,
+            DatastoreId::Candidate => &self.candidate,
+            DatastoreId::Startup => &self.startup,
+        }
+    }
+}
+
+/// A change of running, as subscribers see it.
+#[derive(Debug, Clone)]
+pub struct CommitEvent {
+    pub id: u64,
+    pub time_ms: i64,
+    pub user: String,
+    pub session: SessionId,
+    pub comment: Option<String>,
+    pub changes: Vec<UnitChange>,
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub session: SessionId,
+    pub user: String,
+}
+
+/// Confirmed-commit options (RFC 6241 section 8.4).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confirmed {
+    pub timeout_secs: u32,
+    pub persist: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Apply edits to a datastore; edits to running are committed at once (all or nothing).
+    Edit {
+        datastore: DatastoreId,
+        edits: Vec<Edit>,
+        comment: Option<String>,
+    },
+    /// Commit the candidate (or confirm a pending confirmed commit).
+    Commit {
+        comment: Option<String>,
+        confirmed: Option<Confirmed>,
+        persist_id: Option<String>,
+    },
+    CancelCommit {
+        persist_id: Option<String>,
+    },
+    /// Make running what it was right after commit `id`.
+    Rollback {
+        id: u64,
+        comment: Option<String>,
+    },
+    Validate {
+        datastore: DatastoreId,
+    },
+    DiscardChanges,
+    /// Copy one datastore's content to another (running as a target is a commit).
+    Copy {
+        from: DatastoreId,
+        to: DatastoreId,
+    },
+    Lock {
+        datastore: DatastoreId,
+    },
+    Unlock {
+        datastore: DatastoreId,
+    },
+    /// The session ended: release its locks, roll back its unconfirmed commit.
+    EndSession,
+    /// Retained commits, newest first.
+    Commits {
+        limit: usize,
+        with_diff: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Done,
+    /// A commit was made.
+    Committed { id: u64 },
+    /// Nothing to commit: running already is what was asked.
+    Unchanged { id: u64 },
+    Commits(Vec<CommitRecord>),
+}
+
+/// An error as every front end reports it: a NETCONF error-tag, the path that failed, and a
+/// message for a person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub tag: ErrorTag,
+    pub path: Option<String>,
+    pub message: String,
+    pub app_tag: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(tag: ErrorTag, message: impl Into<String>) -> Self {
+        ApiError {
+            tag,
+            path: None,
+            message: message.into(),
+            app_tag: None,
+        }
+    }
+}
+
+/// A request on its way to the engine.
+#[derive(Debug)]
+pub struct Envelope {
+    pub who: Principal,
+    pub request: Request,
+    pub reply: oneshot::Sender<Result<Reply, ApiError>>,
+}
+
+/// What a front end holds to reach the engine.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    requests: mpsc::Sender<Envelope>,
+    snapshots: watch::Receiver<Arc<Snapshots>>,
+    events: broadcast::Sender<Arc<CommitEvent>>,
+}
+
+impl Handle {
+    pub fn new(
+        requests: mpsc::Sender<Envelope>,
+        snapshots: watch::Receiver<Arc<Snapshots>>,
+        events: broadcast::Sender<Arc<CommitEvent>>,
+    ) -> Self {
+        Handle {
+            requests,
+            snapshots,
+            events,
+        }
+    }
+
+    /// Send a request and wait for the engine's answer.
+    pub async fn call(&self, who: &Principal, request: Request) -> Result<Reply, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || ApiError::new(ErrorTag::OperationFailed, "the engine has stopped");
+        self.requests
+            .send(Envelope {
+                who: who.clone(),
+                request,
+                reply: tx,
+            })
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// [`Handle::call`] for threads outside the async runtime.
+    pub fn call_blocking(&self, who: &Principal, request: Request) -> Result<Reply, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || ApiError::new(ErrorTag::OperationFailed, "the engine has stopped");
+        self.requests
+            .send(Envelope {
+                who: who.clone(),
+                request,
+                reply: tx,
+            })
+            .map_err(|_| gone())?;
+        rx.blocking_recv().map_err(|_| gone())?
+    }
+
+    /// The datastores as of the last commit; never waits for the writer.
+    pub fn snapshots(&self) -> Arc<Snapshots> {
+        self.snapshots.borrow().clone()
+    }
+
+    /// Commit events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommitEvent>> {
+        self.events.subscribe()
+    }
+}

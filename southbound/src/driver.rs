@@ -1,0 +1,19 @@
+//! The driver trait every dataplane implements.
+
+use crate::spec::Op;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The dataplane refused the op (a kernel errno, an OVSDB error, ...).
+    #[error("{op}: {reason}")]
+    Refused { op: String, reason: String },
+    #[error("dataplane unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A dataplane. `apply` either changes the dataplane and returns the op that undoes the
+/// change, or changes nothing and fails.
+pub trait DataplaneDriver: Send {
+    fn name(&self) -> &'static str;
+    fn apply(&mut self, op: &Op) -> Result<Op, DriverError>;
+}
