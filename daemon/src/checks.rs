@@ -75,26 +75,38 @@ fn check_network(key: &UnitKey, n: &Network) -> Result<(), Error> {
         let inside = |ip: &IpAddr| same_family(&p.subnet, ip) && p.subnet.contains(ip);
         if let Some(g) = &p.gateway {
             if !inside(g) {
-                return Err(Error::semantic(format!("{at}/gateway"), format!("gateway {g} is outside subnet {}", p.subnet)));
+                return Err(Error::semantic(
+                    format!("{at}/gateway"),
+                    format!("gateway {g} is outside subnet {}", p.subnet),
+                ));
             }
         }
         if let Some(r) = &p.range {
             for (name, ip) in [("start", &r.start), ("end", &r.end)] {
                 if let Some(ip) = ip {
                     if !inside(ip) {
-                        return Err(Error::semantic(format!("{at}/range/{name}"), format!("{ip} is outside subnet {}", p.subnet)));
+                        return Err(Error::semantic(
+                            format!("{at}/range/{name}"),
+                            format!("{ip} is outside subnet {}", p.subnet),
+                        ));
                     }
                 }
             }
             if let (Some(s), Some(e)) = (r.start, r.end) {
                 if s > e {
-                    return Err(Error::semantic(format!("{at}/range"), format!("range start {s} is after end {e}")));
+                    return Err(Error::semantic(
+                        format!("{at}/range"),
+                        format!("range start {s} is after end {e}"),
+                    ));
                 }
             }
         }
         for x in &p.exclude {
             if !(same_family(&p.subnet, &x.addr()) && p.subnet.contains(x)) {
-                return Err(Error::semantic(format!("{at}/exclude"), format!("{x} is outside subnet {}", p.subnet)));
+                return Err(Error::semantic(
+                    format!("{at}/exclude"),
+                    format!("{x} is outside subnet {}", p.subnet),
+                ));
             }
         }
     }
@@ -106,7 +118,12 @@ fn overlaps(a: &IpNet, b: &IpNet) -> bool {
 }
 
 /// Check every network, pod and service unit in `scope` (against the content `units`).
-pub fn check(schema: &Schema, l: &Lists, units: &UnitMap, scope: &BTreeSet<UnitKey>) -> Result<(), Error> {
+pub fn check(
+    schema: &Schema,
+    l: &Lists,
+    units: &UnitMap,
+    scope: &BTreeSet<UnitKey>,
+) -> Result<(), Error> {
     let mut networks: Vec<(&UnitKey, Network)> = Vec::new();
     let mut pods = Vec::new();
     let mut services = Vec::new();
@@ -128,7 +145,10 @@ pub fn check(schema: &Schema, l: &Lists, units: &UnitMap, scope: &BTreeSet<UnitK
             if let Some((other, name, _)) = pools.iter().find(|(_, _, s)| overlaps(s, &p.subnet)) {
                 return Err(Error::semantic(
                     format!("{}/ipam/pool[name='{}']/subnet", key.path, p.name),
-                    format!("subnet {} overlaps pool '{name}' of {}", p.subnet, other.path),
+                    format!(
+                        "subnet {} overlaps pool '{name}' of {}",
+                        p.subnet, other.path
+                    ),
                 ));
             }
             pools.push((key, &p.name, &p.subnet));
@@ -137,7 +157,10 @@ pub fn check(schema: &Schema, l: &Lists, units: &UnitMap, scope: &BTreeSet<UnitK
             if let Some(other) = vnis.insert((n.uplink.as_deref(), v.vni), key) {
                 return Err(Error::semantic(
                     format!("{}/vxlan/vni", key.path),
-                    format!("VNI {} is already used on this uplink by {}", v.vni, other.path),
+                    format!(
+                        "VNI {} is already used on this uplink by {}",
+                        v.vni, other.path
+                    ),
                 ));
             }
         }
@@ -162,14 +185,23 @@ pub fn check(schema: &Schema, l: &Lists, units: &UnitMap, scope: &BTreeSet<UnitK
     Ok(())
 }
 
-fn check_pod(schema: &Schema, l: &Lists, units: &UnitMap, key: &UnitKey, pod: &Pod) -> Result<(), Error> {
+fn check_pod(
+    schema: &Schema,
+    l: &Lists,
+    units: &UnitMap,
+    key: &UnitKey,
+    pod: &Pod,
+) -> Result<(), Error> {
     let mut defaults = 0;
     for i in &pod.interface {
         let at = format!("{}/interface[name='{}']", key.path, i.name);
         if i.default_route {
             defaults += 1;
             if defaults > 1 {
-                return Err(Error::semantic(format!("{at}/default-route"), "only one interface of a pod can carry its default route"));
+                return Err(Error::semantic(
+                    format!("{at}/default-route"),
+                    "only one interface of a pod can carry its default route",
+                ));
             }
         }
         if i.address.is_empty() {
@@ -182,7 +214,11 @@ fn check_pod(schema: &Schema, l: &Lists, units: &UnitMap, key: &UnitKey, pod: &P
         };
         let net: Network = parse(&net_key, text)?;
         for a in &i.address {
-            let pool = net.ipam.pool.iter().find(|p| same_family(&p.subnet, a) && p.subnet.contains(a));
+            let pool = net
+                .ipam
+                .pool
+                .iter()
+                .find(|p| same_family(&p.subnet, a) && p.subnet.contains(a));
             match pool {
                 None => {
                     return Err(Error::semantic(
@@ -191,10 +227,19 @@ fn check_pod(schema: &Schema, l: &Lists, units: &UnitMap, key: &UnitKey, pod: &P
                     ))
                 }
                 Some(p) if p.gateway == Some(*a) => {
-                    return Err(Error::semantic(format!("{at}/address"), format!("{a} is the gateway of pool '{}'", p.name)))
+                    return Err(Error::semantic(
+                        format!("{at}/address"),
+                        format!("{a} is the gateway of pool '{}'", p.name),
+                    ))
                 }
-                Some(p) if *a == p.subnet.network() && p.subnet.prefix_len() < p.subnet.max_prefix_len() - 1 => {
-                    return Err(Error::semantic(format!("{at}/address"), format!("{a} is the network address of {}", p.subnet)))
+                Some(p)
+                    if *a == p.subnet.network()
+                        && p.subnet.prefix_len() < p.subnet.max_prefix_len() - 1 =>
+                {
+                    return Err(Error::semantic(
+                        format!("{at}/address"),
+                        format!("{a} is the network address of {}", p.subnet),
+                    ))
                 }
                 Some(_) => {}
             }
@@ -207,7 +252,11 @@ fn check_pod(schema: &Schema, l: &Lists, units: &UnitMap, key: &UnitKey, pod: &P
 fn claims(pod: &Pod) -> Vec<(String, IpAddr, String)> {
     pod.interface
         .iter()
-        .flat_map(|i| i.address.iter().map(move |a| (i.network.clone(), *a, i.name.clone())))
+        .flat_map(|i| {
+            i.address
+                .iter()
+                .map(move |a| (i.network.clone(), *a, i.name.clone()))
+        })
         .collect()
 }
 
@@ -221,7 +270,10 @@ pub struct FixedIps {
 fn conflict(key: &UnitKey, iface: &str, net: &str, ip: &IpAddr, other: &UnitKey) -> Error {
     Error::semantic(
         format!("{}/interface[name='{iface}']/address", key.path),
-        format!("{ip} on network '{net}' is already fixed for {}", other.path),
+        format!(
+            "{ip} on network '{net}' is already fixed for {}",
+            other.path
+        ),
     )
 }
 
@@ -234,11 +286,19 @@ impl FixedIps {
     }
 
     /// Check the pods among `changed` against the index (pods not changed keep their claims).
-    pub fn check_changes(&self, l: &Lists, units: &UnitMap, changed: &[UnitKey]) -> Result<(), Error> {
-        let changed_pods: BTreeSet<&UnitKey> = changed.iter().filter(|k| k.list == l.pods).collect();
+    pub fn check_changes(
+        &self,
+        l: &Lists,
+        units: &UnitMap,
+        changed: &[UnitKey],
+    ) -> Result<(), Error> {
+        let changed_pods: BTreeSet<&UnitKey> =
+            changed.iter().filter(|k| k.list == l.pods).collect();
         let mut fresh: HashMap<(String, IpAddr), &UnitKey> = HashMap::new();
         for key in &changed_pods {
-            let Some(text) = units.get(*key) else { continue };
+            let Some(text) = units.get(*key) else {
+                continue;
+            };
             let pod: Pod = parse(key, text)?;
             for (net, ip, iface) in claims(&pod) {
                 let slot = (net.clone(), ip);
@@ -281,7 +341,8 @@ impl FixedIps {
             let Some(pod) = units.get(key).and_then(|t| model::read::<Pod>(t).ok()) else {
                 continue;
             };
-            let slots: Vec<(String, IpAddr)> = claims(&pod).into_iter().map(|(n, a, _)| (n, a)).collect();
+            let slots: Vec<(String, IpAddr)> =
+                claims(&pod).into_iter().map(|(n, a, _)| (n, a)).collect();
             for s in &slots {
                 self.owner.insert(s.clone(), key.clone());
             }

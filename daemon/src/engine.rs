@@ -87,7 +87,11 @@ fn now_ms() -> i64 {
 impl Engine {
     /// Open the datastores at `db`, check the stored running config in full, and bring the
     /// dataplane in line with it.
-    pub fn open(schema: Arc<Schema>, db: &Path, driver: Box<dyn DataplaneDriver>) -> Result<Self, Error> {
+    pub fn open(
+        schema: Arc<Schema>,
+        db: &Path,
+        driver: Box<dyn DataplaneDriver>,
+    ) -> Result<Self, Error> {
         let store = Store::open(db, schema.clone())?;
         let lists = Lists::resolve(&schema)?;
         let mut deps = schema.dependencies().clone();
@@ -114,7 +118,9 @@ impl Engine {
             events,
         };
         engine.check_datastore(DatastoreId::Running).map_err(|e| {
-            Error::Refused(format!("the stored running configuration does not validate: {e}"))
+            Error::Refused(format!(
+                "the stored running configuration does not validate: {e}"
+            ))
         })?;
         engine.resync()?;
         engine.publish();
@@ -181,7 +187,9 @@ impl Engine {
 
     /// Refuse a change of running by `who` while another session's confirmed commit waits.
     fn check_running_writable(&self, who: &Principal) -> Result<(), Error> {
-        self.store.locks.check_write(DatastoreId::Running, who.session)?;
+        self.store
+            .locks
+            .check_write(DatastoreId::Running, who.session)?;
         if let Some(p) = &self.pending {
             if p.persist_id.is_some() || p.session != who.session {
                 return Err(Error::InUse(format!(
@@ -206,10 +214,19 @@ impl Engine {
                 self.check_running_writable(who)?;
                 let mut units = self.store.snapshot(DatastoreId::Running).units.clone();
                 let changed = self.schema.apply_edits(&mut units, edits)?;
-                self.commit_units(units, changed, who, comment, ConfirmState::NotRequired, false)
+                self.commit_units(
+                    units,
+                    changed,
+                    who,
+                    comment,
+                    ConfirmState::NotRequired,
+                    false,
+                )
             }
             DatastoreId::Candidate => {
-                self.store.locks.check_write(DatastoreId::Candidate, who.session)?;
+                self.store
+                    .locks
+                    .check_write(DatastoreId::Candidate, who.session)?;
                 let mut units = self.store.snapshot(DatastoreId::Candidate).units.clone();
                 let changed = self.schema.apply_edits(&mut units, edits)?;
                 self.store.write_candidate(&units, &changed)?;
@@ -217,7 +234,9 @@ impl Engine {
                 Ok(Outcome::Stored)
             }
             DatastoreId::Startup => {
-                self.store.locks.check_write(DatastoreId::Startup, who.session)?;
+                self.store
+                    .locks
+                    .check_write(DatastoreId::Startup, who.session)?;
                 let mut units = self.store.snapshot(DatastoreId::Startup).units.clone();
                 self.schema.apply_edits(&mut units, edits)?;
                 let units = self.validated_whole(units)?;
@@ -245,7 +264,8 @@ impl Engine {
 
     /// Full validation of a datastore (NETCONF validate).
     pub fn check_datastore(&self, ds: DatastoreId) -> Result<(), Error> {
-        self.validated_whole(self.store.snapshot(ds).units.clone()).map(|_| ())
+        self.validated_whole(self.store.snapshot(ds).units.clone())
+            .map(|_| ())
     }
 
     /// Commit the candidate; with `confirmed`, as a confirmed commit; while one is pending,
@@ -257,7 +277,9 @@ impl Engine {
         confirmed: Option<Confirmed>,
         persist_id: Option<String>,
     ) -> Result<Outcome, Error> {
-        self.store.locks.check_write(DatastoreId::Running, who.session)?;
+        self.store
+            .locks
+            .check_write(DatastoreId::Running, who.session)?;
         if let Some(p) = self.pending.clone() {
             let allowed = match &p.persist_id {
                 Some(id) => persist_id.as_deref() == Some(id.as_str()),
@@ -267,14 +289,23 @@ impl Engine {
                 return Err(Error::InUse(format!(
                     "confirmed commit {} is waiting for its confirmation{}",
                     p.commit_id,
-                    if p.persist_id.is_some() { " (give its persist-id)" } else { "" }
+                    if p.persist_id.is_some() {
+                        " (give its persist-id)"
+                    } else {
+                        ""
+                    }
                 )));
             }
-            let state = if confirmed.is_some() { ConfirmState::Pending } else { ConfirmState::NotRequired };
+            let state = if confirmed.is_some() {
+                ConfirmState::Pending
+            } else {
+                ConfirmState::NotRequired
+            };
             let outcome = self.commit_candidate(who, comment, state)?;
             match confirmed {
                 None => {
-                    self.store.set_confirm_state(p.commit_id, ConfirmState::Confirmed)?;
+                    self.store
+                        .set_confirm_state(p.commit_id, ConfirmState::Confirmed)?;
                     self.store.set_pending_confirm(None)?;
                     self.pending = None;
                     tracing::info!(commit = p.commit_id, "confirmed commit confirmed");
@@ -308,14 +339,23 @@ impl Engine {
                     session: who.session,
                 };
                 self.store.set_pending_confirm(Some(&p))?;
-                tracing::info!(commit = p.commit_id, timeout = c.timeout_secs, "confirmed commit pending");
+                tracing::info!(
+                    commit = p.commit_id,
+                    timeout = c.timeout_secs,
+                    "confirmed commit pending"
+                );
                 self.pending = Some(p);
                 Ok(outcome)
             }
         }
     }
 
-    fn commit_candidate(&mut self, who: &Principal, comment: Option<String>, state: ConfirmState) -> Result<Outcome, Error> {
+    fn commit_candidate(
+        &mut self,
+        who: &Principal,
+        comment: Option<String>,
+        state: ConfirmState,
+    ) -> Result<Outcome, Error> {
         let candidate = self.store.snapshot(DatastoreId::Candidate);
         let running = self.store.snapshot(DatastoreId::Running);
         let changed = differing_keys(&running.units, &candidate.units);
@@ -323,7 +363,11 @@ impl Engine {
     }
 
     /// Roll back the pending confirmed commit (cancel-commit).
-    pub fn cancel_commit(&mut self, who: &Principal, persist_id: Option<String>) -> Result<Outcome, Error> {
+    pub fn cancel_commit(
+        &mut self,
+        who: &Principal,
+        persist_id: Option<String>,
+    ) -> Result<Outcome, Error> {
         let p = self
             .pending
             .clone()
@@ -334,7 +378,10 @@ impl Engine {
             _ => false,
         };
         if !allowed {
-            return Err(Error::InUse(format!("confirmed commit {} belongs to another session", p.commit_id)));
+            return Err(Error::InUse(format!(
+                "confirmed commit {} belongs to another session",
+                p.commit_id
+            )));
         }
         self.roll_back_pending("cancelled")
     }
@@ -347,7 +394,8 @@ impl Engine {
         let result = self.roll_back_to(p.rollback_to, &system_principal(), comment);
         match &result {
             Ok(_) => {
-                self.store.set_confirm_state(p.commit_id, ConfirmState::RolledBack)?;
+                self.store
+                    .set_confirm_state(p.commit_id, ConfirmState::RolledBack)?;
                 self.store.set_pending_confirm(None)?;
                 self.store.discard_candidate()?;
                 self.publish();
@@ -378,7 +426,9 @@ impl Engine {
     /// a persistent one keeps its deadline (which may already have passed).
     pub fn settle_after_restart(&mut self) -> Option<Result<Outcome, Error>> {
         match &self.pending {
-            Some(p) if p.persist_id.is_none() => Some(self.roll_back_pending("lost its session at restart")),
+            Some(p) if p.persist_id.is_none() => {
+                Some(self.roll_back_pending("lost its session at restart"))
+            }
             Some(_) => self.expire(now_ms()),
             None => None,
         }
@@ -396,12 +446,26 @@ impl Engine {
     }
 
     /// Make running what it was right after commit `id`.
-    pub fn rollback(&mut self, who: &Principal, id: u64, comment: Option<String>) -> Result<Outcome, Error> {
+    pub fn rollback(
+        &mut self,
+        who: &Principal,
+        id: u64,
+        comment: Option<String>,
+    ) -> Result<Outcome, Error> {
         self.check_running_writable(who)?;
-        self.roll_back_to(id, who, comment.or_else(|| Some(format!("rollback to commit {id}"))))
+        self.roll_back_to(
+            id,
+            who,
+            comment.or_else(|| Some(format!("rollback to commit {id}"))),
+        )
     }
 
-    fn roll_back_to(&mut self, id: u64, who: &Principal, comment: Option<String>) -> Result<Outcome, Error> {
+    fn roll_back_to(
+        &mut self,
+        id: u64,
+        who: &Principal,
+        comment: Option<String>,
+    ) -> Result<Outcome, Error> {
         let back = self.store.changes_since(id)?;
         let mut units = self.store.snapshot(DatastoreId::Running).units.clone();
         let mut changed = Vec::with_capacity(back.len());
@@ -412,24 +476,46 @@ impl Engine {
             };
             changed.push(key);
         }
-        self.commit_units(units, changed, who, comment, ConfirmState::NotRequired, false)
+        self.commit_units(
+            units,
+            changed,
+            who,
+            comment,
+            ConfirmState::NotRequired,
+            false,
+        )
     }
 
     pub fn discard_changes(&mut self, who: &Principal) -> Result<(), Error> {
-        self.store.locks.check_write(DatastoreId::Candidate, who.session)?;
+        self.store
+            .locks
+            .check_write(DatastoreId::Candidate, who.session)?;
         self.store.discard_candidate()?;
         self.publish();
         Ok(())
     }
 
     /// copy-config between datastores.
-    pub fn copy(&mut self, who: &Principal, from: DatastoreId, to: DatastoreId) -> Result<Outcome, Error> {
+    pub fn copy(
+        &mut self,
+        who: &Principal,
+        from: DatastoreId,
+        to: DatastoreId,
+    ) -> Result<Outcome, Error> {
         let source = self.store.snapshot(from).units.clone();
         match to {
             DatastoreId::Running => {
                 self.check_running_writable(who)?;
-                let changed = differing_keys(&self.store.snapshot(DatastoreId::Running).units, &source);
-                self.commit_units(source, changed, who, Some(format!("copy from {from}")), ConfirmState::NotRequired, false)
+                let changed =
+                    differing_keys(&self.store.snapshot(DatastoreId::Running).units, &source);
+                self.commit_units(
+                    source,
+                    changed,
+                    who,
+                    Some(format!("copy from {from}")),
+                    ConfirmState::NotRequired,
+                    false,
+                )
             }
             DatastoreId::Startup => {
                 self.store.locks.check_write(to, who.session)?;
@@ -440,7 +526,8 @@ impl Engine {
             }
             DatastoreId::Candidate => {
                 self.store.locks.check_write(to, who.session)?;
-                let changed = differing_keys(&self.store.snapshot(DatastoreId::Candidate).units, &source);
+                let changed =
+                    differing_keys(&self.store.snapshot(DatastoreId::Candidate).units, &source);
                 self.store.write_candidate(&source, &changed)?;
                 self.publish();
                 Ok(Outcome::Stored)
@@ -452,7 +539,8 @@ impl Engine {
         if ds == DatastoreId::Candidate && self.store.candidate_modified() {
             return Err(Error::Store(netloom_store::Error::Refused {
                 path: "candidate".into(),
-                reason: "the candidate has uncommitted changes; discard or commit them first".into(),
+                reason: "the candidate has uncommitted changes; discard or commit them first"
+                    .into(),
             }));
         }
         self.store.locks.lock(ds, who.session, &who.user)?;
@@ -533,7 +621,11 @@ impl Engine {
             .filter_map(|k| {
                 let old = running.units.get(k).cloned();
                 let new = units.get(k).cloned();
-                (old != new).then(|| UnitDiff { key: k.clone(), old, new })
+                (old != new).then(|| UnitDiff {
+                    key: k.clone(),
+                    old,
+                    new,
+                })
             })
             .collect();
         if diffs.is_empty() {
@@ -549,14 +641,24 @@ impl Engine {
         // persist
         let changes: Vec<UnitChange> = diffs
             .into_iter()
-            .map(|d| UnitChange { path: d.key.path, old: d.old, new: d.new })
+            .map(|d| UnitChange {
+                path: d.key.path,
+                old: d.old,
+                new: d.new,
+            })
             .collect();
         let meta = CommitMeta {
             user: who.user.clone(),
             comment,
             history: self.history(&units),
         };
-        let record = match self.store.commit(units.clone(), changes, &meta, confirm, clear_candidate) {
+        let record = match self.store.commit(
+            units.clone(),
+            changes,
+            &meta,
+            confirm,
+            clear_candidate,
+        ) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "persisting the commit failed; unwinding the dataplane");
@@ -575,7 +677,12 @@ impl Engine {
             comment: record.comment.clone(),
             changes: record.changes.clone(),
         }));
-        tracing::info!(commit = record.id, changes = record.changes.len(), ops = ops.len(), "committed");
+        tracing::info!(
+            commit = record.id,
+            changes = record.changes.len(),
+            ops = ops.len(),
+            "committed"
+        );
         Ok(Outcome::Committed(record))
     }
 }
@@ -586,7 +693,9 @@ fn differing_keys(a: &UnitMap, b: &UnitMap) -> Vec<UnitKey> {
     let mut out = Vec::new();
     for d in a.diff(b) {
         match d {
-            imbl::ordmap::DiffItem::Add(k, _) | imbl::ordmap::DiffItem::Remove(k, _) => out.push(k.clone()),
+            imbl::ordmap::DiffItem::Add(k, _) | imbl::ordmap::DiffItem::Remove(k, _) => {
+                out.push(k.clone())
+            }
             imbl::ordmap::DiffItem::Update { old: (k, _), .. } => out.push(k.clone()),
         }
     }

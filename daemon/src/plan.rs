@@ -22,9 +22,15 @@ pub struct UnitDiff {
     pub new: Option<Arc<str>>,
 }
 
-fn read<T: serde::de::DeserializeOwned>(key: &UnitKey, t: &Option<Arc<str>>) -> Result<Option<T>, Error> {
+fn read<T: serde::de::DeserializeOwned>(
+    key: &UnitKey,
+    t: &Option<Arc<str>>,
+) -> Result<Option<T>, Error> {
     t.as_deref()
-        .map(|t| serde_json::from_str(t).map_err(|e| Error::semantic(key.path.to_string(), e.to_string())))
+        .map(|t| {
+            serde_json::from_str(t)
+                .map_err(|e| Error::semantic(key.path.to_string(), e.to_string()))
+        })
         .transpose()
 }
 
@@ -34,7 +40,10 @@ pub fn vlan_link_name(uplink: &str, id: u16) -> String {
     if name.len() <= 15 {
         name
     } else {
-        format!("nlv{id}.{}", &uplink[..uplink.len().min(15 - 4 - id.to_string().len())])
+        format!(
+            "nlv{id}.{}",
+            &uplink[..uplink.len().min(15 - 4 - id.to_string().len())]
+        )
     }
 }
 
@@ -128,8 +137,12 @@ pub fn plan(l: &Lists, diffs: &[UnitDiff]) -> Result<Vec<Op>, Error> {
     let mut settings: Vec<Op> = Vec::new();
     for d in diffs {
         if d.key.list == l.networks {
-            let old: Vec<LinkSpec> = read::<Network>(&d.key, &d.old)?.map(|n| network_links(&n)).unwrap_or_default();
-            let new: Vec<LinkSpec> = read::<Network>(&d.key, &d.new)?.map(|n| network_links(&n)).unwrap_or_default();
+            let old: Vec<LinkSpec> = read::<Network>(&d.key, &d.old)?
+                .map(|n| network_links(&n))
+                .unwrap_or_default();
+            let new: Vec<LinkSpec> = read::<Network>(&d.key, &d.new)?
+                .map(|n| network_links(&n))
+                .unwrap_or_default();
             for link in old.iter().rev().filter(|o| !new.contains(o)) {
                 removals.push(Op::DeleteLink(link.clone()));
             }
@@ -139,18 +152,35 @@ pub fn plan(l: &Lists, diffs: &[UnitDiff]) -> Result<Vec<Op>, Error> {
         } else if d.key.list == l.physical_functions {
             let old = read::<PhysicalFunction>(&d.key, &d.old)?;
             let new = read::<PhysicalFunction>(&d.key, &d.new)?;
-            let name = old.as_ref().or(new.as_ref()).map(|p| p.name.clone()).unwrap_or_default();
-            let (from, to) = (old.as_ref().map_or(0, |p| p.num_vfs), new.as_ref().map_or(0, |p| p.num_vfs));
+            let name = old
+                .as_ref()
+                .or(new.as_ref())
+                .map(|p| p.name.clone())
+                .unwrap_or_default();
+            let (from, to) = (
+                old.as_ref().map_or(0, |p| p.num_vfs),
+                new.as_ref().map_or(0, |p| p.num_vfs),
+            );
             if from != to {
-                settings.push(Op::SetNumVfs { pf: name.clone(), from, to });
+                settings.push(Op::SetNumVfs {
+                    pf: name.clone(),
+                    from,
+                    to,
+                });
             }
-            let old_vfs: Vec<VfSpec> = old.iter().flat_map(|p| p.vf.iter().map(|v| vf_spec(&p.name, v))).collect();
+            let old_vfs: Vec<VfSpec> = old
+                .iter()
+                .flat_map(|p| p.vf.iter().map(|v| vf_spec(&p.name, v)))
+                .collect();
             for p in new.iter() {
                 for v in &p.vf {
                     let spec = vf_spec(&p.name, v);
                     let before = old_vfs.iter().find(|o| o.id == v.id).cloned();
                     if before.as_ref() != Some(&spec) {
-                        settings.push(Op::SetVf { old: before, new: spec });
+                        settings.push(Op::SetVf {
+                            old: before,
+                            new: spec,
+                        });
                     }
                 }
             }
@@ -158,7 +188,11 @@ pub fn plan(l: &Lists, diffs: &[UnitDiff]) -> Result<Vec<Op>, Error> {
                 let still = new.iter().any(|p| p.vf.iter().any(|v| v.id == o.id));
                 if !still && o.id < to {
                     // back to the driver's defaults
-                    let undo = Op::SetVf { old: None, new: o.clone() }.inverse();
+                    let undo = Op::SetVf {
+                        old: None,
+                        new: o.clone(),
+                    }
+                    .inverse();
                     settings.push(undo);
                 }
             }
@@ -181,14 +215,35 @@ mod tests {
         let s = Schema::new().unwrap();
         let l = Lists::resolve(&s).unwrap();
         let key = s.unit_key(l.networks, &["x"]).unwrap();
-        let text: Arc<str> = r#"{"name":"x","type":"vxlan","vxlan":{"vni":42,"remote":["192.0.2.2"]},
+        let text: Arc<str> =
+            r#"{"name":"x","type":"vxlan","vxlan":{"vni":42,"remote":["192.0.2.2"]},
             "ipam":{"pool":[{"name":"p","subnet":"10.1.0.0/24","gateway":"10.1.0.1"}]}}"#
-            .into();
-        let add = plan(&l, &[UnitDiff { key: key.clone(), old: None, new: Some(text.clone()) }]).unwrap();
+                .into();
+        let add = plan(
+            &l,
+            &[UnitDiff {
+                key: key.clone(),
+                old: None,
+                new: Some(text.clone()),
+            }],
+        )
+        .unwrap();
         assert_eq!(add.len(), 2);
-        assert!(matches!(&add[0], Op::CreateLink(b) if b.name == "nl-x" && b.addresses[0].to_string() == "10.1.0.1/24"));
-        assert!(matches!(&add[1], Op::CreateLink(v) if v.name == "nlx42" && v.master.as_deref() == Some("nl-x")));
-        let del = plan(&l, &[UnitDiff { key, old: Some(text), new: None }]).unwrap();
+        assert!(
+            matches!(&add[0], Op::CreateLink(b) if b.name == "nl-x" && b.addresses[0].to_string() == "10.1.0.1/24")
+        );
+        assert!(
+            matches!(&add[1], Op::CreateLink(v) if v.name == "nlx42" && v.master.as_deref() == Some("nl-x"))
+        );
+        let del = plan(
+            &l,
+            &[UnitDiff {
+                key,
+                old: Some(text),
+                new: None,
+            }],
+        )
+        .unwrap();
         assert!(matches!(&del[0], Op::DeleteLink(v) if v.name == "nlx42"));
         assert!(matches!(&del[1], Op::DeleteLink(b) if b.name == "nl-x"));
     }

@@ -98,13 +98,22 @@ impl RefIndex {
             return;
         }
         for t in &targets {
-            self.referrers.entry(t.clone()).or_default().insert(unit.clone());
+            self.referrers
+                .entry(t.clone())
+                .or_default()
+                .insert(unit.clone());
         }
         self.targets.insert(unit, targets);
     }
 
     /// Follow a commit: re-index the changed units from their new texts.
-    pub fn update(&mut self, schema: &Schema, deps: &DependencyGraph, units: &UnitMap, changed: &[UnitKey]) {
+    pub fn update(
+        &mut self,
+        schema: &Schema,
+        deps: &DependencyGraph,
+        units: &UnitMap,
+        changed: &[UnitKey],
+    ) {
         let refs: Vec<&KeyRef> = deps.key_refs().collect();
         for k in changed {
             let targets = match units.get(k) {
@@ -121,14 +130,15 @@ impl RefIndex {
 }
 
 /// The units of one unit list, in order.
-pub fn range(units: &UnitMap, list: UnitListId) -> impl Iterator<Item = (&UnitKey, &std::sync::Arc<str>)> {
+pub fn range(
+    units: &UnitMap,
+    list: UnitListId,
+) -> impl Iterator<Item = (&UnitKey, &std::sync::Arc<str>)> {
     let lo = UnitKey {
         list,
         path: "".into(),
     };
-    units
-        .range(lo..)
-        .take_while(move |(k, _)| k.list == list)
+    units.range(lo..).take_while(move |(k, _)| k.list == list)
 }
 
 /// The scope of a change to `units` (the new content) at `changed`, given the reference index
@@ -144,15 +154,16 @@ pub fn scope(
     let mut set = BTreeSet::new();
     let mut queue = Vec::new();
     let mut whole_done: BTreeSet<UnitListId> = BTreeSet::new();
-    let mut add_whole = |list: UnitListId, set: &mut BTreeSet<UnitKey>, queue: &mut Vec<UnitKey>| {
-        if whole_done.insert(list) {
-            for (k, _) in range(units, list) {
-                if set.insert(k.clone()) {
-                    queue.push(k.clone());
+    let mut add_whole =
+        |list: UnitListId, set: &mut BTreeSet<UnitKey>, queue: &mut Vec<UnitKey>| {
+            if whole_done.insert(list) {
+                for (k, _) in range(units, list) {
+                    if set.insert(k.clone()) {
+                        queue.push(k.clone());
+                    }
                 }
             }
-        }
-    };
+        };
     let push = |k: &UnitKey, set: &mut BTreeSet<UnitKey>, queue: &mut Vec<UnitKey>| {
         if units.contains_key(k) && set.insert(k.clone()) {
             queue.push(k.clone());

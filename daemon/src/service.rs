@@ -28,12 +28,18 @@ fn reply(outcome: Outcome) -> Reply {
 fn serve(engine: &mut Engine, env: Envelope) {
     let who = &env.who;
     let result: Result<Reply, Error> = match env.request {
-        Request::Edit { datastore, edits, comment } => {
-            engine.edit(who, datastore, &edits, comment).map(reply)
-        }
-        Request::Commit { comment, confirmed, persist_id } => {
-            engine.commit(who, comment, confirmed, persist_id).map(reply)
-        }
+        Request::Edit {
+            datastore,
+            edits,
+            comment,
+        } => engine.edit(who, datastore, &edits, comment).map(reply),
+        Request::Commit {
+            comment,
+            confirmed,
+            persist_id,
+        } => engine
+            .commit(who, comment, confirmed, persist_id)
+            .map(reply),
         Request::CancelCommit { persist_id } => engine.cancel_commit(who, persist_id).map(reply),
         Request::Rollback { id, comment } => engine.rollback(who, id, comment).map(reply),
         Request::Validate { datastore } => engine.check_datastore(datastore).map(|_| Reply::Done),
@@ -47,9 +53,13 @@ fn serve(engine: &mut Engine, env: Envelope) {
             }
             Ok(Reply::Done)
         }
-        Request::Commits { limit, with_diff } => engine.commits(limit, with_diff).map(Reply::Commits),
+        Request::Commits { limit, with_diff } => {
+            engine.commits(limit, with_diff).map(Reply::Commits)
+        }
     };
-    let _ = env.reply.send(result.map_err(|e| -> ApiError { e.to_api() }));
+    let _ = env
+        .reply
+        .send(result.map_err(|e| -> ApiError { e.to_api() }));
 }
 
 fn now_ms() -> i64 {
@@ -87,7 +97,12 @@ impl Service {
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
             })?;
-        Ok((Service { thread: Some(thread) }, handle))
+        Ok((
+            Service {
+                thread: Some(thread),
+            },
+            handle,
+        ))
     }
 
     /// Wait for the engine thread to finish (after every handle is gone).

@@ -27,14 +27,21 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
 }
 
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// On a fresh database: create `admin` (password from `env_password`, else random and written
 /// to `<data_dir>/admin-password`, mode 0600), and save the result as startup too. Returns the
 /// password file when one was written.
-pub fn bootstrap_admin(engine: &mut Engine, data_dir: &Path, env_password: Option<String>) -> Result<Option<PathBuf>, Error> {
+pub fn bootstrap_admin(
+    engine: &mut Engine,
+    data_dir: &Path,
+    env_password: Option<String>,
+) -> Result<Option<PathBuf>, Error> {
     if !engine.is_fresh() {
         return Ok(None);
     }
@@ -52,7 +59,12 @@ pub fn bootstrap_admin(engine: &mut Engine, data_dir: &Path, env_password: Optio
         value: Some(serde_json::json!({"name": "admin", "password": hash, "role": "admin"})),
     };
     let who = system_principal();
-    engine.edit(&who, DatastoreId::Running, &[edit], Some("initial configuration".into()))?;
+    engine.edit(
+        &who,
+        DatastoreId::Running,
+        &[edit],
+        Some("initial configuration".into()),
+    )?;
     engine.copy(&who, DatastoreId::Running, DatastoreId::Startup)?;
     if let Some(f) = &file {
         let mut out = std::fs::OpenOptions::new()
@@ -62,7 +74,8 @@ pub fn bootstrap_admin(engine: &mut Engine, data_dir: &Path, env_password: Optio
             .mode(0o600)
             .open(f)
             .map_err(|e| Error::Refused(format!("writing {}: {e}", f.display())))?;
-        writeln!(out, "{password}").map_err(|e| Error::Refused(format!("writing {}: {e}", f.display())))?;
+        writeln!(out, "{password}")
+            .map_err(|e| Error::Refused(format!("writing {}: {e}", f.display())))?;
     }
     Ok(file)
 }

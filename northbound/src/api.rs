@@ -102,9 +102,13 @@ pub enum Request {
 pub enum Reply {
     Done,
     /// A commit was made.
-    Committed { id: u64 },
+    Committed {
+        id: u64,
+    },
     /// Nothing to commit: running already is what was asked.
-    Unchanged { id: u64 },
+    Unchanged {
+        id: u64,
+    },
     Commits(Vec<CommitRecord>),
 }
 

@@ -8,7 +8,9 @@ use serde::Serialize;
 /// What kind of link to make.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum LinkKind {
-    Bridge { hairpin: bool },
+    Bridge {
+        hairpin: bool,
+    },
     Vxlan {
         vni: u32,
         local: Option<IpAddr>,
@@ -18,7 +20,10 @@ pub enum LinkKind {
         learning: bool,
         uplink: Option<String>,
     },
-    Vlan { uplink: String, id: u16 },
+    Vlan {
+        uplink: String,
+        id: u16,
+    },
 }
 
 /// A host link netloom owns.
@@ -96,9 +101,16 @@ pub enum Op {
     AddRule(RuleSpec),
     DeleteRule(RuleSpec),
     /// Set the PF's VF count (old, new).
-    SetNumVfs { pf: String, from: u16, to: u16 },
+    SetNumVfs {
+        pf: String,
+        from: u16,
+        to: u16,
+    },
     /// Apply VF settings (the undo carries the previous settings).
-    SetVf { old: Option<VfSpec>, new: VfSpec },
+    SetVf {
+        old: Option<VfSpec>,
+        new: VfSpec,
+    },
     /// Replace an nftables table (`None`: the table is absent).
     ReplaceTable {
         old: Option<NftBatch>,

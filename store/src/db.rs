@@ -98,14 +98,20 @@ fn inspect(path: &Path, shown: &str) -> Result<bool, Error> {
         return Ok(false);
     }
     if n < header.len() || &header[..16] != b"SQLite format 3\0" {
-        return Err(refuse(shown, "not an SQLite database; refusing to touch it"));
+        return Err(refuse(
+            shown,
+            "not an SQLite database; refusing to touch it",
+        ));
     }
-    let be = |o: usize| u32::from_be_bytes([header[o], header[o + 1], header[o + 2], header[o + 3]]);
+    let be =
+        |o: usize| u32::from_be_bytes([header[o], header[o + 1], header[o + 2], header[o + 3]]);
     let (app, layout) = (be(68), be(60));
     if app != APPLICATION_ID {
         return Err(refuse(
             shown,
-            format!("an SQLite database of another application (id {app:#x}); refusing to touch it"),
+            format!(
+                "an SQLite database of another application (id {app:#x}); refusing to touch it"
+            ),
         ));
     }
     if layout != LAYOUT_VERSION {
@@ -117,10 +123,49 @@ fn inspect(path: &Path, shown: &str) -> Result<bool, Error> {
     Ok(true)
 }
 
+/// Make a new database at `path`: built complete under a temporary name (rollback
+/// journal, so the header with netloom's id is in the main file from the start) and renamed
+/// into place, so a crash never leaves a half-made file that would look foreign.
+fn create(path: &Path, shown: &str) -> Result<(), Error> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".new");
+    let tmp = std::path::PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let conn = Connection::open(&tmp).db(shown)?;
+        conn.pragma_update(None, "journal_mode", "DELETE")
+            .db(shown)?;
+        conn.pragma_update(None, "application_id", APPLICATION_ID as i32)
+            .db(shown)?;
+        conn.pragma_update(None, "user_version", LAYOUT_VERSION as i32)
+            .db(shown)?;
+        let tx = conn.unchecked_transaction().db(shown)?;
+        tx.execute_batch(TABLES).db(shown)?;
+        tx.commit().db(shown)?;
+        conn.pragma_update(None, "journal_mode", "WAL").db(shown)?;
+    }
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| refuse(shown, format!("creating: {e}")))?;
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
 /// Open (or create) the database at `path`.
 pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
     let shown = path.display().to_string();
     let existed = inspect(path, &shown)?;
+    if !existed {
+        create(path, &shown)?;
+    }
     let conn = Connection::open(path).db(&shown)?;
     if existed {
         let check: String = conn
@@ -133,13 +178,6 @@ pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
     conn.pragma_update(None, "journal_mode", "WAL").db(&shown)?;
     conn.pragma_update(None, "synchronous", "FULL").db(&shown)?;
     conn.pragma_update(None, "cache_size", -65536).db(&shown)?;
-    if !existed {
-        let tx = conn.unchecked_transaction().db(&shown)?;
-        tx.execute_batch(TABLES).db(&shown)?;
-        tx.pragma_update(None, "application_id", APPLICATION_ID as i32).db(&shown)?;
-        tx.pragma_update(None, "user_version", LAYOUT_VERSION as i32).db(&shown)?;
-        tx.commit().db(&shown)?;
-    }
     Ok(conn)
 }
 
@@ -159,7 +197,8 @@ mod tests {
         let foreign = dir.path().join("foreign.db");
         {
             let c = Connection::open(&foreign).unwrap();
-            c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+            c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+                .unwrap();
         }
         let before = std::fs::read(&foreign).unwrap();
         let e = open(&foreign).unwrap_err();

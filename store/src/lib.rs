@@ -21,4 +21,4 @@ pub use datastore::{DatastoreId, Snapshot};
 pub use error::Error;
 pub use ipam::Allocation;
 pub use locks::{LockHolder, Locks, SessionId};
-pub use store::Store;
+pub use store::{Store, UnitValue};

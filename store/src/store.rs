@@ -29,6 +29,9 @@ pub(crate) fn now_ms() -> i64 {
 /// deleted in the candidate).
 type Overlay = imbl::OrdMap<UnitKey, Option<Arc<str>>>;
 
+/// A unit and its text at some moment (`None`: absent).
+pub type UnitValue = (UnitKey, Option<Arc<str>>);
+
 pub struct Store {
     conn: Connection,
     path: String,
@@ -102,7 +105,10 @@ impl Store {
         }
         let mut overlay = Overlay::new();
         {
-            let mut stmt = self.conn.prepare("SELECT path, json FROM candidate").db(&p)?;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT path, json FROM candidate")
+                .db(&p)?;
             let mut rows = stmt.query([]).db(&p)?;
             while let Some(row) = rows.next().db(&p)? {
                 let path: String = row.get(0).db(&p)?;
@@ -112,7 +118,10 @@ impl Store {
                 }
             }
         }
-        self.last_commit = self.meta("last-commit")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        self.last_commit = self
+            .meta("last-commit")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         self.fresh = self.meta("running-set")?.is_none();
         let now = now_ms();
         self.running = Arc::new(Snapshot {
@@ -243,7 +252,9 @@ impl Store {
             let mut set_meta = tx
                 .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
                 .db(&p)?;
-            set_meta.execute(params!["last-commit", id.to_string()]).db(&p)?;
+            set_meta
+                .execute(params!["last-commit", id.to_string()])
+                .db(&p)?;
             if self.fresh {
                 set_meta.execute(params!["running-set", "1"]).db(&p)?;
             }
@@ -306,7 +317,9 @@ impl Store {
 
     /// Make the candidate equal to running again.
     pub fn discard_candidate(&mut self) -> Result<(), Error> {
-        self.conn.execute("DELETE FROM candidate", []).db(&self.path)?;
+        self.conn
+            .execute("DELETE FROM candidate", [])
+            .db(&self.path)?;
         self.overlay = Overlay::new();
         self.rebuild_candidate();
         Ok(())
@@ -338,7 +351,7 @@ impl Store {
 
     /// For every unit changed after commit `id`, its text right after `id` (`None`: absent):
     /// the edit that takes running back to commit `id`.
-    pub fn changes_since(&self, id: u64) -> Result<Vec<(UnitKey, Option<Arc<str>>)>, Error> {
+    pub fn changes_since(&self, id: u64) -> Result<Vec<UnitValue>, Error> {
         let p = &self.path;
         if id > self.last_commit {
             return Err(Error::UnknownCommit(id));
@@ -346,7 +359,11 @@ impl Store {
         if id > 0 || self.oldest_commit()? > 1 {
             let kept: Option<i64> = self
                 .conn
-                .query_row("SELECT id FROM commit_log WHERE id = ?1", [id as i64], |r| r.get(0))
+                .query_row(
+                    "SELECT id FROM commit_log WHERE id = ?1",
+                    [id as i64],
+                    |r| r.get(0),
+                )
                 .optional()
                 .db(p)?;
             if kept.is_none() {
@@ -447,7 +464,9 @@ impl Store {
         let p = self.path.clone();
         match pending {
             None => {
-                self.conn.execute("DELETE FROM pending_confirm", []).db(&p)?;
+                self.conn
+                    .execute("DELETE FROM pending_confirm", [])
+                    .db(&p)?;
             }
             Some(c) => {
                 self.conn

@@ -1,5 +1,6 @@
 //! The store on a real SQLite file: commits survive reopening, rollback diffs, retention,
 //! the candidate overlay, the pending confirmed commit, ledger and attachments.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
@@ -25,8 +26,16 @@ fn put(store: &mut Store, name: &str, mtu: Option<u32>, history: u32) -> u64 {
         Some(t) => units.insert(key.clone(), t.clone()),
         None => units.remove(&key),
     };
-    let change = UnitChange { path: key.path.clone(), old, new };
-    let meta = CommitMeta { user: "t".into(), comment: None, history };
+    let change = UnitChange {
+        path: key.path.clone(),
+        old,
+        new,
+    };
+    let meta = CommitMeta {
+        user: "t".into(),
+        comment: None,
+        history,
+    };
     store
         .commit(units, vec![change], &meta, ConfirmState::NotRequired, false)
         .unwrap()
@@ -81,10 +90,13 @@ fn candidate_is_an_overlay_on_running_and_survives_restart() {
     let mut st = Store::open(&path, schema()).unwrap();
     put(&mut st, "a", Some(1500), 1000);
     let s = st.schema().clone();
-    let key = s.unit_key(s.unit_by_names("networks", "network").unwrap(), &["c"]).unwrap();
+    let key = s
+        .unit_key(s.unit_by_names("networks", "network").unwrap(), &["c"])
+        .unwrap();
     let mut cand: UnitMap = st.snapshot(DatastoreId::Candidate).units.clone();
     cand.insert(key.clone(), r#"{"name":"c","type":"bridge"}"#.into());
-    st.write_candidate(&cand, std::slice::from_ref(&key)).unwrap();
+    st.write_candidate(&cand, std::slice::from_ref(&key))
+        .unwrap();
     assert!(st.candidate_modified());
     // running moves on underneath; the candidate keeps its own change and sees the new unit
     put(&mut st, "b", Some(1500), 1000);

@@ -9,8 +9,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::ffi::CStr;
 
 use yang3::ffi;
-use yang3::utils::Binding;
 use yang3::schema::{DataValueType, SchemaLeafType, SchemaNode};
+use yang3::utils::Binding;
 
 use crate::error::Error;
 use crate::schema::{NodeId, NodeKind, Schema};
@@ -29,7 +29,10 @@ pub struct KeyRef {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Dependency {
     /// An entry of `from` may look at any entry of `to` (when `from == to`: at its siblings).
-    Whole { from: UnitListId, to: UnitListId },
+    Whole {
+        from: UnitListId,
+        to: UnitListId,
+    },
     Key(KeyRef),
 }
 
@@ -104,7 +107,11 @@ pub(crate) fn leaf_default(node: &SchemaNode<'_>) -> Option<String> {
         return None;
     }
     // SAFETY: the node is a compiled leaf of the live context.
-    let has = unsafe { !(*(node.as_raw() as *const ffi::lysc_node_leaf)).dflt.is_null() };
+    let has = unsafe {
+        !(*(node.as_raw() as *const ffi::lysc_node_leaf))
+            .dflt
+            .is_null()
+    };
     if has {
         node.default_value_canonical().map(str::to_owned)
     } else {
@@ -256,7 +263,11 @@ pub(crate) fn analyse(
         let raw_list = by_id[&list] as *mut ffi::lysc_node;
         // SAFETY: raw_list is a compiled list node of the live context.
         let snode = unsafe { SchemaNode::from_raw(schema.context(), raw_list) };
-        let has_unique = unsafe { !(*(raw_list as *const ffi::lysc_node_list)).uniques.is_null() };
+        let has_unique = unsafe {
+            !(*(raw_list as *const ffi::lysc_node_list))
+                .uniques
+                .is_null()
+        };
         if has_unique || snode.min_elements().is_some() || snode.max_elements().is_some() {
             deps.insert(Dependency::Whole { from, to: from });
         }

@@ -93,11 +93,7 @@ impl Work<'_> {
 impl Schema {
     /// Apply `edits` in order to `units`. Returns the keys of the units whose value may have
     /// changed (their new texts are not yet canonical: validation makes them so).
-    pub fn apply_edits(
-        &self,
-        units: &mut UnitMap,
-        edits: &[Edit],
-    ) -> Result<Vec<UnitKey>, Error> {
+    pub fn apply_edits(&self, units: &mut UnitMap, edits: &[Edit]) -> Result<Vec<UnitKey>, Error> {
         let base = units.clone();
         let mut work = Work {
             schema: self,
@@ -134,7 +130,11 @@ impl Schema {
         let op = edit.op;
         let value = edit.value.as_ref();
         if op.creates() && value.is_none() {
-            return Err(err(ErrorTag::MissingElement, &shown, "the edit has no value"));
+            return Err(err(
+                ErrorTag::MissingElement,
+                &shown,
+                "the edit has no value",
+            ));
         }
         let segs = &path.segments;
         match segs.len() {
@@ -177,7 +177,11 @@ impl Schema {
                             work.set(key.clone(), Some(Value::Object(key_object(&segs[1]))));
                         }
                         let Some(Value::Object(obj)) = work.load(&key)? else {
-                            return Err(err(ErrorTag::OperationFailed, &shown, "stored unit is not an object"));
+                            return Err(err(
+                                ErrorTag::OperationFailed,
+                                &shown,
+                                "stored unit is not an object",
+                            ));
                         };
                         self.apply_in(obj, &segs[2..], value, op, &shown)
                     }
@@ -190,7 +194,11 @@ impl Schema {
                             work.set(key.clone(), Some(Value::Object(Map::new())));
                         }
                         let Some(Value::Object(obj)) = work.load(&key)? else {
-                            return Err(err(ErrorTag::OperationFailed, &shown, "stored unit is not an object"));
+                            return Err(err(
+                                ErrorTag::OperationFailed,
+                                &shown,
+                                "stored unit is not an object",
+                            ));
                         };
                         self.apply_in(obj, &segs[1..], value, op, &shown)?;
                         if obj.is_empty() {
@@ -240,8 +248,17 @@ impl Schema {
         Ok(())
     }
 
-    fn merge_unit(&self, work: &mut Work<'_>, key: UnitKey, v: Value, shown: &str) -> Result<(), Error> {
-        let node = self.unit(key.list).list_node().unwrap_or(self.unit(key.list).root());
+    fn merge_unit(
+        &self,
+        work: &mut Work<'_>,
+        key: UnitKey,
+        v: Value,
+        shown: &str,
+    ) -> Result<(), Error> {
+        let node = self
+            .unit(key.list)
+            .list_node()
+            .unwrap_or(self.unit(key.list).root());
         match work.load(&key)? {
             Some(cur) => self.merge_value(cur, &v, node, shown),
             None => {
@@ -271,7 +288,11 @@ impl Schema {
                 .ok_or_else(|| err(ErrorTag::InvalidValue, shown, "a list needs an array"))?;
             for e in arr {
                 let o = e.as_object().ok_or_else(|| {
-                    err(ErrorTag::InvalidValue, shown, "a list entry needs an object")
+                    err(
+                        ErrorTag::InvalidValue,
+                        shown,
+                        "a list entry needs an object",
+                    )
                 })?;
                 entries.push((self.entry_key(list, o)?, e.clone()));
             }
@@ -293,7 +314,11 @@ impl Schema {
             EditOp::Create => {
                 for (k, v) in entries {
                     if work.exists(&k)? {
-                        return Err(err(ErrorTag::DataExists, &k.path, "the entry already exists"));
+                        return Err(err(
+                            ErrorTag::DataExists,
+                            &k.path,
+                            "the entry already exists",
+                        ));
                     }
                     work.set(k, Some(v));
                 }
@@ -335,7 +360,9 @@ impl Schema {
             }
             (EditOp::Merge, true) => {
                 let v = entry.unwrap_or(Value::Null);
-                let cur = work.load(&key)?.ok_or_else(|| err(ErrorTag::OperationFailed, shown, "vanished"))?;
+                let cur = work
+                    .load(&key)?
+                    .ok_or_else(|| err(ErrorTag::OperationFailed, shown, "vanished"))?;
                 self.merge_value(cur, &v, node, shown)
             }
             _ => {
@@ -346,16 +373,25 @@ impl Schema {
     }
 
     /// A list entry's object from an edit value, with its keys checked against the path.
-    fn entry_value(&self, v: &Value, node: NodeId, seg: &Segment, shown: &str) -> Result<Value, Error> {
+    fn entry_value(
+        &self,
+        v: &Value,
+        node: NodeId,
+        seg: &Segment,
+        shown: &str,
+    ) -> Result<Value, Error> {
         // RESTCONF and gNMI may wrap the entry in its list (`{"pod": [{...}]}`).
         let v = match v {
             Value::Array(a) if a.len() == 1 => &a[0],
             other => other,
         };
-        let mut obj = v
-            .as_object()
-            .cloned()
-            .ok_or_else(|| err(ErrorTag::InvalidValue, shown, "a list entry needs an object"))?;
+        let mut obj = v.as_object().cloned().ok_or_else(|| {
+            err(
+                ErrorTag::InvalidValue,
+                shown,
+                "a list entry needs an object",
+            )
+        })?;
         for (k, want) in &seg.keys {
             match obj.get(k) {
                 None => {
@@ -392,7 +428,9 @@ impl Schema {
             NodeKind::Leaf | NodeKind::Container { .. } if last => {
                 let exists = obj.contains_key(&member);
                 match (op, exists) {
-                    (EditOp::Create, true) => Err(err(ErrorTag::DataExists, shown, "the data already exists")),
+                    (EditOp::Create, true) => {
+                        Err(err(ErrorTag::DataExists, shown, "the data already exists"))
+                    }
                     (EditOp::Delete, false) => missing(op, shown),
                     (EditOp::Delete | EditOp::Remove, _) => {
                         obj.remove(&member);
@@ -400,7 +438,9 @@ impl Schema {
                     }
                     (EditOp::Merge, true) if matches!(info.kind, NodeKind::Container { .. }) => {
                         let v = value.cloned().unwrap_or(Value::Null);
-                        let cur = obj.get_mut(&member).ok_or_else(|| err(ErrorTag::OperationFailed, shown, "vanished"))?;
+                        let cur = obj
+                            .get_mut(&member)
+                            .ok_or_else(|| err(ErrorTag::OperationFailed, shown, "vanished"))?;
                         self.merge_value(cur, &v, node, shown)
                     }
                     _ => {
@@ -418,7 +458,11 @@ impl Schema {
                     obj.insert(member.clone(), Value::Object(Map::new()));
                 }
                 let Some(Value::Object(child)) = obj.get_mut(&member) else {
-                    return Err(err(ErrorTag::InvalidValue, shown, "a container needs an object"));
+                    return Err(err(
+                        ErrorTag::InvalidValue,
+                        shown,
+                        "a container needs an object",
+                    ));
                 };
                 self.apply_in(child, &segs[1..], value, op, shown)?;
                 if !presence && child.is_empty() {
@@ -429,7 +473,11 @@ impl Schema {
             NodeKind::LeafList => self.leaf_list_op(obj, &member, node, seg, value, op, shown),
             NodeKind::List => {
                 let result = self.list_op(obj, &member, node, segs, value, op, shown);
-                if obj.get(&member).and_then(Value::as_array).is_some_and(Vec::is_empty) {
+                if obj
+                    .get(&member)
+                    .and_then(Value::as_array)
+                    .is_some_and(Vec::is_empty)
+                {
                     obj.remove(&member);
                 }
                 result
@@ -461,10 +509,14 @@ impl Schema {
                     obj.remove(member);
                     Ok(())
                 }
-                (EditOp::Create, true) => Err(err(ErrorTag::DataExists, shown, "the data already exists")),
+                (EditOp::Create, true) => {
+                    Err(err(ErrorTag::DataExists, shown, "the data already exists"))
+                }
                 (EditOp::Merge, true) => {
                     let v = value.cloned().unwrap_or(Value::Null);
-                    let cur = obj.get_mut(member).ok_or_else(|| err(ErrorTag::OperationFailed, shown, "vanished"))?;
+                    let cur = obj
+                        .get_mut(member)
+                        .ok_or_else(|| err(ErrorTag::OperationFailed, shown, "vanished"))?;
                     self.merge_value(cur, &v, node, shown)
                 }
                 _ => {
@@ -490,7 +542,11 @@ impl Schema {
                 None => return missing(op, shown),
             };
             let Value::Object(child) = &mut arr[i] else {
-                return Err(err(ErrorTag::InvalidValue, shown, "a list entry needs an object"));
+                return Err(err(
+                    ErrorTag::InvalidValue,
+                    shown,
+                    "a list entry needs an object",
+                ));
             };
             return self.apply_in(child, &segs[1..], value, op, shown);
         }
@@ -499,14 +555,18 @@ impl Schema {
             _ => None,
         };
         match (op, idx) {
-            (EditOp::Create, Some(_)) => Err(err(ErrorTag::DataExists, shown, "the entry already exists")),
+            (EditOp::Create, Some(_)) => {
+                Err(err(ErrorTag::DataExists, shown, "the entry already exists"))
+            }
             (EditOp::Delete, None) => missing(op, shown),
             (EditOp::Delete | EditOp::Remove, Some(i)) => {
                 arr.remove(i);
                 Ok(())
             }
             (EditOp::Remove, None) => Ok(()),
-            (EditOp::Merge, Some(i)) => self.merge_value(&mut arr[i], &entry.unwrap_or(Value::Null), node, shown),
+            (EditOp::Merge, Some(i)) => {
+                self.merge_value(&mut arr[i], &entry.unwrap_or(Value::Null), node, shown)
+            }
             (_, Some(i)) => {
                 arr[i] = entry.unwrap_or(Value::Null);
                 Ok(())
@@ -538,10 +598,14 @@ impl Schema {
                     obj.remove(member);
                     Ok(())
                 }
-                (EditOp::Create, true) => Err(err(ErrorTag::DataExists, shown, "the data already exists")),
+                (EditOp::Create, true) => {
+                    Err(err(ErrorTag::DataExists, shown, "the data already exists"))
+                }
                 (EditOp::Merge, true) => {
                     let v = value.cloned().unwrap_or(Value::Null);
-                    let cur = obj.get_mut(member).ok_or_else(|| err(ErrorTag::OperationFailed, shown, "vanished"))?;
+                    let cur = obj
+                        .get_mut(member)
+                        .ok_or_else(|| err(ErrorTag::OperationFailed, shown, "vanished"))?;
                     self.merge_value(cur, &v, node, shown)
                 }
                 _ => {
@@ -558,11 +622,19 @@ impl Schema {
             .entry(member.to_owned())
             .or_insert_with(|| Value::Array(Vec::new()));
         let Value::Array(arr) = arr else {
-            return Err(err(ErrorTag::InvalidValue, shown, "a leaf-list needs an array"));
+            return Err(err(
+                ErrorTag::InvalidValue,
+                shown,
+                "a leaf-list needs an array",
+            ));
         };
-        let idx = arr.iter().position(|v| scalar_text(v).as_deref() == Some(item.as_str()));
+        let idx = arr
+            .iter()
+            .position(|v| scalar_text(v).as_deref() == Some(item.as_str()));
         let result = match (op, idx) {
-            (EditOp::Create, Some(_)) => Err(err(ErrorTag::DataExists, shown, "the value already exists")),
+            (EditOp::Create, Some(_)) => {
+                Err(err(ErrorTag::DataExists, shown, "the value already exists"))
+            }
             (EditOp::Delete, None) => missing(op, shown),
             (EditOp::Delete | EditOp::Remove, Some(i)) => {
                 arr.remove(i);
@@ -581,13 +653,23 @@ impl Schema {
     }
 
     /// Merge `src` into `dst`, both values of `node` (RFC 6241 merge semantics).
-    fn merge_value(&self, dst: &mut Value, src: &Value, node: NodeId, shown: &str) -> Result<(), Error> {
+    fn merge_value(
+        &self,
+        dst: &mut Value,
+        src: &Value,
+        node: NodeId,
+        shown: &str,
+    ) -> Result<(), Error> {
         let info = self.node(node);
         match (info.kind, dst, src) {
             (NodeKind::Container { .. } | NodeKind::List, Value::Object(d), Value::Object(s)) => {
                 for (m, v) in s {
                     let child = self.child_by_member(node, m).ok_or_else(|| {
-                        err(ErrorTag::UnknownElement, &format!("{shown}/{m}"), "unknown node")
+                        err(
+                            ErrorTag::UnknownElement,
+                            &format!("{shown}/{m}"),
+                            "unknown node",
+                        )
                     })?;
                     match d.get_mut(m) {
                         Some(cur) => self.merge_value(cur, v, child, shown)?,
@@ -603,7 +685,12 @@ impl Schema {
                     let keys: Vec<(String, String)> = info
                         .keys
                         .iter()
-                        .map(|k| (k.clone(), e.get(k).and_then(scalar_text).unwrap_or_default()))
+                        .map(|k| {
+                            (
+                                k.clone(),
+                                e.get(k).and_then(scalar_text).unwrap_or_default(),
+                            )
+                        })
                         .collect();
                     match d.iter().position(|x| entry_matches(x, &keys)) {
                         Some(i) => self.merge_value(&mut d[i], e, node, shown)?,
@@ -690,29 +777,66 @@ mod tests {
             .apply_edits(
                 &mut m,
                 &[
-                    edit(EditOp::Merge, "/netloom-host:networks/network[name='a']", Some(json!({"type": "bridge"}))),
-                    edit(EditOp::Merge, "/netloom-host:networks/network[name='a']/mtu", Some(json!(1400))),
-                    edit(EditOp::Create, "/netloom-host:networks/network[name='a']/ipam/pool[name='v4']", Some(json!({"subnet": "10.0.0.0/24"}))),
+                    edit(
+                        EditOp::Merge,
+                        "/netloom-host:networks/network[name='a']",
+                        Some(json!({"type": "bridge"})),
+                    ),
+                    edit(
+                        EditOp::Merge,
+                        "/netloom-host:networks/network[name='a']/mtu",
+                        Some(json!(1400)),
+                    ),
+                    edit(
+                        EditOp::Create,
+                        "/netloom-host:networks/network[name='a']/ipam/pool[name='v4']",
+                        Some(json!({"subnet": "10.0.0.0/24"})),
+                    ),
                 ],
             )
             .unwrap();
         assert_eq!(changed.len(), 1);
         let v: Value = serde_json::from_str(m.values().next().unwrap()).unwrap();
-        assert_eq!(v, json!({"name": "a", "type": "bridge", "mtu": 1400, "ipam": {"pool": [{"name": "v4", "subnet": "10.0.0.0/24"}]}}));
+        assert_eq!(
+            v,
+            json!({"name": "a", "type": "bridge", "mtu": 1400, "ipam": {"pool": [{"name": "v4", "subnet": "10.0.0.0/24"}]}})
+        );
 
         let again = s.apply_edits(
             &mut m,
-            &[edit(EditOp::Create, "/netloom-host:networks/network[name='a']", Some(json!({"type": "bridge"})))],
+            &[edit(
+                EditOp::Create,
+                "/netloom-host:networks/network[name='a']",
+                Some(json!({"type": "bridge"})),
+            )],
         );
         assert_eq!(again.unwrap_err().tag(), ErrorTag::DataExists);
-        let gone = s.apply_edits(&mut m, &[edit(EditOp::Delete, "/netloom-host:networks/network[name='b']", None)]);
+        let gone = s.apply_edits(
+            &mut m,
+            &[edit(
+                EditOp::Delete,
+                "/netloom-host:networks/network[name='b']",
+                None,
+            )],
+        );
         assert_eq!(gone.unwrap_err().tag(), ErrorTag::DataMissing);
 
-        s.apply_edits(&mut m, &[edit(EditOp::Delete, "/netloom-host:networks/network[name='a']/ipam/pool[name='v4']", None)])
-            .unwrap();
+        s.apply_edits(
+            &mut m,
+            &[edit(
+                EditOp::Delete,
+                "/netloom-host:networks/network[name='a']/ipam/pool[name='v4']",
+                None,
+            )],
+        )
+        .unwrap();
         let v: Value = serde_json::from_str(m.values().next().unwrap()).unwrap();
         assert!(v.get("ipam").is_none(), "empty containers go away: {v}");
-        s.apply_edits(&mut m, &[edit(EditOp::Remove, "/netloom-host:networks", None)]).unwrap();
+        s.apply_edits(
+            &mut m,
+            &[edit(EditOp::Remove, "/netloom-host:networks", None)],
+        )
+        .unwrap();
         assert!(m.is_empty());
     }
 
@@ -722,7 +846,11 @@ mod tests {
         let mut m = UnitMap::new();
         let e = s.apply_edits(
             &mut m,
-            &[edit(EditOp::Replace, "/netloom-host:networks/network[name='a']", Some(json!({"name": "b", "type": "bridge"})))],
+            &[edit(
+                EditOp::Replace,
+                "/netloom-host:networks/network[name='a']",
+                Some(json!({"name": "b", "type": "bridge"})),
+            )],
         );
         assert_eq!(e.unwrap_err().tag(), ErrorTag::InvalidValue);
         assert!(m.is_empty());
@@ -742,10 +870,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.len(), 2);
-        let doc: Value = serde_json::from_str(&s.to_json(m.iter().map(|(k, v)| (k, &**v)))).unwrap();
+        let doc: Value =
+            serde_json::from_str(&s.to_json(m.iter().map(|(k, v)| (k, &**v)))).unwrap();
         assert_eq!(doc["netloom-host:system"]["commit-history"], 5000);
-        assert_eq!(doc["netloom-host:pods"]["pod"][0]["interface"][0]["address"], json!(["10.0.0.5"]));
-        s.apply_edits(&mut m, &[edit(EditOp::Delete, "/netloom-host:system/commit-history", None)]).unwrap();
+        assert_eq!(
+            doc["netloom-host:pods"]["pod"][0]["interface"][0]["address"],
+            json!(["10.0.0.5"])
+        );
+        s.apply_edits(
+            &mut m,
+            &[edit(
+                EditOp::Delete,
+                "/netloom-host:system/commit-history",
+                None,
+            )],
+        )
+        .unwrap();
         assert_eq!(m.len(), 1, "an empty remainder is no unit");
     }
 }

@@ -56,7 +56,10 @@ pub enum Error {
     #[error("malformed path '{path}': {reason}")]
     Path { path: String, reason: String },
     #[error("malformed {format} data: {reason}")]
-    Malformed { format: &'static str, reason: String },
+    Malformed {
+        format: &'static str,
+        reason: String,
+    },
 }
 
 impl Error {

@@ -19,7 +19,8 @@ fn de_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
 
 fn de_prefix_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpNet>, D::Error> {
     let s = Option::<String>::deserialize(d)?;
-    s.map(|s| s.parse().map_err(serde::de::Error::custom)).transpose()
+    s.map(|s| s.parse().map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 fn de_prefixes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
@@ -36,7 +37,8 @@ fn parse_ip(s: &str) -> Result<IpAddr, std::net::AddrParseError> {
 
 fn de_ip_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpAddr>, D::Error> {
     let s = Option::<String>::deserialize(d)?;
-    s.map(|s| parse_ip(&s).map_err(serde::de::Error::custom)).transpose()
+    s.map(|s| parse_ip(&s).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 fn de_ips<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpAddr>, D::Error> {

@@ -138,7 +138,10 @@ impl DataPath {
             }
             segments.push(seg);
             if i < bytes.len() && bytes[i] != b'/' {
-                return Err(Error::path(path, format!("unexpected '{}'", bytes[i] as char)));
+                return Err(Error::path(
+                    path,
+                    format!("unexpected '{}'", bytes[i] as char),
+                ));
             }
             i += 1;
         }
@@ -307,7 +310,10 @@ impl Schema {
                     }
                 }
                 NodeKind::LeafList => {
-                    s.value = seg.value.clone().or_else(|| seg.keys.first().map(|k| k.1.clone()));
+                    s.value = seg
+                        .value
+                        .clone()
+                        .or_else(|| seg.keys.first().map(|k| k.1.clone()));
                     if seg.keys.len() > 1 {
                         return Err(Error::path(shown, "a leaf-list entry has one value"));
                     }
@@ -351,8 +357,9 @@ mod tests {
     #[test]
     fn restconf_keys_are_positional_and_decoded() {
         let s = Schema::new().unwrap();
-        let p = DataPath::parse_restconf("netloom-host:pods/pod=kube%2Csystem,web-0/interface=eth0")
-            .unwrap();
+        let p =
+            DataPath::parse_restconf("netloom-host:pods/pod=kube%2Csystem,web-0/interface=eth0")
+                .unwrap();
         let r = s.resolve(&p).unwrap();
         assert_eq!(
             r.to_xpath().unwrap(),
@@ -367,11 +374,18 @@ mod tests {
     #[test]
     fn bad_paths_are_refused() {
         let s = Schema::new().unwrap();
-        for bad in ["pods", "/netloom-host:pods/pod[name='x'", "/netloom-host:pods/p od"] {
+        for bad in [
+            "pods",
+            "/netloom-host:pods/pod[name='x'",
+            "/netloom-host:pods/p od",
+        ] {
             assert!(DataPath::parse_xpath(bad).is_err(), "{bad}");
         }
         let unknown = DataPath::parse_xpath("/netloom-host:pods/nope").unwrap();
-        assert_eq!(s.resolve(&unknown).unwrap_err().tag(), ErrorTag::UnknownElement);
+        assert_eq!(
+            s.resolve(&unknown).unwrap_err().tag(),
+            ErrorTag::UnknownElement
+        );
         let wrong_keys = DataPath::parse_restconf("netloom-host:pods/pod=a").unwrap();
         assert!(s.resolve(&wrong_keys).is_err());
         let no_module = DataPath::parse_xpath("/pods").unwrap();

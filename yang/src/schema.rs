@@ -84,10 +84,9 @@ static EMBEDDED: LazyLock<EmbeddedModules> = LazyLock::new(|| {
 impl Schema {
     /// Build the context from the embedded modules and index it.
     pub fn new() -> Result<Self, Error> {
-        let mut ctx = Context::new(
-            ContextFlags::NO_YANGLIBRARY | ContextFlags::DISABLE_SEARCHDIR_CWD,
-        )
-        .map_err(|e| Error::Context(e.to_string()))?;
+        let mut ctx =
+            Context::new(ContextFlags::NO_YANGLIBRARY | ContextFlags::DISABLE_SEARCHDIR_CWD)
+                .map_err(|e| Error::Context(e.to_string()))?;
         ctx.set_embedded_modules(&EMBEDDED);
         for module in MODULES {
             ctx.load_module(module.name, Some(module.revision), &[])
@@ -173,12 +172,14 @@ impl Schema {
 
     /// The unit list of the list at `/<module>:<container>/<list>`, by names.
     pub fn unit_by_names(&self, container: &str, list: &str) -> Option<UnitListId> {
-        self.units.iter().position(|u| {
-            u.list_node().is_some_and(|l| {
-                self.node(l).name == list && self.node(u.root()).name == container
+        self.units
+            .iter()
+            .position(|u| {
+                u.list_node().is_some_and(|l| {
+                    self.node(l).name == list && self.node(u.root()).name == container
+                })
             })
-        })
-        .map(|i| UnitListId(i as u16))
+            .map(|i| UnitListId(i as u16))
     }
 
     /// The root node with this module and name.
@@ -274,7 +275,9 @@ fn index_node(
                         | DataValueType::Uint32
                 )
             );
-            let name = t.typedef_name().unwrap_or_else(|| format!("{:?}", t.base_type()));
+            let name = t
+                .typedef_name()
+                .unwrap_or_else(|| format!("{:?}", t.base_type()));
             (Some(name), number, deps::enum_names(t))
         }
         None => (None, false, Vec::new()),

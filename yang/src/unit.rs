@@ -117,7 +117,11 @@ impl Schema {
         if def.keys.len() != values.len() {
             return Err(Error::path(
                 def.path_prefix.clone(),
-                format!("{} key values needed, {} given", def.keys.len(), values.len()),
+                format!(
+                    "{} key values needed, {} given",
+                    def.keys.len(),
+                    values.len()
+                ),
             ));
         }
         let mut path = def.path_prefix.clone();
@@ -139,7 +143,11 @@ impl Schema {
     }
 
     /// The key of a list entry object of unit list `list`.
-    pub fn entry_key(&self, list: UnitListId, entry: &Map<String, Value>) -> Result<UnitKey, Error> {
+    pub fn entry_key(
+        &self,
+        list: UnitListId,
+        entry: &Map<String, Value>,
+    ) -> Result<UnitKey, Error> {
         let def = self.unit(list);
         let mut values = Vec::with_capacity(def.keys.len());
         for k in &def.keys {
@@ -172,7 +180,11 @@ impl Schema {
                 )
             })?;
             let root = self.root(module, name).ok_or_else(|| {
-                Error::invalid(ErrorTag::UnknownElement, format!("/{member}"), "unknown node")
+                Error::invalid(
+                    ErrorTag::UnknownElement,
+                    format!("/{member}"),
+                    "unknown node",
+                )
             })?;
             self.split_root(root, value, &mut out)?;
         }
@@ -188,10 +200,18 @@ impl Schema {
     ) -> Result<(), Error> {
         let root_path = self.schema_path(root);
         let obj = value.as_object().ok_or_else(|| {
-            Error::invalid(ErrorTag::InvalidValue, root_path.clone(), "a container needs an object")
+            Error::invalid(
+                ErrorTag::InvalidValue,
+                root_path.clone(),
+                "a container needs an object",
+            )
         })?;
         let rem_id = self.remainder_of(root).ok_or_else(|| {
-            Error::invalid(ErrorTag::InvalidValue, root_path.clone(), "not configuration")
+            Error::invalid(
+                ErrorTag::InvalidValue,
+                root_path.clone(),
+                "not configuration",
+            )
         })?;
         let mut remainder = Map::new();
         for (member, v) in obj {

@@ -4,7 +4,9 @@
 //! the datastores keep, so equal configs have equal texts.
 
 use serde_json::Value;
-use yang3::data::{Data, DataFormat, DataParserFlags, DataPrinterFlags, DataTree, DataValidationFlags};
+use yang3::data::{
+    Data, DataFormat, DataParserFlags, DataPrinterFlags, DataTree, DataValidationFlags,
+};
 
 use crate::error::Error;
 use crate::schema::Schema;
@@ -112,10 +114,14 @@ mod tests {
     #[test]
     fn validation_reports_path_and_constraint() {
         let s = Schema::new().unwrap();
-        let missing_uplink = r#"{"netloom-host:networks":{"network":[{"name":"m","type":"macvlan"}]}}"#;
+        let missing_uplink =
+            r#"{"netloom-host:networks":{"network":[{"name":"m","type":"macvlan"}]}}"#;
         let e = s.validate(missing_uplink, Encoding::Json).unwrap_err();
         assert!(e.to_string().contains("needs an uplink"), "{e}");
-        assert!(e.error_path().unwrap().contains("network[name='m']"), "{e:?}");
+        assert!(
+            e.error_path().unwrap().contains("network[name='m']"),
+            "{e:?}"
+        );
 
         let dangling = r#"{"netloom-host:pods":{"pod":[{"namespace":"n","name":"p","interface":[{"name":"eth0","network":"nope"}]}]}}"#;
         let e = s.validate(dangling, Encoding::Json).unwrap_err();
@@ -134,7 +140,10 @@ mod tests {
         let c = s.validate(doc, Encoding::Json).unwrap();
         assert!(c.contains("2001:db8::/64"), "{c}");
         let xml = s.convert(&c, Encoding::Json, Encoding::Xml).unwrap();
-        assert!(xml.contains("xmlns=\"urn:netloom:yang:netloom-host\""), "{xml}");
+        assert!(
+            xml.contains("xmlns=\"urn:netloom:yang:netloom-host\""),
+            "{xml}"
+        );
         let back = s.convert(&xml, Encoding::Xml, Encoding::Json).unwrap();
         assert_eq!(back, c);
     }

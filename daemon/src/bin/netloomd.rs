@@ -24,7 +24,11 @@ enum Dataplane {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "netloomd", version, about = "netloom: per-host network appliance daemon")]
+#[command(
+    name = "netloomd",
+    version,
+    about = "netloom: per-host network appliance daemon"
+)]
 struct Args {
     /// Where the database, keys and generated secrets live.
     #[arg(long, default_value = "./netloom-data", env = "NETLOOM_DATA_DIR")]
@@ -83,7 +87,8 @@ fn main() -> anyhow::Result<()> {
         Dataplane::None => Box::new(MemoryDriver::new()),
     };
     let db = args.data_dir.join("netloom.db");
-    let mut engine = Engine::open(schema, &db, driver).with_context(|| format!("opening {}", db.display()))?;
+    let mut engine =
+        Engine::open(schema, &db, driver).with_context(|| format!("opening {}", db.display()))?;
     let password = std::env::var("NETLOOM_ADMIN_PASSWORD").ok();
     if let Some(file) = users::bootstrap_admin(&mut engine, &args.data_dir, password)? {
         tracing::info!(file = %file.display(), "created user admin; its password is in the file");
@@ -91,13 +96,19 @@ fn main() -> anyhow::Result<()> {
     let (service, handle) = Service::start(engine)?;
     if args.from_startup {
         handle
-            .call_blocking(&system_principal(), Request::Copy {
-                from: DatastoreId::Startup,
-                to: DatastoreId::Running,
-            })
+            .call_blocking(
+                &system_principal(),
+                Request::Copy {
+                    from: DatastoreId::Startup,
+                    to: DatastoreId::Running,
+                },
+            )
             .map_err(|e| anyhow::anyhow!("loading startup into running: {e}"))?;
     }
-    let cli_socket = args.cli_socket.clone().unwrap_or_else(|| args.data_dir.join("cli.sock"));
+    let cli_socket = args
+        .cli_socket
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("cli.sock"));
     tracing::info!(
         restconf = %args.restconf,
         netconf = %args.netconf,
@@ -106,6 +117,17 @@ fn main() -> anyhow::Result<()> {
         cli_socket = %cli_socket.display(),
         "front-end addresses configured; this build serves none of them yet"
     );
+    // Signal handlers go in before "ready", so a stop request right after it is never lost.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (mut term, mut interrupt) = rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        anyhow::Ok((
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        ))
+    })?;
     let running = handle.snapshots().running.clone();
     tracing::info!(
         data_dir = %args.data_dir.display(),
@@ -114,15 +136,12 @@ fn main() -> anyhow::Result<()> {
         "netloomd ready"
     );
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = interrupt.recv() => {}
             _ = term.recv() => {}
         }
-        anyhow::Ok(())
-    })?;
+    });
     tracing::info!("stopping");
     drop(handle);
     service.join();

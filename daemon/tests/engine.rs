@@ -1,0 +1,326 @@
+//! The engine end to end on a real SQLite file: commits, errors that change nothing, revert
+//! of a failed dataplane op, locks, rollback, confirmed commits across restarts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use netloom_daemon::Outcome;
+use netloom_northbound::api::Confirmed;
+use netloom_store::DatastoreId;
+use netloom_yang::ErrorTag;
+use serde_json::json;
+
+fn bridge(name: &str, subnet: &str) -> serde_json::Value {
+    json!({"type": "bridge", "ipam": {"pool": [{"name": "v4", "subnet": subnet}]}})
+        .as_object()
+        .map(|o| {
+            let mut o = o.clone();
+            o.insert("name".into(), json!(name));
+            serde_json::Value::Object(o)
+        })
+        .unwrap()
+}
+
+#[test]
+fn bad_edits_name_the_path_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut e, d) = open(dir.path());
+    e.edit(
+        &who(1),
+        DatastoreId::Running,
+        &[merge(&net("a"), bridge("a", "10.0.0.0/24"))],
+        None,
+    )
+    .unwrap();
+    let before = e.snapshot(DatastoreId::Running);
+    let ops_before = d.0.lock().unwrap().present();
+
+    // overlapping pool (semantic), wrong type (libyang), dangling leafref (libyang)
+    let cases = [
+        (merge(&net("b"), bridge("b", "10.0.0.128/25")), "overlaps"),
+        (merge(&format!("{}/mtu", net("a")), json!("huge")), "mtu"),
+        (
+            merge(
+                &pod("ns", "p"),
+                json!({"interface": [{"name": "eth0", "network": "nope"}]}),
+            ),
+            "nope",
+        ),
+        (
+            merge(
+                &pod("ns", "p"),
+                json!({"interface": [{"name": "eth0", "network": "a", "address": ["10.9.0.1"]}]}),
+            ),
+            "in no pool",
+        ),
+    ];
+    for (edit, needle) in cases {
+        let err = e
+            .edit(&who(1), DatastoreId::Running, &[edit], None)
+            .unwrap_err();
+        let api = err.to_api();
+        assert!(
+            api.message.contains(needle) || api.path.as_deref().unwrap_or("").contains(needle),
+            "{api:?}"
+        );
+        assert!(api.path.is_some(), "{api:?}");
+        let after = e.snapshot(DatastoreId::Running);
+        assert_eq!(after.commit_id, before.commit_id);
+        assert_eq!(after.units, before.units);
+    }
+    assert_eq!(d.0.lock().unwrap().present(), ops_before);
+}
+
+#[test]
+fn a_refused_op_unwinds_the_commit_at_every_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut e, d) = open(dir.path());
+    // a vxlan network plans two ops (bridge, tunnel); a second bridge one more
+    let edits = [
+        merge(&net("x"), json!({"type": "vxlan", "vxlan": {"vni": 7}})),
+        merge(&net("y"), json!({"type": "bridge"})),
+    ];
+    for n in 0..3 {
+        d.0.lock().unwrap().fail_after(n);
+        let err = e
+            .edit(&who(1), DatastoreId::Running, &edits, None)
+            .unwrap_err();
+        assert!(err.to_string().contains("injected failure"), "{err}");
+        assert_eq!(err.to_api().tag, ErrorTag::OperationFailed);
+        assert!(d.0.lock().unwrap().present().is_empty(), "fail at {n}");
+        assert!(e.snapshot(DatastoreId::Running).units.is_empty());
+    }
+    d.0.lock().unwrap().fail_at = None;
+    e.edit(&who(1), DatastoreId::Running, &edits, None).unwrap();
+    assert_eq!(d.0.lock().unwrap().present().len(), 3);
+}
+
+#[test]
+fn second_writer_gets_a_lock_error_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut e, _) = open(dir.path());
+    e.lock(&who(1), DatastoreId::Running).unwrap();
+    let err = e
+        .edit(
+            &who(2),
+            DatastoreId::Running,
+            &[merge(&net("a"), json!({"type": "bridge"}))],
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(err.to_api().tag, ErrorTag::LockDenied);
+    assert!(err.to_string().contains("session 1 (user1)"), "{err}");
+    assert!(e.lock(&who(2), DatastoreId::Running).is_err());
+    e.edit(
+        &who(1),
+        DatastoreId::Running,
+        &[merge(&net("a"), json!({"type": "bridge"}))],
+        None,
+    )
+    .unwrap();
+    e.end_session(1);
+    e.edit(&who(2), DatastoreId::Running, &[delete(&net("a"))], None)
+        .unwrap();
+}
+
+#[test]
+fn rollback_returns_to_any_retained_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut e, _) = open(dir.path());
+    let mut ids = Vec::new();
+    for i in 0..10u32 {
+        let o = e
+            .edit(
+                &who(1),
+                DatastoreId::Running,
+                &[merge(
+                    &net(&format!("n{i}")),
+                    json!({"type": "bridge", "mtu": 1000 + i}),
+                )],
+                None,
+            )
+            .unwrap();
+        ids.push(o.commit_id().unwrap());
+    }
+    let at3 = e.snapshot(DatastoreId::Running);
+    assert_eq!(at3.units.len(), 10);
+    let o = e.rollback(&who(1), ids[2], None).unwrap();
+    let Outcome::Committed(rec) = o else {
+        panic!("rollback made no commit")
+    };
+    assert_eq!(rec.changes.len(), 7);
+    assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 3);
+    // and forward again: rolling back to the commit before the rollback
+    e.rollback(&who(1), ids[9], None).unwrap();
+    assert_eq!(e.snapshot(DatastoreId::Running).units, at3.units);
+    assert!(e.rollback(&who(1), 999, None).is_err());
+}
+
+#[test]
+fn confirmed_commit_expires_confirms_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let far = i64::MAX / 2;
+    {
+        let (mut e, _) = open(dir.path());
+        e.edit(
+            &who(1),
+            DatastoreId::Candidate,
+            &[merge(&net("a"), json!({"type": "bridge"}))],
+            None,
+        )
+        .unwrap();
+        e.commit(
+            &who(1),
+            None,
+            Some(Confirmed {
+                timeout_secs: 600,
+                persist: None,
+            }),
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 1);
+        // another session cannot commit meanwhile
+        let err = e.commit(&who(2), None, None, None).unwrap_err();
+        assert_eq!(err.to_api().tag, ErrorTag::InUse);
+        // time runs out
+        assert!(e.expire(far).unwrap().is_ok());
+        assert!(e.snapshot(DatastoreId::Running).units.is_empty());
+        assert!(e.pending_confirm().is_none());
+
+        // confirmed then confirmed again by the same session: stays
+        e.edit(
+            &who(1),
+            DatastoreId::Candidate,
+            &[merge(&net("b"), json!({"type": "bridge"}))],
+            None,
+        )
+        .unwrap();
+        e.commit(
+            &who(1),
+            None,
+            Some(Confirmed {
+                timeout_secs: 600,
+                persist: None,
+            }),
+            None,
+        )
+        .unwrap();
+        e.commit(&who(1), None, None, None).unwrap();
+        assert!(e.pending_confirm().is_none());
+        assert!(e.expire(far).is_none());
+        assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 1);
+
+        // a persistent one outlives the daemon
+        e.edit(
+            &who(1),
+            DatastoreId::Candidate,
+            &[merge(&net("c"), json!({"type": "bridge"}))],
+            None,
+        )
+        .unwrap();
+        e.commit(
+            &who(1),
+            None,
+            Some(Confirmed {
+                timeout_secs: 600,
+                persist: Some("p1".into()),
+            }),
+            None,
+        )
+        .unwrap();
+    }
+    {
+        let (mut e, _) = open(dir.path());
+        assert!(
+            e.settle_after_restart().is_none(),
+            "deadline not reached yet"
+        );
+        assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 2);
+        assert_eq!(
+            e.pending_confirm().unwrap().persist_id.as_deref(),
+            Some("p1")
+        );
+        // only the persist-id confirms
+        assert!(e.commit(&who(9), None, None, None).is_err());
+        assert!(e.expire(far).unwrap().is_ok());
+        assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 1);
+        // a non-persistent one loses its session at restart
+        e.edit(
+            &who(1),
+            DatastoreId::Candidate,
+            &[merge(&net("d"), json!({"type": "bridge"}))],
+            None,
+        )
+        .unwrap();
+        e.commit(
+            &who(1),
+            None,
+            Some(Confirmed {
+                timeout_secs: 600,
+                persist: None,
+            }),
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 2);
+    }
+    let (mut e, _) = open(dir.path());
+    assert!(e.settle_after_restart().unwrap().is_ok());
+    assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 1);
+    let log = e.commits(10, false).unwrap();
+    assert!(log.iter().any(|c| c
+        .comment
+        .as_deref()
+        .unwrap_or("")
+        .contains("lost its session")));
+}
+
+#[test]
+fn fixed_addresses_belong_to_one_pod() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut e, _) = open(dir.path());
+    e.edit(
+        &who(1),
+        DatastoreId::Running,
+        &[merge(&net("a"), bridge("a", "10.0.0.0/24"))],
+        None,
+    )
+    .unwrap();
+    let iface =
+        |ip: &str| json!({"interface": [{"name": "eth0", "network": "a", "address": [ip]}]});
+    e.edit(
+        &who(1),
+        DatastoreId::Running,
+        &[merge(&pod("ns", "p1"), iface("10.0.0.5"))],
+        None,
+    )
+    .unwrap();
+    let err = e
+        .edit(
+            &who(1),
+            DatastoreId::Running,
+            &[merge(&pod("ns", "p2"), iface("10.0.0.5"))],
+            None,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("already fixed"), "{err}");
+    // moving the address in one commit is fine
+    e.edit(
+        &who(1),
+        DatastoreId::Running,
+        &[
+            delete(&pod("ns", "p1")),
+            merge(&pod("ns", "p2"), iface("10.0.0.5")),
+        ],
+        None,
+    )
+    .unwrap();
+    // deleting a network still referenced is refused
+    let err = e
+        .edit(&who(1), DatastoreId::Running, &[delete(&net("a"))], None)
+        .unwrap_err();
+    assert!(err.to_api().path.is_some());
+    assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 2);
+}

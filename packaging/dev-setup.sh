@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building and testing netloom needs on Debian 12, and nothing when it is all
+# there already: C tools for the bundled libyang, the YANG linters, a Python venv (.venv)
+# with the Python clients the end-to-end tests drive.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(build-essential cmake pkg-config libpcre2-dev libyang2-tools python3-venv iproute2)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "dev-setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+python_packages=(pyang==2.7.1)
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import pyang" 2>/dev/null; then
+  echo "dev-setup: installing ${python_packages[*]} into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check "${python_packages[@]}"
+fi
