@@ -595,6 +595,7 @@ impl Engine {
             return Ok(Outcome::Unchanged(running.commit_id));
         }
         // validate: libyang on the scope, canonical texts for the changed units
+        let started = std::time::Instant::now();
         let scope: BTreeSet<UnitKey> = if self.full_validation {
             units.keys().cloned().collect()
         } else {
@@ -603,7 +604,9 @@ impl Engine {
         let doc = self
             .schema
             .to_json(scope.iter().filter_map(|k| units.get(k).map(|t| (k, &**t))));
+        let scoped = started.elapsed();
         let canonical = self.schema.validate_units(&doc)?;
+        let validated = started.elapsed();
         let changed_set: HashSet<&UnitKey> = changed.iter().collect();
         for (k, text) in canonical {
             if changed_set.contains(&k) {
@@ -616,6 +619,7 @@ impl Engine {
         } else {
             self.fixed.check_changes(&self.lists, &units, &changed)?;
         }
+        let checked = started.elapsed();
         let diffs: Vec<UnitDiff> = changed
             .iter()
             .filter_map(|k| {
@@ -666,6 +670,7 @@ impl Engine {
                 return Err(e.into());
             }
         };
+        let persisted = started.elapsed();
         self.refs.update(&self.schema, &self.deps, &units, &changed);
         self.fixed.update(&self.lists, &units, &changed);
         self.publish();
@@ -682,6 +687,15 @@ impl Engine {
             changes = record.changes.len(),
             ops = ops.len(),
             "committed"
+        );
+        tracing::debug!(
+            scope = scope.len(),
+            ?scoped,
+            ?validated,
+            ?checked,
+            ?persisted,
+            total = ?started.elapsed(),
+            "commit phases"
         );
         Ok(Outcome::Committed(record))
     }
