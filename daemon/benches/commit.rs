@@ -5,6 +5,7 @@
 //! Figures the foundation issue names: one-leaf commit p50 at 1k/10k/100k entries (flat),
 //! bulk commit of 100k entries, get-config of 100k entries as JSON, 1,000 sequential durable
 //! one-entry commits at 10k, rollback 100 commits back at 100k.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
