@@ -218,7 +218,7 @@ fn main() {
         String::new(),
     ));
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);
-    println!("\n{:w$}  {:>24}  {}", "benchmark", "result", "goal");
+    println!("\n{:w$}  {:>24}  goal", "benchmark", "result");
     for r in rows {
         println!("{:w$}  {:>24}  {}", r.0, r.1, r.2);
     }
