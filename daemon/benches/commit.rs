@@ -140,9 +140,11 @@ fn main() {
         engine
             .edit(&who(), DatastoreId::Running, &[networks()], None)
             .expect("networks");
+        // the request as a front end hands it over (already parsed)
+        let bulk_edit = pods(n);
         let t = Instant::now();
         engine
-            .edit(&who(), DatastoreId::Running, &[pods(n)], None)
+            .edit(&who(), DatastoreId::Running, &[bulk_edit], None)
             .expect("bulk");
         let bulk = t.elapsed();
         rows.push(Row(

@@ -165,8 +165,9 @@ pub fn check(
             }
         }
     }
+    let mut nets = NetworkCache::default();
     for (key, pod) in &pods {
-        check_pod(schema, l, units, key, pod)?;
+        check_pod(schema, l, units, key, pod, &mut nets)?;
     }
     let mut node_ports: HashMap<(String, u16), &UnitKey> = HashMap::new();
     for (key, s) in &services {
@@ -185,12 +186,37 @@ pub fn check(
     Ok(())
 }
 
+/// Networks read once per check, however many pods name them.
+#[derive(Default)]
+struct NetworkCache(HashMap<String, Option<Network>>);
+
+impl NetworkCache {
+    fn get(
+        &mut self,
+        schema: &Schema,
+        l: &Lists,
+        units: &UnitMap,
+        name: &str,
+    ) -> Result<Option<&Network>, Error> {
+        if !self.0.contains_key(name) {
+            let key = schema.unit_key(l.networks, &[name])?;
+            let net = match units.get(&key) {
+                Some(text) => Some(parse::<Network>(&key, text)?),
+                None => None,
+            };
+            self.0.insert(name.to_owned(), net);
+        }
+        Ok(self.0.get(name).and_then(Option::as_ref))
+    }
+}
+
 fn check_pod(
     schema: &Schema,
     l: &Lists,
     units: &UnitMap,
     key: &UnitKey,
     pod: &Pod,
+    nets: &mut NetworkCache,
 ) -> Result<(), Error> {
     let mut defaults = 0;
     for i in &pod.interface {
@@ -207,12 +233,10 @@ fn check_pod(
         if i.address.is_empty() {
             continue;
         }
-        let net_key = schema.unit_key(l.networks, &[&i.network])?;
-        let Some(text) = units.get(&net_key) else {
+        let Some(net) = nets.get(schema, l, units, &i.network)? else {
             // a dangling reference is the leafref's error, reported by libyang
             continue;
         };
-        let net: Network = parse(&net_key, text)?;
         for a in &i.address {
             let pool = net
                 .ipam

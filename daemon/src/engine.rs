@@ -53,9 +53,15 @@ pub fn system_principal() -> Principal {
 }
 
 const DEFAULT_HISTORY: u32 = 1000;
+/// Changes of at least this many units are validated in parallel parts.
+const PARALLEL_UNITS: usize = 4096;
+/// At most this many parallel parts.
+const MAX_PARTS: usize = 4;
 
 pub struct Engine {
     schema: Arc<Schema>,
+    /// Extra contexts for parallel validation: libyang serialises threads sharing one.
+    helpers: Vec<Schema>,
     deps: DependencyGraph,
     lists: Lists,
     store: Store,
@@ -104,8 +110,15 @@ impl Engine {
         let pending = store.pending_confirm()?;
         let (snapshots, _) = watch::channel(Arc::new(Snapshots::default()));
         let (events, _) = broadcast::channel(1024);
+        let cores = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_PARTS);
+        let helpers = (1..cores)
+            .map(|_| Schema::new())
+            .collect::<Result<Vec<_>, _>>()?;
         let mut engine = Engine {
             schema,
+            helpers,
             deps,
             lists,
             store,
@@ -572,6 +585,63 @@ impl Engine {
             .map_or(DEFAULT_HISTORY, |n| n as u32)
     }
 
+    /// Validate what a change can affect — libyang, then the semantic checks — on the scope of
+    /// `changed` (or everything, in full-validation mode). Large changes are split into one
+    /// part per core, each validated on its own libyang context with its own scope in
+    /// parallel: a scope is complete for its part whatever the other parts hold, so the
+    /// verdicts combine. Returns the scope and the canonical texts of its units.
+    fn validate_scope(
+        &self,
+        units: &UnitMap,
+        changed: &[UnitKey],
+    ) -> Result<(BTreeSet<UnitKey>, Vec<(UnitKey, String)>), Error> {
+        let (deps, refs, lists, full) = (&self.deps, &self.refs, &self.lists, self.full_validation);
+        let one = |schema: &Schema,
+                   part: &[UnitKey]|
+         -> Result<(BTreeSet<UnitKey>, Vec<(UnitKey, String)>), Error> {
+            let scope: BTreeSet<UnitKey> = if full {
+                units.keys().cloned().collect()
+            } else {
+                scope::scope(schema, deps, refs, units, part)
+            };
+            let doc = schema.to_json(scope.iter().filter_map(|k| units.get(k).map(|t| (k, &**t))));
+            let canonical = schema.validate_units(&doc)?;
+            checks::check(schema, lists, units, &scope)?;
+            Ok((scope, canonical))
+        };
+        let parts = 1 + self.helpers.len();
+        if full || parts < 2 || changed.len() < PARALLEL_UNITS {
+            return one(&self.schema, changed);
+        }
+        let per = changed.len().div_ceil(parts);
+        let contexts: Vec<&Schema> = std::iter::once(&*self.schema)
+            .chain(self.helpers.iter())
+            .collect();
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = changed
+                .chunks(per)
+                .zip(contexts)
+                .map(|(part, schema)| s.spawn(move || one(schema, part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::Refused("a validation thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut scope = BTreeSet::new();
+        let mut canonical = Vec::new();
+        for r in results {
+            let (s, c) = r?;
+            scope.extend(s);
+            canonical.extend(c);
+        }
+        Ok((scope, canonical))
+    }
+
     /// The pipeline: validate `units` (the new running, differing from the current one at
     /// `changed`), plan, apply, persist, publish, notify.
     fn commit_units(
@@ -596,16 +666,7 @@ impl Engine {
         }
         // validate: libyang on the scope, canonical texts for the changed units
         let started = std::time::Instant::now();
-        let scope: BTreeSet<UnitKey> = if self.full_validation {
-            units.keys().cloned().collect()
-        } else {
-            scope::scope(&self.schema, &self.deps, &self.refs, &units, &changed)
-        };
-        let doc = self
-            .schema
-            .to_json(scope.iter().filter_map(|k| units.get(k).map(|t| (k, &**t))));
-        let scoped = started.elapsed();
-        let canonical = self.schema.validate_units(&doc)?;
+        let (scope, canonical) = self.validate_scope(&units, &changed)?;
         let validated = started.elapsed();
         let changed_set: HashSet<&UnitKey> = changed.iter().collect();
         for (k, text) in canonical {
@@ -613,7 +674,6 @@ impl Engine {
                 units.insert(k, Arc::from(text));
             }
         }
-        checks::check(&self.schema, &self.lists, &units, &scope)?;
         if self.full_validation {
             FixedIps::check_all(&self.lists, &units)?;
         } else {
@@ -656,23 +716,36 @@ impl Engine {
             comment,
             history: self.history(&units),
         };
-        let record = match self.store.commit(
-            units.clone(),
-            changes,
-            &meta,
-            confirm,
-            clear_candidate,
-        ) {
+        // Persist, and meanwhile bring the indexes up to date (they are undone on failure).
+        let (store, refs, fixed) = (&mut self.store, &mut self.refs, &mut self.fixed);
+        let (schema, deps, lists) = (&*self.schema, &self.deps, &self.lists);
+        let mut index = || {
+            refs.update(schema, deps, &units, &changed);
+            fixed.update(lists, &units, &changed);
+        };
+        let persisted = if changed.len() >= PARALLEL_UNITS {
+            std::thread::scope(|s| {
+                let indexing = s.spawn(index);
+                let r = store.commit(units.clone(), changes, &meta, confirm, clear_candidate);
+                let _ = indexing.join();
+                r
+            })
+        } else {
+            index();
+            store.commit(units.clone(), changes, &meta, confirm, clear_candidate)
+        };
+        let record = match persisted {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "persisting the commit failed; unwinding the dataplane");
+                self.refs
+                    .update(&self.schema, &self.deps, &running.units, &changed);
+                self.fixed.update(&self.lists, &running.units, &changed);
                 journal.revert(self.driver.as_mut());
                 return Err(e.into());
             }
         };
         let persisted = started.elapsed();
-        self.refs.update(&self.schema, &self.deps, &units, &changed);
-        self.fixed.update(&self.lists, &units, &changed);
         self.publish();
         let _ = self.events.send(Arc::new(CommitEvent {
             id: record.id,
@@ -690,7 +763,6 @@ impl Engine {
         );
         tracing::debug!(
             scope = scope.len(),
-            ?scoped,
             ?validated,
             ?checked,
             ?persisted,
