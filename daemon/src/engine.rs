@@ -53,6 +53,9 @@ pub fn system_principal() -> Principal {
 }
 
 const DEFAULT_HISTORY: u32 = 1000;
+
+/// A validated change: its scope, and the canonical texts of the scope's units.
+type Validated = (BTreeSet<UnitKey>, Vec<(UnitKey, String)>);
 /// Changes of at least this many units are validated in parallel parts.
 const PARALLEL_UNITS: usize = 4096;
 /// At most this many parallel parts.
@@ -590,15 +593,9 @@ impl Engine {
     /// part per core, each validated on its own libyang context with its own scope in
     /// parallel: a scope is complete for its part whatever the other parts hold, so the
     /// verdicts combine. Returns the scope and the canonical texts of its units.
-    fn validate_scope(
-        &self,
-        units: &UnitMap,
-        changed: &[UnitKey],
-    ) -> Result<(BTreeSet<UnitKey>, Vec<(UnitKey, String)>), Error> {
+    fn validate_scope(&self, units: &UnitMap, changed: &[UnitKey]) -> Result<Validated, Error> {
         let (deps, refs, lists, full) = (&self.deps, &self.refs, &self.lists, self.full_validation);
-        let one = |schema: &Schema,
-                   part: &[UnitKey]|
-         -> Result<(BTreeSet<UnitKey>, Vec<(UnitKey, String)>), Error> {
+        let one = |schema: &Schema, part: &[UnitKey]| -> Result<Validated, Error> {
             let scope: BTreeSet<UnitKey> = if full {
                 units.keys().cloned().collect()
             } else {
