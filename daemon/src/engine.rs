@@ -86,7 +86,8 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch (deadlines are kept in these).
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use netloom_northbound::api::{ApiError, Envelope, Handle, Reply, Request};
 
-use crate::engine::{Engine, Outcome};
+use crate::engine::{now_ms, Engine, Outcome};
 use crate::error::Error;
 
 /// The running engine thread; dropping every handle's sender stops it.
@@ -60,13 +60,6 @@ fn serve(engine: &mut Engine, env: Envelope) {
     let _ = env
         .reply
         .send(result.map_err(|e| -> ApiError { e.to_api() }));
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Service {

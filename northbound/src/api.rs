@@ -134,6 +134,10 @@ impl ApiError {
     }
 }
 
+fn engine_gone() -> ApiError {
+    ApiError::new(ErrorTag::OperationFailed, "the engine has stopped")
+}
+
 /// A request on its way to the engine.
 #[derive(Debug)]
 pub struct Envelope {
@@ -163,32 +167,33 @@ impl Handle {
         }
     }
 
-    /// Send a request and wait for the engine's answer.
-    pub async fn call(&self, who: &Principal, request: Request) -> Result<Reply, ApiError> {
-        let (tx, rx) = oneshot::channel();
-        let gone = || ApiError::new(ErrorTag::OperationFailed, "the engine has stopped");
+    /// Hand a request to the engine; the receiver gets its answer.
+    fn send(
+        &self,
+        who: &Principal,
+        request: Request,
+    ) -> Result<oneshot::Receiver<Result<Reply, ApiError>>, ApiError> {
+        let (reply, rx) = oneshot::channel();
         self.requests
             .send(Envelope {
                 who: who.clone(),
                 request,
-                reply: tx,
+                reply,
             })
-            .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+            .map_err(|_| engine_gone())?;
+        Ok(rx)
+    }
+
+    /// Send a request and wait for the engine's answer.
+    pub async fn call(&self, who: &Principal, request: Request) -> Result<Reply, ApiError> {
+        self.send(who, request)?.await.map_err(|_| engine_gone())?
     }
 
     /// [`Handle::call`] for threads outside the async runtime.
     pub fn call_blocking(&self, who: &Principal, request: Request) -> Result<Reply, ApiError> {
-        let (tx, rx) = oneshot::channel();
-        let gone = || ApiError::new(ErrorTag::OperationFailed, "the engine has stopped");
-        self.requests
-            .send(Envelope {
-                who: who.clone(),
-                request,
-                reply: tx,
-            })
-            .map_err(|_| gone())?;
-        rx.blocking_recv().map_err(|_| gone())?
+        self.send(who, request)?
+            .blocking_recv()
+            .map_err(|_| engine_gone())?
     }
 
     /// The datastores as of the last commit; never waits for the writer.
