@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # The one command that runs every netloom test: installs what a fresh Debian 12 machine
-# lacks (packaging/dev-setup.sh), then runs the whole workspace's tests.
+# lacks (packaging/dev-setup.sh), then runs the whole workspace's tests and closes with one
+# summary line over every test binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packaging/dev-setup.sh
-cargo test --workspace --locked "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ {
+       for (i = 1; i < NF; i++) {
+         if ($(i + 1) ~ /^passed/) p += $i
+         if ($(i + 1) ~ /^failed/) f += $i
+         if ($(i + 1) ~ /^ignored/) s += $i
+       }
+     }
+     END { printf "summary: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"
