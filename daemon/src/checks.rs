@@ -5,7 +5,7 @@
 //! every unit it must see; the fixed-address check uses an index instead, since pods are the
 //! list that grows to 100k.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -284,6 +284,15 @@ fn claims(pod: &Pod) -> Vec<(String, IpAddr, String)> {
         .collect()
 }
 
+/// A pod interface's claim on a fixed address.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub pod: UnitKey,
+    pub network: String,
+    pub address: IpAddr,
+    pub interface: String,
+}
+
 /// Who holds each fixed address, so a one-pod commit checks uniqueness in O(its addresses).
 #[derive(Debug, Default, Clone)]
 pub struct FixedIps {
@@ -309,30 +318,53 @@ impl FixedIps {
         f
     }
 
-    /// Check the pods among `changed` against the index (pods not changed keep their claims).
-    pub fn check_changes(
-        &self,
-        l: &Lists,
-        units: &UnitMap,
-        changed: &[UnitKey],
-    ) -> Result<(), Error> {
-        let changed_pods: BTreeSet<&UnitKey> =
-            changed.iter().filter(|k| k.list == l.pods).collect();
-        let mut fresh: HashMap<(String, IpAddr), &UnitKey> = HashMap::new();
-        for key in &changed_pods {
-            let Some(text) = units.get(*key) else {
+    /// The fixed-address claims of the pods among `part` (parsed; safe to run in parallel).
+    pub fn claims_of(l: &Lists, units: &UnitMap, part: &[UnitKey]) -> Result<Vec<Claim>, Error> {
+        let mut out = Vec::new();
+        for key in part.iter().filter(|k| k.list == l.pods) {
+            let Some(text) = units.get(key) else {
                 continue;
             };
             let pod: Pod = parse(key, text)?;
-            for (net, ip, iface) in claims(&pod) {
-                let slot = (net.clone(), ip);
-                if let Some(other) = fresh.insert(slot.clone(), key) {
-                    return Err(conflict(key, &iface, &net, &ip, other));
-                }
-                if let Some(other) = self.owner.get(&slot) {
-                    if other != *key && !changed_pods.contains(other) {
-                        return Err(conflict(key, &iface, &net, &ip, other));
-                    }
+            out.extend(claims(&pod).into_iter().map(|(net, ip, iface)| Claim {
+                pod: key.clone(),
+                network: net,
+                address: ip,
+                interface: iface,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Check the claims of the changed pods against each other and against the index (pods
+    /// not changed keep their claims).
+    pub fn check_claims(
+        &self,
+        l: &Lists,
+        claims: &[Claim],
+        changed: &[UnitKey],
+    ) -> Result<(), Error> {
+        let changed_pods: HashSet<&UnitKey> = changed.iter().filter(|k| k.list == l.pods).collect();
+        let mut fresh: HashMap<(&str, IpAddr), &UnitKey> = HashMap::with_capacity(claims.len());
+        for c in claims {
+            if let Some(other) = fresh.insert((&c.network, c.address), &c.pod) {
+                return Err(conflict(
+                    &c.pod,
+                    &c.interface,
+                    &c.network,
+                    &c.address,
+                    other,
+                ));
+            }
+            if let Some(other) = self.owner.get(&(c.network.clone(), c.address)) {
+                if *other != c.pod && !changed_pods.contains(other) {
+                    return Err(conflict(
+                        &c.pod,
+                        &c.interface,
+                        &c.network,
+                        &c.address,
+                        other,
+                    ));
                 }
             }
         }

@@ -18,7 +18,7 @@ use netloom_store::{
 use netloom_yang::{DependencyGraph, Edit, Schema, UnitKey, UnitMap};
 use tokio::sync::{broadcast, watch};
 
-use crate::checks::{self, FixedIps, Lists};
+use crate::checks::{self, Claim, FixedIps, Lists};
 use crate::error::Error;
 use crate::executor;
 use crate::plan::{self, UnitDiff};
@@ -54,8 +54,9 @@ pub fn system_principal() -> Principal {
 
 const DEFAULT_HISTORY: u32 = 1000;
 
-/// A validated change: its scope, and the canonical texts of the scope's units.
-type Validated = (BTreeSet<UnitKey>, Vec<(UnitKey, String)>);
+/// A validated change: its scope, the canonical texts of the scope's units, and the
+/// fixed-address claims of its changed pods.
+type Validated = (BTreeSet<UnitKey>, Vec<(UnitKey, String)>, Vec<Claim>);
 /// Changes of at least this many units are validated in parallel parts.
 const PARALLEL_UNITS: usize = 4096;
 /// At most this many parallel parts.
@@ -605,7 +606,12 @@ impl Engine {
             let doc = schema.to_json(scope.iter().filter_map(|k| units.get(k).map(|t| (k, &**t))));
             let canonical = schema.validate_units(&doc)?;
             checks::check(schema, lists, units, &scope)?;
-            Ok((scope, canonical))
+            let claims = if full {
+                Vec::new()
+            } else {
+                FixedIps::claims_of(lists, units, part)?
+            };
+            Ok((scope, canonical, claims))
         };
         let parts = 1 + self.helpers.len();
         if full || parts < 2 || changed.len() < PARALLEL_UNITS {
@@ -632,12 +638,14 @@ impl Engine {
         });
         let mut scope = BTreeSet::new();
         let mut canonical = Vec::new();
+        let mut claims = Vec::new();
         for r in results {
-            let (s, c) = r?;
+            let (s, c, f) = r?;
             scope.extend(s);
             canonical.extend(c);
+            claims.extend(f);
         }
-        Ok((scope, canonical))
+        Ok((scope, canonical, claims))
     }
 
     /// The pipeline: validate `units` (the new running, differing from the current one at
@@ -664,7 +672,7 @@ impl Engine {
         }
         // validate: libyang on the scope, canonical texts for the changed units
         let started = std::time::Instant::now();
-        let (scope, canonical) = self.validate_scope(&units, &changed)?;
+        let (scope, canonical, claims) = self.validate_scope(&units, &changed)?;
         let validated = started.elapsed();
         let changed_set: HashSet<&UnitKey> = changed.iter().collect();
         for (k, text) in canonical {
@@ -675,7 +683,7 @@ impl Engine {
         if self.full_validation {
             FixedIps::check_all(&self.lists, &units)?;
         } else {
-            self.fixed.check_changes(&self.lists, &units, &changed)?;
+            self.fixed.check_claims(&self.lists, &claims, &changed)?;
         }
         let checked = started.elapsed();
         let diffs: Vec<UnitDiff> = changed
