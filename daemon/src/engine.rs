@@ -166,10 +166,6 @@ impl Engine {
         &self.schema
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     pub fn is_fresh(&self) -> bool {
         self.store.is_fresh()
     }
@@ -232,14 +228,7 @@ impl Engine {
                 self.check_running_writable(who)?;
                 let mut units = self.store.snapshot(DatastoreId::Running).units.clone();
                 let changed = self.schema.apply_edits(&mut units, edits)?;
-                self.commit_units(
-                    units,
-                    changed,
-                    who,
-                    comment,
-                    ConfirmState::NotRequired,
-                    false,
-                )
+                self.commit_running(units, changed, who, comment)
             }
             DatastoreId::Candidate => {
                 self.store
@@ -494,14 +483,7 @@ impl Engine {
             };
             changed.push(key);
         }
-        self.commit_units(
-            units,
-            changed,
-            who,
-            comment,
-            ConfirmState::NotRequired,
-            false,
-        )
+        self.commit_running(units, changed, who, comment)
     }
 
     pub fn discard_changes(&mut self, who: &Principal) -> Result<(), Error> {
@@ -526,14 +508,7 @@ impl Engine {
                 self.check_running_writable(who)?;
                 let changed =
                     differing_keys(&self.store.snapshot(DatastoreId::Running).units, &source);
-                self.commit_units(
-                    source,
-                    changed,
-                    who,
-                    Some(format!("copy from {from}")),
-                    ConfirmState::NotRequired,
-                    false,
-                )
+                self.commit_running(source, changed, who, Some(format!("copy from {from}")))
             }
             DatastoreId::Startup => {
                 self.store.locks.check_write(to, who.session)?;
@@ -646,6 +621,24 @@ impl Engine {
             claims.extend(f);
         }
         Ok((scope, canonical, claims))
+    }
+
+    /// A plain commit of `units` to running (no confirmation, candidate untouched).
+    fn commit_running(
+        &mut self,
+        units: UnitMap,
+        changed: Vec<UnitKey>,
+        who: &Principal,
+        comment: Option<String>,
+    ) -> Result<Outcome, Error> {
+        self.commit_units(
+            units,
+            changed,
+            who,
+            comment,
+            ConfirmState::NotRequired,
+            false,
+        )
     }
 
     /// The pipeline: validate `units` (the new running, differing from the current one at

@@ -22,6 +22,17 @@ fn bridge(name: &str, subnet: &str) -> serde_json::Value {
         .unwrap()
 }
 
+/// Put bridge network `name` in the candidate as session 1.
+fn stage(e: &mut netloom_daemon::Engine, name: &str) {
+    e.edit(
+        &who(1),
+        DatastoreId::Candidate,
+        &[merge(&net(name), json!({"type": "bridge"}))],
+        None,
+    )
+    .unwrap();
+}
+
 #[test]
 fn bad_edits_name_the_path_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -163,13 +174,7 @@ fn confirmed_commit_expires_confirms_and_survives_restart() {
     let far = i64::MAX / 2;
     {
         let (mut e, _) = open(dir.path());
-        e.edit(
-            &who(1),
-            DatastoreId::Candidate,
-            &[merge(&net("a"), json!({"type": "bridge"}))],
-            None,
-        )
-        .unwrap();
+        stage(&mut e, "a");
         e.commit(
             &who(1),
             None,
@@ -190,13 +195,7 @@ fn confirmed_commit_expires_confirms_and_survives_restart() {
         assert!(e.pending_confirm().is_none());
 
         // confirmed then confirmed again by the same session: stays
-        e.edit(
-            &who(1),
-            DatastoreId::Candidate,
-            &[merge(&net("b"), json!({"type": "bridge"}))],
-            None,
-        )
-        .unwrap();
+        stage(&mut e, "b");
         e.commit(
             &who(1),
             None,
@@ -213,13 +212,7 @@ fn confirmed_commit_expires_confirms_and_survives_restart() {
         assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 1);
 
         // a persistent one outlives the daemon
-        e.edit(
-            &who(1),
-            DatastoreId::Candidate,
-            &[merge(&net("c"), json!({"type": "bridge"}))],
-            None,
-        )
-        .unwrap();
+        stage(&mut e, "c");
         e.commit(
             &who(1),
             None,
@@ -247,13 +240,7 @@ fn confirmed_commit_expires_confirms_and_survives_restart() {
         assert!(e.expire(far).unwrap().is_ok());
         assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 1);
         // a non-persistent one loses its session at restart
-        e.edit(
-            &who(1),
-            DatastoreId::Candidate,
-            &[merge(&net("d"), json!({"type": "bridge"}))],
-            None,
-        )
-        .unwrap();
+        stage(&mut e, "d");
         e.commit(
             &who(1),
             None,

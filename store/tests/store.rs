@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use netloom_store::{
-    Allocation, CommitMeta, ConfirmState, DatastoreId, PendingConfirm, Store, UnitChange,
+    Allocation, Attachment, CommitMeta, ConfirmState, DatastoreId, PendingConfirm, Store,
+    UnitChange,
 };
 use netloom_yang::{Schema, UnitMap};
 
@@ -141,4 +142,27 @@ fn pending_confirm_ledger_and_attachments_persist() {
     assert_eq!(st.release("c1").unwrap(), 1);
     st.set_pending_confirm(None).unwrap();
     assert_eq!(st.pending_confirm().unwrap(), None);
+
+    let att = |ifname: &str| Attachment {
+        container_id: "c1".into(),
+        interface: ifname.into(),
+        netns: "/var/run/netns/x".into(),
+        pod_namespace: "ns".into(),
+        pod_name: "p".into(),
+        network: "n".into(),
+        result: "{}".into(),
+        created_ms: 5,
+    };
+    st.put_attachment(&att("eth0")).unwrap();
+    st.put_attachment(&att("net1")).unwrap();
+    drop(st);
+    let mut st = Store::open(&path, schema()).unwrap();
+    assert_eq!(st.attachments().unwrap(), vec![att("eth0"), att("net1")]);
+    assert_eq!(st.remove_attachments("c1").unwrap(), 2);
+    assert_eq!(
+        st.remove_attachments("c1").unwrap(),
+        0,
+        "removing twice is harmless"
+    );
+    assert!(st.attachments().unwrap().is_empty());
 }
