@@ -166,6 +166,16 @@ impl Engine {
         &self.schema
     }
 
+    /// The store, for reads (operational state, the IPAM ledger, attachments).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The store, for the engine's own writers of non-config tables (IPAM, attachments).
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     pub fn is_fresh(&self) -> bool {
         self.store.is_fresh()
     }

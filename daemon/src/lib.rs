@@ -9,6 +9,7 @@ pub mod executor;
 pub mod plan;
 pub mod scope;
 pub mod service;
+pub mod state;
 pub mod users;
 
 pub use engine::{Engine, Outcome};

@@ -56,6 +56,7 @@ fn serve(engine: &mut Engine, env: Envelope) {
         Request::Commits { limit, with_diff } => {
             engine.commits(limit, with_diff).map(Reply::Commits)
         }
+        Request::State => engine.state().map(Reply::State),
     };
     let _ = env
         .reply

@@ -5,34 +5,18 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use netloom_store::DatastoreId;
 use netloom_yang::{DataPath, Edit, EditOp};
 use rand::distr::{Alphanumeric, SampleString};
-use rand::RngCore;
 
 use crate::engine::{system_principal, Engine};
 use crate::error::Error;
 
 pub fn hash_password(password: &str) -> Result<String, Error> {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    let salt = SaltString::encode_b64(&bytes)
-        .map_err(|e| Error::Refused(format!("making a salt: {e}")))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Refused(format!("hashing a password: {e}")))
+    netloom_northbound::auth::hash_password(password).map_err(Error::Refused)
 }
 
-pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
-}
+pub use netloom_northbound::auth::verify_password;
 
 /// On a fresh database: create `admin` (password from `env_password`, else random and written
 /// to `<data_dir>/admin-password`, mode 0600), and save the result as startup too. Returns the

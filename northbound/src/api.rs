@@ -96,6 +96,8 @@ pub enum Request {
         limit: usize,
         with_diff: bool,
     },
+    /// The operational state (`/netloom-host:state`) as RFC 7951 JSON.
+    State,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +112,23 @@ pub enum Reply {
         id: u64,
     },
     Commits(Vec<CommitRecord>),
+    /// `{"netloom-host:state": {...}}`
+    State(serde_json::Value),
+}
+
+/// A time in milliseconds since the Unix epoch as a YANG `date-and-time` (RFC 3339, UTC).
+pub fn date_and_time(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+/// A YANG `date-and-time` (RFC 3339, any offset) as milliseconds since the Unix epoch.
+pub fn parse_date_and_time(text: &str) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// An error as every front end reports it: a NETCONF error-tag, the path that failed, and a
@@ -204,5 +223,23 @@ impl Handle {
     /// Commit events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommitEvent>> {
         self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_and_time_round_trips() {
+        let ms = 1_700_000_000_123;
+        let text = date_and_time(ms);
+        assert_eq!(text, "2023-11-14T22:13:20.123Z");
+        assert_eq!(parse_date_and_time(&text), Some(ms));
+        assert_eq!(
+            parse_date_and_time("2023-11-14T23:13:20.123+01:00"),
+            Some(ms)
+        );
+        assert_eq!(parse_date_and_time("yesterday"), None);
     }
 }

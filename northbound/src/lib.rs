@@ -4,3 +4,5 @@
 //! and read immutable snapshots.
 
 pub mod api;
+pub mod auth;
+pub mod tls;

@@ -12,6 +12,8 @@ use netloom_daemon::engine::{system_principal, Engine};
 use netloom_daemon::service::Service;
 use netloom_daemon::users;
 use netloom_northbound::api::Request;
+use netloom_northbound::auth::Authenticator;
+use netloom_northbound::tls::TlsIdentity;
 use netloom_southbound::{DataplaneDriver, MemoryDriver};
 use netloom_store::DatastoreId;
 use netloom_yang::Schema;
@@ -48,6 +50,13 @@ struct Args {
     /// The CLI's socket (default: cli.sock in the data dir).
     #[arg(long)]
     cli_socket: Option<PathBuf>,
+    /// TLS certificate (PEM) for RESTCONF and gNMI; default: self-signed, generated into the
+    /// data dir on first start.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Which dataplane to drive.
     #[arg(long, value_enum, default_value = "none")]
     dataplane: Dataplane,
@@ -87,8 +96,8 @@ fn main() -> anyhow::Result<()> {
         Dataplane::None => Box::new(MemoryDriver::new()),
     };
     let db = args.data_dir.join("netloom.db");
-    let mut engine =
-        Engine::open(schema, &db, driver).with_context(|| format!("opening {}", db.display()))?;
+    let mut engine = Engine::open(schema.clone(), &db, driver)
+        .with_context(|| format!("opening {}", db.display()))?;
     let password = std::env::var("NETLOOM_ADMIN_PASSWORD").ok();
     if let Some(file) = users::bootstrap_admin(&mut engine, &args.data_dir, password)? {
         tracing::info!(file = %file.display(), "created user admin; its password is in the file");
@@ -109,18 +118,30 @@ fn main() -> anyhow::Result<()> {
         .cli_socket
         .clone()
         .unwrap_or_else(|| args.data_dir.join("cli.sock"));
+    let tls = TlsIdentity::load_or_generate(
+        &args.data_dir,
+        args.tls_cert.as_deref(),
+        args.tls_key.as_deref(),
+    )?;
+    let auth = Arc::new(Authenticator::new(schema.clone(), handle.clone()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("netloom-io")
+        .enable_all()
+        .build()?;
+    // Every front end is a task of `frontends`; they all stop when it is dropped.
+    #[allow(unused_mut)]
+    let mut frontends = tokio::task::JoinSet::<anyhow::Result<()>>::new();
+    let _ = (&tls, &auth, &rt);
     tracing::info!(
         restconf = %args.restconf,
         netconf = %args.netconf,
         gnmi = %args.gnmi,
         cni_socket = %args.cni_socket.display(),
         cli_socket = %cli_socket.display(),
-        "front-end addresses configured; this build serves none of them yet"
+        "front-end addresses"
     );
     // Signal handlers go in before "ready", so a stop request right after it is never lost.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let (mut term, mut interrupt) = rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         anyhow::Ok((
@@ -136,16 +157,25 @@ fn main() -> anyhow::Result<()> {
         "netloomd ready"
     );
 
-    rt.block_on(async {
+    let failed = rt.block_on(async {
         tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = term.recv() => {}
+            _ = interrupt.recv() => None,
+            _ = term.recv() => None,
+            Some(done) = frontends.join_next() => Some(done),
         }
     });
     tracing::info!("stopping");
+    frontends.abort_all();
+    drop(frontends);
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    drop(auth);
     drop(handle);
     service.join();
     drop(lock);
     tracing::info!("stopped");
-    Ok(())
+    match failed {
+        Some(Ok(Err(e))) => Err(e.context("a front end failed")),
+        Some(Err(e)) => Err(anyhow::anyhow!("a front end panicked: {e}")),
+        _ => Ok(()),
+    }
 }
