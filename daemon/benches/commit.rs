@@ -126,6 +126,8 @@ fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
+    // NETLOOM_BENCH=bulk: only the bulk commits (for profiling).
+    let only_bulk = std::env::var("NETLOOM_BENCH").is_ok_and(|v| v == "bulk");
     let schema = Arc::new(Schema::new().expect("schema"));
     let mut rows: Vec<Row> = Vec::new();
     let mut p50s = Vec::new();
@@ -144,9 +146,15 @@ fn main() {
         let bulk_edit = pods(n);
         let t = Instant::now();
         engine
-            .edit(&who(), DatastoreId::Running, &[bulk_edit], None)
+            .edit(&who(), DatastoreId::Running, vec![bulk_edit], None)
             .expect("bulk");
         let bulk = t.elapsed();
+        if only_bulk {
+            if n == 100_000 {
+                println!("bulk commit of {n} new entries: {}", ms(bulk));
+            }
+            continue;
+        }
         rows.push(Row(
             format!("bulk commit of {n} new entries (one transaction)"),
             ms(bulk),
@@ -207,6 +215,9 @@ fn main() {
                 "<= 100 ms".into(),
             ));
         }
+    }
+    if only_bulk {
+        return;
     }
     let flat = p50s[2].as_secs_f64() / p50s[0].as_secs_f64();
     rows.push(Row(

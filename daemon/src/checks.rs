@@ -385,7 +385,8 @@ impl FixedIps {
         Ok(())
     }
 
-    pub fn update(&mut self, l: &Lists, units: &UnitMap, changed: &[UnitKey]) {
+    /// Forget what the changed pods held.
+    fn release(&mut self, l: &Lists, changed: &[UnitKey]) {
         for key in changed.iter().filter(|k| k.list == l.pods) {
             if let Some(old) = self.held.remove(key) {
                 for slot in old {
@@ -394,6 +395,23 @@ impl FixedIps {
                     }
                 }
             }
+        }
+    }
+
+    /// Follow a commit whose changed pods' claims are already known (from validation), so
+    /// no pod is parsed again.
+    pub fn update_with_claims(&mut self, l: &Lists, changed: &[UnitKey], claims: &[Claim]) {
+        self.release(l, changed);
+        for c in claims {
+            let slot = (c.network.clone(), c.address);
+            self.owner.insert(slot.clone(), c.pod.clone());
+            self.held.entry(c.pod.clone()).or_default().push(slot);
+        }
+    }
+
+    pub fn update(&mut self, l: &Lists, units: &UnitMap, changed: &[UnitKey]) {
+        self.release(l, changed);
+        for key in changed.iter().filter(|k| k.list == l.pods) {
             let Some(pod) = units.get(key).and_then(|t| model::read::<Pod>(t).ok()) else {
                 continue;
             };

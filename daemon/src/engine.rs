@@ -225,14 +225,16 @@ impl Engine {
         Ok(())
     }
 
-    /// Apply `edits` to a datastore. Running: one commit, all or nothing.
+    /// Apply `edits` to a datastore. Running: one commit, all or nothing. Slices of edits are
+    /// copied; front ends hand over a `Vec`.
     pub fn edit(
         &mut self,
         who: &Principal,
         ds: DatastoreId,
-        edits: &[Edit],
+        edits: impl Into<Vec<Edit>>,
         comment: Option<String>,
     ) -> Result<Outcome, Error> {
+        let edits = edits.into();
         match ds {
             DatastoreId::Running => {
                 self.check_running_writable(who)?;
@@ -728,19 +730,30 @@ impl Engine {
         // Persist, and meanwhile bring the indexes up to date (they are undone on failure).
         let (store, refs, fixed) = (&mut self.store, &mut self.refs, &mut self.fixed);
         let (schema, deps, lists) = (&*self.schema, &self.deps, &self.lists);
-        let mut index = || {
-            refs.update(schema, deps, &units, &changed);
-            fixed.update(lists, &units, &changed);
-        };
+        let full = self.full_validation;
         let persisted = if changed.len() >= PARALLEL_UNITS {
+            // The two indexes and the SQLite write are independent; the write waits on fsync.
             std::thread::scope(|s| {
-                let indexing = s.spawn(index);
+                let referencing = s.spawn(|| refs.update(schema, deps, &units, &changed));
+                let claiming = s.spawn(|| {
+                    if full {
+                        fixed.update(lists, &units, &changed)
+                    } else {
+                        fixed.update_with_claims(lists, &changed, &claims)
+                    }
+                });
                 let r = store.commit(units.clone(), changes, &meta, confirm, clear_candidate);
-                let _ = indexing.join();
+                let _ = referencing.join();
+                let _ = claiming.join();
                 r
             })
         } else {
-            index();
+            refs.update(schema, deps, &units, &changed);
+            if full {
+                fixed.update(lists, &units, &changed)
+            } else {
+                fixed.update_with_claims(lists, &changed, &claims)
+            }
             store.commit(units.clone(), changes, &meta, confirm, clear_candidate)
         };
         let record = match persisted {

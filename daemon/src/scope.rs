@@ -9,7 +9,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use netloom_yang::{DependencyGraph, KeyRef, Schema, UnitKey, UnitListId, UnitMap};
-use serde_json::Value;
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
 
 /// Which unit references which, through the graph's key references, for one datastore.
 #[derive(Debug, Default, Clone)]
@@ -20,45 +22,50 @@ pub struct RefIndex {
     targets: HashMap<UnitKey, Vec<UnitKey>>,
 }
 
-/// The values of the leaf reached by `path` (member names) under `v`.
-fn leaf_values(v: &Value, path: &[String], out: &mut Vec<String>) {
+/// The values of the leaf reached by `path` (member names) under the JSON text `v`. Walks
+/// the text without building a tree: only the members on the path are looked into.
+fn leaf_values(v: &str, path: &[String], out: &mut Vec<String>) {
+    let v = v.trim_start();
     let Some((first, rest)) = path.split_first() else {
-        match v {
-            Value::String(s) => out.push(s.clone()),
-            Value::Number(n) => out.push(n.to_string()),
-            Value::Array(a) => {
-                for x in a {
-                    leaf_values(x, &[], out);
+        if v.starts_with('"') {
+            if let Ok(s) = serde_json::from_str::<String>(v) {
+                out.push(s);
+            }
+        } else if v.starts_with('[') {
+            if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(v) {
+                for x in items {
+                    leaf_values(x.get(), &[], out);
                 }
             }
-            _ => {}
+        } else if v.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            out.push(v.trim_end().to_owned());
         }
         return;
     };
-    match v.get(first) {
-        Some(Value::Array(entries)) if !rest.is_empty() => {
+    let Ok(members) = serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(v) else {
+        return;
+    };
+    let Some(child) = members.get(first.as_str()) else {
+        return;
+    };
+    let child = child.get();
+    if child.starts_with('[') && !rest.is_empty() {
+        if let Ok(entries) = serde_json::from_str::<Vec<&RawValue>>(child) {
             for e in entries {
-                leaf_values(e, rest, out);
+                leaf_values(e.get(), rest, out);
             }
         }
-        Some(child) => leaf_values(child, rest, out),
-        None => {}
+    } else {
+        leaf_values(child, rest, out);
     }
 }
 
 /// The units `unit` references through `refs` (present or not).
 pub fn references(schema: &Schema, refs: &[&KeyRef], unit: &UnitKey, text: &str) -> Vec<UnitKey> {
     let mut out = Vec::new();
-    let mine: Vec<&&KeyRef> = refs.iter().filter(|r| r.from == unit.list).collect();
-    if mine.is_empty() {
-        return out;
-    }
-    let Ok(v) = serde_json::from_str::<Value>(text) else {
-        return out;
-    };
-    for r in mine {
+    for r in refs.iter().filter(|r| r.from == unit.list) {
         let mut values = Vec::new();
-        leaf_values(&v, &r.leaf_path, &mut values);
+        leaf_values(text, &r.leaf_path, &mut values);
         for value in values {
             if let Ok(k) = schema.unit_key(r.to, &[&value]) {
                 out.push(k);

@@ -32,7 +32,7 @@ fn serve(engine: &mut Engine, env: Envelope) {
             datastore,
             edits,
             comment,
-        } => engine.edit(who, datastore, &edits, comment).map(reply),
+        } => engine.edit(who, datastore, edits, comment).map(reply),
         Request::Commit {
             comment,
             confirmed,

@@ -311,3 +311,51 @@ fn fixed_addresses_belong_to_one_pod() {
     assert!(err.to_api().path.is_some());
     assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 2);
 }
+
+#[test]
+fn state_lists_commits_and_attachments() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut e, _) = open(dir.path());
+    let empty = e.state().unwrap();
+    assert_eq!(empty, json!({"netloom-host:state": {}}));
+    e.edit(
+        &who(1),
+        DatastoreId::Running,
+        &[merge(&net("a"), json!({"type": "bridge"}))],
+        Some("first".into()),
+    )
+    .unwrap();
+    e.store_mut()
+        .put_attachment(&netloom_store::Attachment {
+            container_id: "c1".into(),
+            interface: "eth0".into(),
+            netns: "/var/run/netns/x".into(),
+            pod_namespace: "ns".into(),
+            pod_name: "p".into(),
+            network: "a".into(),
+            result: json!({"interfaces": [{"name": "veth1"}, {"name": "eth0", "mac": "02:00:00:00:00:01", "sandbox": "/var/run/netns/x"}],
+                           "ips": [{"address": "10.0.0.2/24", "interface": 1}]})
+            .to_string(),
+            created_ms: 0,
+        })
+        .unwrap();
+    let state = e.state().unwrap();
+    let s = &state["netloom-host:state"];
+    assert_eq!(s["commit"][0]["comment"], "first");
+    assert_eq!(s["commit"][0]["confirmed"], "not-required");
+    let a = &s["attachment"][0];
+    assert_eq!(a["container-id"], "c1");
+    assert_eq!(a["mac"], "02:00:00:00:00:01");
+    assert_eq!(a["host-interface"], "veth1");
+    assert_eq!(a["address"], json!(["10.0.0.2/24"]));
+    assert_eq!(a["created"], "1970-01-01T00:00:00Z");
+    // the state is valid data of the schema
+    let text = state.to_string();
+    e.schema()
+        .convert(
+            &text,
+            netloom_yang::Encoding::Json,
+            netloom_yang::Encoding::Xml,
+        )
+        .unwrap();
+}

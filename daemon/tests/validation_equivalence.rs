@@ -181,8 +181,8 @@ fn incremental_and_full_validation_agree_on_random_edits() {
         let edits: Vec<Edit> = (0..rng.random_range(1..3))
             .map(|_| random_edit(&mut rng))
             .collect();
-        let a = incremental.edit(&who(1), DatastoreId::Running, &edits, None);
-        let b = full.edit(&who(1), DatastoreId::Running, &edits, None);
+        let a = incremental.edit(&who(1), DatastoreId::Running, edits.clone(), None);
+        let b = full.edit(&who(1), DatastoreId::Running, edits.as_slice(), None);
         assert_eq!(
             a.is_ok(),
             b.is_ok(),

@@ -93,14 +93,19 @@ impl Work<'_> {
 impl Schema {
     /// Apply `edits` in order to `units`. Returns the keys of the units whose value may have
     /// changed (their new texts are not yet canonical: validation makes them so).
-    pub fn apply_edits(&self, units: &mut UnitMap, edits: &[Edit]) -> Result<Vec<UnitKey>, Error> {
+    /// Slices of edits are copied; hand over a `Vec` to spare copying large values.
+    pub fn apply_edits(
+        &self,
+        units: &mut UnitMap,
+        edits: impl Into<Vec<Edit>>,
+    ) -> Result<Vec<UnitKey>, Error> {
         let base = units.clone();
         let mut work = Work {
             schema: self,
             base: &base,
             touched: BTreeMap::new(),
         };
-        for edit in edits {
+        for edit in edits.into() {
             self.apply_one(&mut work, edit)?;
         }
         let mut changed = Vec::new();
@@ -124,11 +129,12 @@ impl Schema {
         Ok(changed)
     }
 
-    fn apply_one(&self, work: &mut Work<'_>, edit: &Edit) -> Result<(), Error> {
+    fn apply_one(&self, work: &mut Work<'_>, edit: Edit) -> Result<(), Error> {
         let path = self.resolve(&edit.path)?;
         let shown = path.to_xpath()?;
         let op = edit.op;
-        let value = edit.value.as_ref();
+        let owned = edit.value;
+        let value = owned.as_ref();
         if op.creates() && value.is_none() {
             return Err(err(
                 ErrorTag::MissingElement,
@@ -139,7 +145,7 @@ impl Schema {
         let segs = &path.segments;
         match segs.len() {
             0 => {
-                let units = match value {
+                let units = match owned {
                     Some(v) if op.creates() => self.split(v)?,
                     _ => Vec::new(),
                 };
@@ -148,7 +154,7 @@ impl Schema {
             1 => {
                 let root = node_of(&segs[0]);
                 let mut units = Vec::new();
-                if let (Some(v), true) = (value, op.creates()) {
+                if let (Some(v), true) = (owned, op.creates()) {
                     self.split_root(root, v, &mut units)?;
                 }
                 self.replace_set(work, Some(root), units, op, &shown)
@@ -161,7 +167,7 @@ impl Schema {
                         if segs.len() > 2 {
                             return Err(Error::path(shown, "a list step needs its keys"));
                         }
-                        self.whole_list(work, list, value, op, &shown)
+                        self.whole_list(work, list, owned, op, &shown)
                     }
                     Some(list) => {
                         let values: Vec<&str> =
@@ -272,7 +278,7 @@ impl Schema {
         &self,
         work: &mut Work<'_>,
         list: crate::unit::UnitListId,
-        value: Option<&Value>,
+        value: Option<Value>,
         op: EditOp,
         shown: &str,
     ) -> Result<(), Error> {
@@ -283,18 +289,18 @@ impl Schema {
             .collect();
         let mut entries = Vec::new();
         if let (Some(v), true) = (value, op.creates()) {
-            let arr = v
-                .as_array()
-                .ok_or_else(|| err(ErrorTag::InvalidValue, shown, "a list needs an array"))?;
+            let Value::Array(arr) = v else {
+                return Err(err(ErrorTag::InvalidValue, shown, "a list needs an array"));
+            };
             for e in arr {
-                let o = e.as_object().ok_or_else(|| {
-                    err(
+                let Value::Object(o) = &e else {
+                    return Err(err(
                         ErrorTag::InvalidValue,
                         shown,
                         "a list entry needs an object",
-                    )
-                })?;
-                entries.push((self.entry_key(list, o)?, e.clone()));
+                    ));
+                };
+                entries.push((self.entry_key(list, o)?, e));
             }
         }
         match op {

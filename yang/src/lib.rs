@@ -3,6 +3,7 @@
 //! (XPath and RESTCONF forms), edits, validation and encodings, and the typed config model
 //! the engine plans from.
 
+mod canonical;
 mod deps;
 mod edit;
 mod error;

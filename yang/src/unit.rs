@@ -165,11 +165,13 @@ impl Schema {
     }
 
     /// Split an RFC 7951 document (an object of module-qualified root members) into units.
-    pub fn split(&self, doc: &Value) -> Result<Vec<(UnitKey, Value)>, Error> {
-        let obj = doc.as_object().ok_or_else(|| Error::Malformed {
-            format: "JSON",
-            reason: "the document is not an object".into(),
-        })?;
+    pub fn split(&self, doc: Value) -> Result<Vec<(UnitKey, Value)>, Error> {
+        let Value::Object(obj) = doc else {
+            return Err(Error::Malformed {
+                format: "JSON",
+                reason: "the document is not an object".into(),
+            });
+        };
         let mut out = Vec::new();
         for (member, value) in obj {
             let (module, name) = member.split_once(':').ok_or_else(|| {
@@ -195,17 +197,17 @@ impl Schema {
     pub fn split_root(
         &self,
         root: NodeId,
-        value: &Value,
+        value: Value,
         out: &mut Vec<(UnitKey, Value)>,
     ) -> Result<(), Error> {
         let root_path = self.schema_path(root);
-        let obj = value.as_object().ok_or_else(|| {
-            Error::invalid(
+        let Value::Object(obj) = value else {
+            return Err(Error::invalid(
                 ErrorTag::InvalidValue,
-                root_path.clone(),
+                root_path,
                 "a container needs an object",
-            )
-        })?;
+            ));
+        };
         let rem_id = self.remainder_of(root).ok_or_else(|| {
             Error::invalid(
                 ErrorTag::InvalidValue,
@@ -215,7 +217,7 @@ impl Schema {
         })?;
         let mut remainder = Map::new();
         for (member, v) in obj {
-            let child = self.child_by_member(root, member).ok_or_else(|| {
+            let child = self.child_by_member(root, &member).ok_or_else(|| {
                 Error::invalid(
                     ErrorTag::UnknownElement,
                     format!("{root_path}/{member}"),
@@ -224,26 +226,29 @@ impl Schema {
             })?;
             match self.node(child).unit {
                 Some(list) => {
-                    let entries = v.as_array().ok_or_else(|| {
-                        Error::invalid(
+                    let Value::Array(entries) = v else {
+                        return Err(Error::invalid(
                             ErrorTag::InvalidValue,
                             format!("{root_path}/{member}"),
                             "a list needs an array",
-                        )
-                    })?;
+                        ));
+                    };
                     for e in entries {
-                        let eo = e.as_object().ok_or_else(|| {
-                            Error::invalid(
-                                ErrorTag::InvalidValue,
-                                format!("{root_path}/{member}"),
-                                "a list entry needs an object",
-                            )
-                        })?;
-                        out.push((self.entry_key(list, eo)?, e.clone()));
+                        let key = match &e {
+                            Value::Object(eo) => self.entry_key(list, eo)?,
+                            _ => {
+                                return Err(Error::invalid(
+                                    ErrorTag::InvalidValue,
+                                    format!("{root_path}/{member}"),
+                                    "a list entry needs an object",
+                                ))
+                            }
+                        };
+                        out.push((key, e));
                     }
                 }
                 None => {
-                    remainder.insert(member.clone(), v.clone());
+                    remainder.insert(member, v);
                 }
             }
         }
@@ -373,7 +378,7 @@ mod tests {
             ]},
             "netloom-host:system": {"commit-history": 2000, "user": [{"name": "admin"}]}
         });
-        let units = s.split(&doc).unwrap();
+        let units = s.split(doc.clone()).unwrap();
         assert_eq!(units.len(), 4);
         let map: UnitMap = units
             .into_iter()

@@ -3,7 +3,6 @@
 //! leafref, unique, mandatory, min/max-elements); the canonical form printed back is what
 //! the datastores keep, so equal configs have equal texts.
 
-use serde_json::Value;
 use yang3::data::{
     Data, DataFormat, DataParserFlags, DataPrinterFlags, DataTree, DataValidationFlags,
 };
@@ -80,15 +79,7 @@ impl Schema {
     /// Validate a JSON document and split its canonical form into unit texts.
     pub fn validate_units(&self, doc: &str) -> Result<Vec<(UnitKey, String)>, Error> {
         let canonical = self.validate(doc, Encoding::Json)?;
-        let value: Value = serde_json::from_str(&canonical).map_err(|e| Error::Malformed {
-            format: "JSON",
-            reason: e.to_string(),
-        })?;
-        Ok(self
-            .split(&value)?
-            .into_iter()
-            .map(|(k, v)| (k, v.to_string()))
-            .collect())
+        self.split_canonical(&canonical)
     }
 
     /// Re-encode data (config or state) without validating it; unknown nodes are errors.
