@@ -56,6 +56,9 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Commits with at least this many changes encode their log entry on a second thread.
+const PARALLEL_ENCODE: usize = 4096;
+
 impl Store {
     /// Open the database at `path`, creating it when absent.
     pub fn open(path: &Path, schema: Arc<Schema>) -> Result<Self, Error> {
@@ -217,18 +220,37 @@ impl Store {
         let time_ms = now_ms();
         let tx = self.conn.transaction().db(&p)?;
         {
-            let mut upsert = tx
-                .prepare_cached("INSERT OR REPLACE INTO unit (ds, path, json) VALUES (0, ?1, ?2)")
-                .db(&p)?;
-            let mut delete = tx
-                .prepare_cached("DELETE FROM unit WHERE ds = 0 AND path = ?1")
-                .db(&p)?;
-            for c in &changes {
-                match &c.new {
-                    Some(text) => upsert.execute(params![&*c.path, &**text]).db(&p)?,
-                    None => delete.execute(params![&*c.path]).db(&p)?,
-                };
-            }
+            // A large commit's log entry is encoded while its rows are written.
+            let write_rows = || -> Result<(), Error> {
+                let mut upsert = tx
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO unit (ds, path, json) VALUES (0, ?1, ?2)",
+                    )
+                    .db(&p)?;
+                let mut delete = tx
+                    .prepare_cached("DELETE FROM unit WHERE ds = 0 AND path = ?1")
+                    .db(&p)?;
+                for c in &changes {
+                    match &c.new {
+                        Some(text) => upsert.execute(params![&*c.path, &**text]).db(&p)?,
+                        None => delete.execute(params![&*c.path]).db(&p)?,
+                    };
+                }
+                Ok(())
+            };
+            let diff = if changes.len() >= PARALLEL_ENCODE {
+                std::thread::scope(|s| {
+                    let encoding = s.spawn(|| commit_log::encode(&changes));
+                    let written = write_rows();
+                    let diff = encoding
+                        .join()
+                        .unwrap_or_else(|_| commit_log::encode(&changes));
+                    written.map(|_| diff)
+                })?
+            } else {
+                write_rows()?;
+                commit_log::encode(&changes)
+            };
             tx.prepare_cached(
                 "INSERT INTO commit_log (id, time_ms, user, comment, changes, confirm, diff)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -241,7 +263,7 @@ impl Store {
                 meta.comment,
                 changes.len() as i64,
                 confirm.as_str(),
-                commit_log::encode(&changes)
+                diff
             ])
             .db(&p)?;
             let keep = i64::from(meta.history.max(1));
