@@ -511,6 +511,37 @@ impl Store {
             .db(&self.path)
     }
 
+    /// Release the addresses `owner` holds for one interface; returns how many.
+    pub fn release_interface(&mut self, owner: &str, interface: &str) -> Result<usize, Error> {
+        self.conn
+            .prepare_cached("DELETE FROM ipam_ledger WHERE owner = ?1 AND interface = ?2")
+            .db(&self.path)?
+            .execute([owner, interface])
+            .db(&self.path)
+    }
+
+    /// Release one address of a network, whoever holds it.
+    pub fn release_address(&mut self, network: &str, address: &str) -> Result<usize, Error> {
+        self.conn
+            .prepare_cached("DELETE FROM ipam_ledger WHERE network = ?1 AND address = ?2")
+            .db(&self.path)?
+            .execute([network, address])
+            .db(&self.path)
+    }
+
+    /// Remove one attachment row.
+    pub fn remove_attachment(
+        &mut self,
+        container_id: &str,
+        interface: &str,
+    ) -> Result<usize, Error> {
+        self.conn
+            .prepare_cached("DELETE FROM attachment WHERE container_id = ?1 AND interface = ?2")
+            .db(&self.path)?
+            .execute([container_id, interface])
+            .db(&self.path)
+    }
+
     pub fn allocations(&self, network: Option<&str>) -> Result<Vec<Allocation>, Error> {
         let p = &self.path;
         let mut stmt = self
