@@ -115,11 +115,14 @@ fn connect(path: &str, wait: Duration) -> Option<UnixStream> {
     loop {
         match UnixStream::connect(path) {
             Ok(s) => return Some(s),
-            Err(_) if Instant::now() + pause <= deadline => {
-                std::thread::sleep(pause);
+            Err(_) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                std::thread::sleep(pause.min(left));
                 pause = (pause * 2).min(Duration::from_millis(250));
             }
-            Err(_) => return None,
         }
     }
 }

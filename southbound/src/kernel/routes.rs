@@ -133,13 +133,15 @@ pub async fn delete_rule(h: &Handle, r: &RuleSpec) -> Result<(), DriverError> {
 
 /// Whether a route to `destination` exists in `table` (used by CHECK).
 pub async fn has_route(h: &Handle, r: &RouteSpec) -> Result<bool, DriverError> {
-    let probe = RouteMessageBuilder::<IpAddr>::new()
-        .destination_prefix(r.destination.network(), r.destination.prefix_len())
-        .map_err(|e| DriverError::Refused {
-            op: "route dump".into(),
-            reason: e.to_string(),
-        })?
-        .build();
+    // no destination in the request: with one, the kernel answers a lookup, not a dump
+    let probe = match r.destination {
+        ipnet::IpNet::V4(_) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+            .table_id(r.table)
+            .build(),
+        ipnet::IpNet::V6(_) => RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+            .table_id(r.table)
+            .build(),
+    };
     let mut routes = h.route().get(probe).execute();
     while let Some(m) = routes
         .try_next()
