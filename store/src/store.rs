@@ -488,6 +488,25 @@ impl Store {
         Ok(())
     }
 
+    /// Run `f` as one SQLite transaction (one fsync for many ledger or attachment writes);
+    /// rolled back when `f` fails.
+    pub fn batch<T, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").db(&self.path)?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT").db(&self.path)?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     /// Record an allocation; false when the address is already someone's.
     pub fn allocate(&mut self, a: &Allocation) -> Result<bool, Error> {
         let n = self

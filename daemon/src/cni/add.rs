@@ -25,10 +25,12 @@ impl CniService {
             let (cid, ifnames) = (cid.clone(), ifnames.clone());
             move || {
                 let _ = self.on_engine(move |e, ipam| {
-                    for i in &ifnames {
-                        ipam.release(e.store_mut(), &cid, Some(i))?;
-                    }
-                    Ok(())
+                    e.store_mut().batch(|store| {
+                        for i in &ifnames {
+                            ipam.release(store, &cid, Some(i))?;
+                        }
+                        Ok(())
+                    })
                 });
             }
         };
@@ -113,10 +115,12 @@ impl CniService {
         let written = {
             let rows = rows.clone();
             self.on_engine(move |e, _| {
-                for r in &rows {
-                    e.store_mut().put_attachment(r)?;
-                }
-                Ok(())
+                e.store_mut().batch(|store| {
+                    for r in &rows {
+                        store.put_attachment(r)?;
+                    }
+                    Ok(())
+                })
             })
         };
         if let Err(e) = written {

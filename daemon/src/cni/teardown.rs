@@ -97,12 +97,13 @@ impl CniService {
         {
             let (cid, ifnames) = (container_id.to_owned(), ifnames.clone());
             self.on_engine(move |e, ipam| {
-                let store = e.store_mut();
-                for i in &ifnames {
-                    ipam.release(store, &cid, Some(i))?;
-                    store.remove_attachment(&cid, i)?;
-                }
-                Ok(())
+                e.store_mut().batch(|store| {
+                    for i in &ifnames {
+                        ipam.release(store, &cid, Some(i))?;
+                        store.remove_attachment(&cid, i)?;
+                    }
+                    Ok(())
+                })
             })?;
         }
         let mut index = lock(&self.attachments);

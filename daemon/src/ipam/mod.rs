@@ -31,7 +31,7 @@ pub struct Lease {
 /// Who holds an address: (container id, interface).
 type Holder = (String, String);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Ipam {
     used: HashMap<String, HashMap<IpAddr, Holder>>,
     /// Where the next search of a pool starts (round robin, so a freed address is not
