@@ -20,6 +20,16 @@ pub enum Error {
     Refused(String),
     #[error("{0}")]
     InUse(String),
+    /// A pool has no address left to hand out.
+    #[error("pool {pool} of network {network} is exhausted")]
+    Exhausted { network: String, pool: String },
+    /// A fixed address is already someone else's.
+    #[error("address {address} of network {network} is held by {owner}")]
+    AddressTaken {
+        network: String,
+        address: String,
+        owner: String,
+    },
 }
 
 impl Error {
@@ -62,6 +72,9 @@ impl Error {
                 ApiError::new(ErrorTag::InvalidValue, message)
             }
             Error::InUse(_) => ApiError::new(ErrorTag::InUse, message),
+            Error::Exhausted { .. } | Error::AddressTaken { .. } => {
+                ApiError::new(ErrorTag::ResourceDenied, message)
+            }
             Error::Refused(_) => ApiError::new(ErrorTag::OperationFailed, message),
             Error::Store(_) | Error::Dataplane(_) => {
                 ApiError::new(ErrorTag::OperationFailed, message)

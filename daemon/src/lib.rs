@@ -3,9 +3,11 @@
 //! service thread, and local users.
 
 pub mod checks;
+pub mod cni;
 pub mod engine;
 pub mod error;
 pub mod executor;
+pub mod ipam;
 pub mod plan;
 pub mod scope;
 pub mod service;

@@ -11,10 +11,46 @@ use netloom_northbound::api::{ApiError, Envelope, Handle, Reply, Request};
 use crate::engine::{now_ms, Engine, Outcome};
 use crate::error::Error;
 
-/// The running engine thread; dropping every handle's sender stops it.
+/// The running engine thread; dropping every handle's sender (and every [`Jobs`]) stops it.
 #[derive(Debug)]
 pub struct Service {
     thread: Option<JoinHandle<()>>,
+    jobs: Jobs,
+}
+
+/// Work for the engine thread: a front end's request, or a daemon-internal job that needs
+/// the engine's store (the CNI service's ledger and attachment writes).
+enum Work {
+    Api(Envelope),
+    Job(Box<dyn FnOnce(&mut Engine) + Send>),
+}
+
+/// Runs closures on the engine thread, in order with the requests: daemon components that
+/// write the store's non-config tables go through here so the store keeps one writer.
+#[derive(Clone)]
+pub struct Jobs(mpsc::Sender<Work>);
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Jobs")
+    }
+}
+
+impl Jobs {
+    /// Run `job` on the engine thread and wait for its result; `None` when the engine has
+    /// stopped.
+    pub fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Engine) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.0
+            .send(Work::Job(Box::new(move |e| {
+                let _ = tx.send(job(e));
+            })))
+            .ok()?;
+        rx.recv().ok()
+    }
 }
 
 fn reply(outcome: Outcome) -> Reply {
@@ -66,8 +102,21 @@ fn serve(engine: &mut Engine, env: Envelope) {
 impl Service {
     /// Start the engine thread; returns it with the handle front ends use.
     pub fn start(mut engine: Engine) -> std::io::Result<(Service, Handle)> {
-        let (tx, rx) = mpsc::channel::<Envelope>();
+        let (tx, requests) = mpsc::channel::<Envelope>();
+        let (work_tx, rx) = mpsc::channel::<Work>();
         let handle = Handle::new(tx, engine.snapshots(), engine.events());
+        // Front ends hold `Handle`s (senders of `Envelope`); this thread merges their
+        // requests into the engine's one queue, and ends when the last handle is gone.
+        let forward = work_tx.clone();
+        std::thread::Builder::new()
+            .name("netloom-requests".into())
+            .spawn(move || {
+                for env in requests {
+                    if forward.send(Work::Api(env)).is_err() {
+                        break;
+                    }
+                }
+            })?;
         if let Some(Err(e)) = engine.settle_after_restart() {
             tracing::error!(error = %e, "settling the pending confirmed commit failed");
         }
@@ -82,7 +131,8 @@ impl Service {
                     None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
                 };
                 match next {
-                    Ok(env) => serve(&mut engine, env),
+                    Ok(Work::Api(env)) => serve(&mut engine, env),
+                    Ok(Work::Job(job)) => job(&mut engine),
                     Err(RecvTimeoutError::Timeout) => {
                         if let Some(Err(e)) = engine.expire(now_ms()) {
                             tracing::error!(error = %e, "expiring the confirmed commit failed");
@@ -94,14 +144,23 @@ impl Service {
         Ok((
             Service {
                 thread: Some(thread),
+                jobs: Jobs(work_tx),
             },
             handle,
         ))
     }
 
+    /// A way to run jobs on the engine thread.
+    pub fn jobs(&self) -> Jobs {
+        self.jobs.clone()
+    }
+
     /// Wait for the engine thread to finish (after every handle is gone).
     pub fn join(mut self) {
-        if let Some(t) = self.thread.take() {
+        // our own sender must go too, or the engine thread waits forever
+        let Service { thread, jobs } = &mut self;
+        *jobs = Jobs(mpsc::channel().0);
+        if let Some(t) = thread.take() {
             let _ = t.join();
         }
     }

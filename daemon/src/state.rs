@@ -1,12 +1,17 @@
-//! The operational state the engine knows: CNI attachments and the commit log, as the
+//! The operational state the engine knows: CNI attachments, pool usage and the commit log, as the
 //! `/netloom-host:state` container in RFC 7951 JSON. Front ends serve it for `get`,
 //! `content=nonconfig`, gNMI STATE and `show`.
 
+use std::collections::HashMap;
+
 use netloom_northbound::api::date_and_time;
+use netloom_store::DatastoreId;
+use netloom_yang::model::Network;
 use serde_json::{json, Map, Value};
 
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::ipam::PoolRange;
 
 /// How many commits the state lists (the newest).
 const COMMITS_LISTED: usize = 1000;
@@ -39,6 +44,10 @@ impl Engine {
         if !attachments.is_empty() {
             state.insert("attachment".into(), Value::Array(attachments));
         }
+        let usage = self.pool_usage()?;
+        if !usage.is_empty() {
+            state.insert("pool-usage".into(), Value::Array(usage));
+        }
         let mut commits: Vec<Value> = self
             .store()
             .commits(COMMITS_LISTED, false)?
@@ -61,6 +70,41 @@ impl Engine {
             state.insert("commit".into(), Value::Array(commits));
         }
         Ok(json!({ "netloom-host:state": state }))
+    }
+}
+
+impl Engine {
+    /// Addresses per pool of running config: how many it can hand out, how many it has.
+    fn pool_usage(&self) -> Result<Vec<Value>, Error> {
+        let mut held: HashMap<(String, String), u64> = HashMap::new();
+        for a in self.store().allocations(None)? {
+            *held.entry((a.network, a.pool)).or_default() += 1;
+        }
+        let running = self.snapshot(DatastoreId::Running);
+        let mut out = Vec::new();
+        for (_, text) in running
+            .units
+            .iter()
+            .filter(|(k, _)| k.path.starts_with("/netloom-host:networks/"))
+        {
+            let Ok(n) = serde_json::from_str::<Network>(text) else {
+                continue;
+            };
+            for p in &n.ipam.pool {
+                let size = u64::try_from(PoolRange::new(p).size()).unwrap_or(u64::MAX);
+                let allocated = held
+                    .get(&(n.name.clone(), p.name.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                out.push(json!({
+                    "network": n.name,
+                    "pool": p.name,
+                    "size": size.to_string(),
+                    "allocated": allocated.to_string(),
+                }));
+            }
+        }
+        Ok(out)
     }
 }
 

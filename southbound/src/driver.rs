@@ -9,6 +9,12 @@ pub enum DriverError {
     Refused { op: String, reason: String },
     #[error("dataplane unavailable: {0}")]
     Unavailable(String),
+    /// A pod's network namespace is not there.
+    #[error("network namespace {0} does not exist")]
+    NoNetns(String),
+    /// An interface of that name exists and is not netloom's.
+    #[error("{0}")]
+    Clash(String),
 }
 
 /// A dataplane. `apply` either changes the dataplane and returns the op that undoes the

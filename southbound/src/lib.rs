@@ -3,9 +3,13 @@
 //! hands back the op that undoes it, so a failed commit can be unwound in reverse order.
 
 mod driver;
+pub mod kernel;
 mod memory;
+pub mod pod;
 mod spec;
 
 pub use driver::{DataplaneDriver, DriverError};
+pub use kernel::{KernelDriver, KernelPods};
 pub use memory::MemoryDriver;
+pub use pod::{MemoryPods, PodDriver, PodInterfaceSpec, PodInterfaceState, PodLinkKind};
 pub use spec::{LinkKind, LinkSpec, NftBatch, Op, OvsPortSpec, RouteSpec, RuleSpec, VfSpec};

@@ -510,6 +510,25 @@ impl Store {
         Ok(())
     }
 
+    /// Run `f` as one SQLite transaction (one fsync for many ledger or attachment writes);
+    /// rolled back when `f` fails.
+    pub fn batch<T, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").db(&self.path)?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT").db(&self.path)?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     /// Record an allocation; false when the address is already someone's.
     pub fn allocate(&mut self, a: &Allocation) -> Result<bool, Error> {
         let n = self
@@ -530,6 +549,37 @@ impl Store {
             .prepare_cached("DELETE FROM ipam_ledger WHERE owner = ?1")
             .db(&self.path)?
             .execute([owner])
+            .db(&self.path)
+    }
+
+    /// Release the addresses `owner` holds for one interface; returns how many.
+    pub fn release_interface(&mut self, owner: &str, interface: &str) -> Result<usize, Error> {
+        self.conn
+            .prepare_cached("DELETE FROM ipam_ledger WHERE owner = ?1 AND interface = ?2")
+            .db(&self.path)?
+            .execute([owner, interface])
+            .db(&self.path)
+    }
+
+    /// Release one address of a network, whoever holds it.
+    pub fn release_address(&mut self, network: &str, address: &str) -> Result<usize, Error> {
+        self.conn
+            .prepare_cached("DELETE FROM ipam_ledger WHERE network = ?1 AND address = ?2")
+            .db(&self.path)?
+            .execute([network, address])
+            .db(&self.path)
+    }
+
+    /// Remove one attachment row.
+    pub fn remove_attachment(
+        &mut self,
+        container_id: &str,
+        interface: &str,
+    ) -> Result<usize, Error> {
+        self.conn
+            .prepare_cached("DELETE FROM attachment WHERE container_id = ?1 AND interface = ?2")
+            .db(&self.path)?
+            .execute([container_id, interface])
             .db(&self.path)
     }
 

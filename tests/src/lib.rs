@@ -28,6 +28,20 @@ pub fn netloomd_path() -> PathBuf {
     bin
 }
 
+/// Where `cargo test` put the `netloom-cni` shim (beside `netloomd`), or `$NETLOOM_CNI`.
+pub fn netloom_cni_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("NETLOOM_CNI") {
+        return PathBuf::from(p);
+    }
+    let bin = netloomd_path().with_file_name("netloom-cni");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (or build netloom-cli)",
+        bin.display()
+    );
+    bin
+}
+
 /// A free TCP port on loopback (bound, read, released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -49,6 +63,8 @@ pub struct Daemon {
     pub cni_socket: PathBuf,
     pub cli_socket: PathBuf,
     args: Vec<String>,
+    /// A command the daemon runs under (e.g. `nsenter --net=...`), empty for none.
+    wrapper: Vec<String>,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -62,6 +78,17 @@ impl Daemon {
 
     /// Start on the given data dir (e.g. to restart on the same database).
     pub fn start_in(data_dir: PathBuf, temp: Option<tempfile::TempDir>, extra: &[&str]) -> Daemon {
+        Self::start_wrapped(data_dir, temp, &[], extra)
+    }
+
+    /// Start under `wrapper` (e.g. `["nsenter", "--net=/run/netns/x"]` to run the daemon in
+    /// a network namespace the test made).
+    pub fn start_wrapped(
+        data_dir: PathBuf,
+        temp: Option<tempfile::TempDir>,
+        wrapper: &[&str],
+        extra: &[&str],
+    ) -> Daemon {
         let mut d = Daemon {
             child: None,
             restconf: SocketAddr::from(([127, 0, 0, 1], free_port())),
@@ -72,6 +99,7 @@ impl Daemon {
             data_dir,
             _temp: temp,
             args: extra.iter().map(|s| s.to_string()).collect(),
+            wrapper: wrapper.iter().map(|s| s.to_string()).collect(),
             log: Arc::default(),
         };
         d.spawn();
@@ -79,7 +107,14 @@ impl Daemon {
     }
 
     fn spawn(&mut self) {
-        let mut c = Command::new(netloomd_path());
+        let mut c = match self.wrapper.split_first() {
+            Some((cmd, args)) => {
+                let mut c = Command::new(cmd);
+                c.args(args).arg(netloomd_path());
+                c
+            }
+            None => Command::new(netloomd_path()),
+        };
         c.arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--restconf")

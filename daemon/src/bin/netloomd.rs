@@ -8,13 +8,16 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, ValueEnum};
+use netloom_daemon::cni::CniService;
 use netloom_daemon::engine::{system_principal, Engine};
 use netloom_daemon::service::Service;
 use netloom_daemon::users;
 use netloom_northbound::api::Request;
 use netloom_northbound::auth::Authenticator;
 use netloom_northbound::tls::TlsIdentity;
-use netloom_southbound::{DataplaneDriver, MemoryDriver};
+use netloom_southbound::{
+    DataplaneDriver, KernelDriver, KernelPods, MemoryDriver, MemoryPods, PodDriver,
+};
 use netloom_store::DatastoreId;
 use netloom_yang::Schema;
 use tracing_subscriber::EnvFilter;
@@ -23,6 +26,8 @@ use tracing_subscriber::EnvFilter;
 enum Dataplane {
     /// Manage configuration only; keep the planned dataplane objects in memory.
     None,
+    /// Program the kernel through rtnetlink (bridges, VXLAN, pod interfaces).
+    Kernel,
 }
 
 #[derive(Debug, Parser)]
@@ -94,6 +99,11 @@ fn main() -> anyhow::Result<()> {
     let schema = Arc::new(Schema::new().context("building the YANG schema")?);
     let driver: Box<dyn DataplaneDriver> = match args.dataplane {
         Dataplane::None => Box::new(MemoryDriver::new()),
+        Dataplane::Kernel => Box::new(KernelDriver::new()),
+    };
+    let pods: Arc<dyn PodDriver> = match args.dataplane {
+        Dataplane::None => Arc::new(MemoryPods::default()),
+        Dataplane::Kernel => Arc::new(KernelPods),
     };
     let db = args.data_dir.join("netloom.db");
     let mut engine = Engine::open(schema.clone(), &db, driver)
@@ -132,7 +142,23 @@ fn main() -> anyhow::Result<()> {
     // Every front end is a task of `frontends`; they all stop when it is dropped.
     #[allow(unused_mut)]
     let mut frontends = tokio::task::JoinSet::<anyhow::Result<()>>::new();
-    let _ = (&tls, &auth, &rt);
+    let _ = (&tls, &auth);
+    let cni = CniService::start(service.jobs(), handle.clone(), &schema, pods)?;
+    let cni_listener = netloom_northbound::cni::bind(&args.cni_socket)
+        .with_context(|| format!("CNI socket {}", args.cni_socket.display()))?;
+    {
+        let _in_rt = rt.enter();
+        let listener = tokio::net::UnixListener::from_std(cni_listener)?;
+        let cni = Arc::new(cni);
+        frontends.spawn_on(
+            async move {
+                netloom_northbound::cni::serve(listener, cni)
+                    .await
+                    .context("CNI socket")
+            },
+            rt.handle(),
+        );
+    }
     tracing::info!(
         restconf = %args.restconf,
         netconf = %args.netconf,

@@ -1,0 +1,226 @@
+//! The CNI service: ADD, DEL, CHECK, GC and STATUS for the CNI socket. Calls for one
+//! container are serialized by a per-container lock; calls for different containers run in
+//! parallel. Store writes (the IPAM ledger before the dataplane is touched, the attachment
+//! rows before the reply) run as jobs on the engine thread, so the store keeps one writer;
+//! the netlink work runs on the caller's thread and the pod's own netns threads.
+
+mod add;
+mod check;
+mod resolve;
+mod result;
+mod spec;
+mod teardown;
+mod view;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use netloom_northbound::api::Handle;
+use netloom_northbound::cni::{CniBackend, CniCall, CniError, Command};
+use netloom_southbound::{DriverError, PodDriver};
+use netloom_store::Attachment;
+use netloom_yang::Schema;
+use serde_json::Value;
+
+use crate::checks::Lists;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::ipam::Ipam;
+use crate::service::Jobs;
+use view::ConfigView;
+
+pub use spec::host_veth_name;
+
+type Locks = Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>;
+
+pub struct CniService {
+    jobs: Jobs,
+    handle: Handle,
+    lists: Lists,
+    pods: Arc<dyn PodDriver>,
+    /// Touched only inside engine jobs (the mutex is never contended).
+    ipam: Arc<Mutex<Ipam>>,
+    /// The attachment table, by container id.
+    attachments: Mutex<HashMap<String, Vec<Attachment>>>,
+    view: Mutex<Arc<ConfigView>>,
+    locks: Locks,
+}
+
+impl std::fmt::Debug for CniService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CniService")
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // a panicked call must not wedge every later one; the data is plain maps
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The daemon's error as a CNI error.
+fn cni_error(e: Error) -> CniError {
+    match e {
+        Error::Exhausted { .. } | Error::AddressTaken { .. } => {
+            CniError::new(CniError::IPAM_FAILURE, e.to_string())
+        }
+        other => CniError::new(CniError::IO_FAILURE, "the CNI service's store failed")
+            .with_details(other.to_string()),
+    }
+}
+
+/// A dataplane error as a CNI error.
+fn dataplane_error(e: DriverError) -> CniError {
+    match e {
+        DriverError::NoNetns(ns) => CniError::new(
+            CniError::INVALID_ENV,
+            format!("CNI_NETNS {ns} does not exist"),
+        ),
+        DriverError::Clash(m) => CniError::new(CniError::INVALID_ENV, m),
+        other => CniError::new(
+            CniError::INTERFACE_FAILURE,
+            "the pod's interfaces could not be set up",
+        )
+        .with_details(other.to_string()),
+    }
+}
+
+impl CniService {
+    /// Load the ledger and the attachment table, and release leases whose ADD a crash
+    /// interrupted before its attachment was recorded (the runtime retries or deletes).
+    pub fn start(
+        jobs: Jobs,
+        handle: Handle,
+        schema: &Schema,
+        pods: Arc<dyn PodDriver>,
+    ) -> Result<CniService, Error> {
+        let lists = Lists::resolve(schema)?;
+        let ipam = Arc::new(Mutex::new(Ipam::default()));
+        let shared = ipam.clone();
+        let rows = jobs
+            .run(move |e: &mut Engine| -> Result<Vec<Attachment>, Error> {
+                let store = e.store_mut();
+                let rows = store.attachments()?;
+                let live: HashSet<(String, String)> = rows
+                    .iter()
+                    .map(|a| (a.container_id.clone(), a.interface.clone()))
+                    .collect();
+                let mut ipam = Ipam::load(&store.allocations(None)?);
+                let mut released = 0;
+                for (owner, iface) in ipam.holders() {
+                    if !live.contains(&(owner.clone(), iface.clone())) {
+                        released += ipam.release(store, &owner, Some(&iface))?;
+                    }
+                }
+                if released > 0 {
+                    tracing::info!(released, "released leases of interrupted ADDs");
+                }
+                *lock(&shared) = ipam;
+                Ok(rows)
+            })
+            .ok_or_else(|| Error::Refused("the engine stopped".into()))??;
+        let mut attachments: HashMap<String, Vec<Attachment>> = HashMap::new();
+        for a in rows {
+            attachments
+                .entry(a.container_id.clone())
+                .or_default()
+                .push(a);
+        }
+        tracing::info!(containers = attachments.len(), "CNI service ready");
+        Ok(CniService {
+            jobs,
+            handle,
+            lists,
+            pods,
+            ipam,
+            attachments: Mutex::new(attachments),
+            view: Mutex::new(Arc::new(ConfigView::default())),
+            locks: Arc::default(),
+        })
+    }
+
+    /// Running config as the CNI service reads it (rebuilt after each commit).
+    fn view(&self) -> Arc<ConfigView> {
+        let running = self.handle.snapshots().running.clone();
+        let mut cached = lock(&self.view);
+        if cached.commit != running.commit_id
+            || (cached.networks.is_empty() && !running.units.is_empty())
+        {
+            *cached = Arc::new(ConfigView::build(&running, &self.lists));
+        }
+        cached.clone()
+    }
+
+    /// Run `job` on the engine thread.
+    fn on_engine<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Engine, &mut Ipam) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, CniError> {
+        let ipam = self.ipam.clone();
+        self.jobs
+            .run(move |e| job(e, &mut lock(&ipam)))
+            .ok_or_else(|| CniError::new(CniError::TRY_AGAIN_LATER, "netloomd is stopping"))?
+            .map_err(cni_error)
+    }
+
+    /// The lock of one container's calls.
+    fn container_lock(&self, container_id: &str) -> Arc<Mutex<()>> {
+        lock(&self.locks)
+            .entry(container_id.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    fn release_container_lock(&self, container_id: &str) {
+        let mut locks = lock(&self.locks);
+        if locks
+            .get(container_id)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            locks.remove(container_id);
+        }
+    }
+
+    fn status(&self) -> Result<Option<Value>, CniError> {
+        let view = self.view();
+        let networks: Vec<_> = view.networks.values().cloned().collect();
+        let exhausted =
+            self.on_engine(move |_, ipam| Ok(ipam.exhausted(&networks, &view.reserved)))?;
+        if exhausted.is_empty() {
+            Ok(None)
+        } else {
+            Err(
+                CniError::new(CniError::NOT_AVAILABLE, "no address left to hand out")
+                    .with_details(format!("exhausted pools: {}", exhausted.join(", "))),
+            )
+        }
+    }
+}
+
+impl CniBackend for CniService {
+    fn call(&self, call: CniCall) -> Result<Option<Value>, CniError> {
+        match call.command {
+            Command::Status => return self.status(),
+            Command::Gc => return self.gc(&call),
+            Command::Version => {
+                return Ok(Some(netloom_northbound::cni::version_result(
+                    &call.cni_version,
+                )))
+            }
+            _ => {}
+        }
+        let l = self.container_lock(&call.container_id);
+        let out = {
+            let _serial = lock(&l);
+            match call.command {
+                Command::Add => self.add(&call).map(Some),
+                Command::Del => self
+                    .del(&call.container_id, &call.ifname, &call.netns)
+                    .map(|_| None),
+                _ => self.check(&call).map(|_| None),
+            }
+        };
+        drop(l);
+        self.release_container_lock(&call.container_id);
+        out
+    }
+}

@@ -1,0 +1,232 @@
+//! DEL and GC. DEL is idempotent: it removes whatever of the container's interface group
+//! is still there (nothing is fine, a vanished netns is fine), then releases the leases and
+//! forgets the attachments. GC deletes every attachment of this CNI network that is not in
+//! `cni.dev/valid-attachments`, then releases leases and removes host ends nobody owns.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use netloom_northbound::cni::{CniCall, CniError};
+use netloom_southbound::{PodInterfaceSpec, PodLinkKind};
+use netloom_store::Attachment;
+use serde_json::Value;
+
+use super::result::stored_rules;
+use super::spec::host_veth_name;
+use super::{dataplane_error, lock, CniService};
+
+fn stored(a: &Attachment) -> Value {
+    serde_json::from_str(&a.result).unwrap_or(Value::Null)
+}
+
+fn group_of(a: &Attachment) -> String {
+    stored(a)
+        .pointer("/netloom/group")
+        .and_then(Value::as_str)
+        .unwrap_or(&a.interface)
+        .to_owned()
+}
+
+/// What detaching an attachment needs, from its stored result.
+pub(super) fn detach_spec(a: &Attachment) -> PodInterfaceSpec {
+    let v = stored(a);
+    let host = v.pointer("/netloom/hostName").and_then(Value::as_str);
+    PodInterfaceSpec {
+        ifname: a.interface.clone(),
+        kind: match host {
+            Some(h) => PodLinkKind::Veth {
+                host_name: h.to_owned(),
+                bridge: None,
+                hairpin: false,
+            },
+            None => PodLinkKind::Macvlan {
+                uplink: String::new(),
+                mode: String::new(),
+            },
+        },
+        mtu: None,
+        mac: None,
+        addresses: Vec::new(),
+        routes: Vec::new(),
+        rules: stored_rules(&v),
+    }
+}
+
+impl CniService {
+    /// The attachments of `container_id` made by the ADD for `ifname`.
+    pub(super) fn group(&self, container_id: &str, ifname: &str) -> Vec<Attachment> {
+        lock(&self.attachments)
+            .get(container_id)
+            .into_iter()
+            .flatten()
+            .filter(|a| a.interface == ifname || group_of(a) == ifname)
+            .cloned()
+            .collect()
+    }
+
+    pub(super) fn del(
+        &self,
+        container_id: &str,
+        ifname: &str,
+        netns: &str,
+    ) -> Result<(), CniError> {
+        let existing = self.group(container_id, ifname);
+        let specs: Vec<PodInterfaceSpec> = if existing.is_empty() {
+            // nothing recorded: still clear what an interrupted ADD may have left
+            vec![PodInterfaceSpec {
+                ifname: ifname.to_owned(),
+                kind: PodLinkKind::Veth {
+                    host_name: host_veth_name(container_id, ifname),
+                    bridge: None,
+                    hairpin: false,
+                },
+                mtu: None,
+                mac: None,
+                addresses: Vec::new(),
+                routes: Vec::new(),
+                rules: Vec::new(),
+            }]
+        } else {
+            existing.iter().map(detach_spec).collect()
+        };
+        let netns = (!netns.is_empty()).then(|| Path::new(netns));
+        self.pods
+            .detach(netns, container_id, &specs)
+            .map_err(dataplane_error)?;
+        let ifnames: Vec<String> = specs.iter().map(|s| s.ifname.clone()).collect();
+        {
+            let (cid, ifnames) = (container_id.to_owned(), ifnames.clone());
+            self.on_engine(move |e, ipam| {
+                e.store_mut().batch(|store| {
+                    for i in &ifnames {
+                        ipam.release(store, &cid, Some(i))?;
+                        store.remove_attachment(&cid, i)?;
+                    }
+                    Ok(())
+                })
+            })?;
+        }
+        let mut index = lock(&self.attachments);
+        if let Some(list) = index.get_mut(container_id) {
+            list.retain(|a| !ifnames.contains(&a.interface));
+            if list.is_empty() {
+                index.remove(container_id);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn gc(&self, call: &CniCall) -> Result<Option<Value>, CniError> {
+        let valid: HashSet<(String, String)> = call
+            .config
+            .get("cni.dev/valid-attachments")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| {
+                Some((
+                    v.get("containerID")?.as_str()?.to_owned(),
+                    v.get("ifname")?.as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        let network = call
+            .config
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let stale: Vec<(String, String, String)> = lock(&self.attachments)
+            .values()
+            .flatten()
+            .filter(|a| {
+                let v = stored(a);
+                let of = v
+                    .pointer("/netloom/cniNetwork")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                (of.is_empty() || of == network)
+                    && !valid.contains(&(a.container_id.clone(), group_of(a)))
+            })
+            .map(|a| (a.container_id.clone(), group_of(a), a.netns.clone()))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut errors = Vec::new();
+        for (cid, group, netns) in &stale {
+            let l = self.container_lock(cid);
+            let done = {
+                let _serial = lock(&l);
+                // the netns may be gone: DEL copes
+                self.del(
+                    cid,
+                    group,
+                    if Path::new(netns).exists() { netns } else { "" },
+                )
+            };
+            drop(l);
+            self.release_container_lock(cid);
+            if let Err(e) = done {
+                errors.push(format!("{cid}/{group}: {}", e.msg));
+            }
+        }
+        // leases and host ends nobody owns: skip containers with a call in flight, whose
+        // lease may be recorded before their attachment is
+        let locks = self.locks.clone();
+        let owned: HashSet<(String, String)> = lock(&self.attachments)
+            .values()
+            .flatten()
+            .map(|a| (a.container_id.clone(), a.interface.clone()))
+            .collect();
+        let valid_ids: HashSet<String> = valid.iter().map(|(c, _)| c.clone()).collect();
+        let ids = valid_ids.clone();
+        let released = self.on_engine(move |e, ipam| {
+            let busy: HashSet<String> = lock(&locks).keys().cloned().collect();
+            let mut n = 0;
+            for (owner, iface) in ipam.holders() {
+                if !owned.contains(&(owner.clone(), iface.clone()))
+                    && !busy.contains(&owner)
+                    && !ids.contains(&owner)
+                {
+                    n += ipam.release(e.store_mut(), &owner, Some(&iface))?;
+                }
+            }
+            Ok(n)
+        })?;
+        let expected: HashSet<String> = lock(&self.attachments)
+            .values()
+            .flatten()
+            .filter_map(|a| {
+                stored(a)
+                    .pointer("/netloom/hostName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect();
+        let busy: HashSet<String> = lock(&self.locks).keys().cloned().collect();
+        let mut removed = 0;
+        for (name, mark) in self.pods.host_ends().map_err(dataplane_error)? {
+            let owner = mark.trim_start_matches("netloom:");
+            if !expected.contains(&name) && !busy.contains(owner) && !valid_ids.contains(owner) {
+                match self.pods.remove_host_end(&name) {
+                    Ok(()) => removed += 1,
+                    Err(e) => errors.push(format!("{name}: {e}")),
+                }
+            }
+        }
+        tracing::info!(
+            deleted = stale.len(),
+            released,
+            removed,
+            "garbage collected"
+        );
+        if errors.is_empty() {
+            Ok(None)
+        } else {
+            Err(CniError::new(
+                CniError::INTERFACE_FAILURE,
+                "garbage collection left some objects",
+            )
+            .with_details(errors.join("; ")))
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Host links netloom owns (bridges, VXLAN devices, VLAN subinterfaces): made with the
+//! alias [`MARK`] so reconcile and garbage collection only ever touch netloom's own, and
+//! adopted as they are when a restarted daemon finds them already there.
+
+use std::net::IpAddr;
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_core::{
+    NetlinkMessage, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST,
+};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVlan, LinkVxlan};
+
+use crate::driver::DriverError;
+use crate::spec::{LinkKind, LinkSpec};
+
+/// The alias of every host link netloom made.
+pub const MARK: &str = "netloom";
+
+const ENOENT: i32 = 2;
+const ENODEV: i32 = 19;
+const EEXIST: i32 = 17;
+const ESRCH: i32 = 3;
+const EADDRNOTAVAIL: i32 = 99;
+
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => m.code.map(|c| -c.get()),
+        _ => None,
+    }
+}
+
+pub(crate) fn is_exists(e: &rtnetlink::Error) -> bool {
+    errno(e) == Some(EEXIST)
+}
+
+pub(crate) fn is_gone(e: &rtnetlink::Error) -> bool {
+    matches!(errno(e), Some(ENOENT | ENODEV | ESRCH | EADDRNOTAVAIL))
+}
+
+pub(crate) fn nl_error(op: impl Into<String>, e: rtnetlink::Error) -> DriverError {
+    let reason = match errno(&e) {
+        Some(n) => format!("{} (errno {n})", std::io::Error::from_raw_os_error(n)),
+        None => e.to_string(),
+    };
+    DriverError::Refused {
+        op: op.into(),
+        reason,
+    }
+}
+
+/// A link by name, or `None`.
+pub async fn find(h: &Handle, name: &str) -> Result<Option<LinkMessage>, DriverError> {
+    let mut links = h.link().get().match_name(name.to_owned()).execute();
+    match links.try_next().await {
+        Ok(l) => Ok(l),
+        Err(e) if is_gone(&e) => Ok(None),
+        Err(e) => Err(nl_error(format!("find link {name}"), e)),
+    }
+}
+
+/// Every link of the handle's namespace.
+pub async fn all(h: &Handle) -> Result<Vec<LinkMessage>, DriverError> {
+    h.link()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| nl_error("dump links", e))
+}
+
+pub fn alias(l: &LinkMessage) -> Option<&str> {
+    l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfAlias(s) => Some(s.as_str()),
+        _ => None,
+    })
+}
+
+pub fn name(l: &LinkMessage) -> Option<&str> {
+    l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(s) => Some(s.as_str()),
+        _ => None,
+    })
+}
+
+pub fn mac(l: &LinkMessage) -> String {
+    l.attributes
+        .iter()
+        .find_map(|a| match a {
+            LinkAttribute::Address(b) => Some(
+                b.iter()
+                    .map(|x| format!("{x:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// `aa:bb:cc:dd:ee:ff` to bytes.
+pub fn parse_mac(text: &str) -> Result<Vec<u8>, DriverError> {
+    let bytes: Result<Vec<u8>, _> = text.split(':').map(|b| u8::from_str_radix(b, 16)).collect();
+    match bytes {
+        Ok(b) if b.len() == 6 => Ok(b),
+        _ => Err(DriverError::Refused {
+            op: format!("mac {text}"),
+            reason: "not a MAC address".into(),
+        }),
+    }
+}
+
+async fn index(h: &Handle, name: &str) -> Result<u32, DriverError> {
+    find(h, name)
+        .await?
+        .map(|l| l.header.index)
+        .ok_or_else(|| DriverError::Refused {
+            op: format!("find {name}"),
+            reason: "no such interface".into(),
+        })
+}
+
+/// Mark, enslave and bring up a link.
+async fn finish(
+    h: &Handle,
+    index: u32,
+    master: Option<u32>,
+    alias_text: &str,
+) -> Result<(), DriverError> {
+    let mut b = LinkUnspec::new_with_index(index)
+        .up()
+        .append_extra_attribute(LinkAttribute::IfAlias(alias_text.to_owned()));
+    if let Some(m) = master {
+        b = b.controller(m);
+    }
+    h.link()
+        .set(b.build())
+        .execute()
+        .await
+        .map_err(|e| nl_error(format!("set up link {index}"), e))
+}
+
+pub async fn add_address(h: &Handle, index: u32, a: &ipnet::IpNet) -> Result<(), DriverError> {
+    match h
+        .address()
+        .add(index, a.addr(), a.prefix_len())
+        .execute()
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if is_exists(&e) => Ok(()),
+        Err(e) => Err(nl_error(format!("add address {a}"), e)),
+    }
+}
+
+/// `bridge fdb append 00:00:00:00:00:00 dev <vxlan> dst <remote>`: one flood entry per
+/// remote (head-end replication). rtnetlink's request sets EXCL, which refuses a second
+/// all-zero entry, so the message is sent with APPEND by hand.
+async fn append_flood_entry(h: &Handle, index: u32, remote: IpAddr) -> Result<(), DriverError> {
+    let mut req = h
+        .neighbours()
+        .add_bridge(index, &[0u8; 6])
+        .destination(remote);
+    let mut msg = req.message_mut().clone();
+    msg.header.flags |= rtnetlink::packet_route::neighbour::NeighbourFlags::Own;
+    let mut nl = NetlinkMessage::from(RouteNetlinkMessage::NewNeighbour(msg));
+    nl.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND;
+    let mut h = h.clone();
+    let mut replies = h.request(nl).map_err(|e| nl_error("fdb append", e))?;
+    while let Some(m) = futures_util::StreamExt::next(&mut replies).await {
+        if let rtnetlink::packet_core::NetlinkPayload::Error(err) = m.payload {
+            if err.code.is_some() {
+                let e = rtnetlink::Error::NetlinkError(err);
+                if !is_exists(&e) {
+                    return Err(nl_error(format!("fdb append dst {remote}"), e));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Make (or adopt) a host link as `spec` says.
+pub async fn create(h: &Handle, spec: &LinkSpec) -> Result<(), DriverError> {
+    let op = || format!("create {}", spec.name);
+    if let Some(existing) = find(h, &spec.name).await? {
+        if alias(&existing) != Some(MARK) {
+            return Err(DriverError::Clash(format!(
+                "{}: an interface of that name exists and is not netloom's",
+                spec.name
+            )));
+        }
+        tracing::info!(link = %spec.name, "adopting the existing link");
+    } else {
+        let msg = match &spec.kind {
+            LinkKind::Bridge { .. } => built(LinkBridge::new(&spec.name), spec.mtu),
+            LinkKind::Vxlan {
+                vni,
+                local,
+                group,
+                port,
+                learning,
+                uplink,
+                ..
+            } => {
+                let mut b = LinkVxlan::new(&spec.name, *vni)
+                    .port(*port)
+                    .learning(*learning);
+                if let Some(up) = uplink {
+                    b = b.dev(index(h, up).await?);
+                }
+                match local {
+                    Some(IpAddr::V4(a)) => b = b.local(*a),
+                    Some(IpAddr::V6(a)) => b = b.local6(*a),
+                    None => {}
+                }
+                match group {
+                    Some(IpAddr::V4(a)) => b = b.group(*a),
+                    Some(IpAddr::V6(a)) => b = b.group6(*a),
+                    None => {}
+                }
+                built(b, spec.mtu)
+            }
+            LinkKind::Vlan { uplink, id } => built(
+                LinkVlan::new(&spec.name, index(h, uplink).await?, *id),
+                spec.mtu,
+            ),
+        };
+        h.link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| nl_error(op(), e))?;
+    }
+    let idx = index(h, &spec.name).await?;
+    let master = match &spec.master {
+        Some(m) => Some(index(h, m).await?),
+        None => None,
+    };
+    finish(h, idx, master, MARK).await?;
+    if let LinkKind::Vxlan { remotes, .. } = &spec.kind {
+        for r in remotes {
+            append_flood_entry(h, idx, *r).await?;
+        }
+    }
+    for a in &spec.addresses {
+        add_address(h, idx, a).await?;
+    }
+    Ok(())
+}
+
+/// Delete a link by name; an absent one counts as deleted. Refuses links that are not
+/// netloom's.
+pub async fn delete(h: &Handle, name: &str) -> Result<(), DriverError> {
+    let Some(l) = find(h, name).await? else {
+        return Ok(());
+    };
+    if alias(&l) != Some(MARK) && !alias(&l).is_some_and(|a| a.starts_with("netloom:")) {
+        return Err(DriverError::Clash(format!(
+            "{name} is not netloom's; left alone"
+        )));
+    }
+    delete_index(h, l.header.index).await
+}
+
+pub async fn delete_index(h: &Handle, index: u32) -> Result<(), DriverError> {
+    match h.link().del(index).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if is_gone(&e) => Ok(()),
+        Err(e) => Err(nl_error(format!("delete link {index}"), e)),
+    }
+}
+
+/// Build a link message with the MTU set when given.
+pub(crate) fn built<T>(b: rtnetlink::LinkMessageBuilder<T>, mtu: Option<u16>) -> LinkMessage {
+    match mtu {
+        Some(m) => b.mtu(u32::from(m)).build(),
+        None => b.build(),
+    }
+}

@@ -1,0 +1,64 @@
+//! The kernel dataplane over rtnetlink (no `ip` commands): host-level objects that follow
+//! committed config ([`KernelDriver`], a [`crate::DataplaneDriver`]) and pod interfaces that
+//! follow CNI calls ([`KernelPods`], a [`crate::PodDriver`]).
+
+mod links;
+mod netns;
+mod pods;
+mod routes;
+
+pub use links::MARK;
+pub use pods::KernelPods;
+
+use crate::driver::{DataplaneDriver, DriverError};
+use crate::spec::Op;
+
+/// Host bridges, VXLAN devices, VLAN subinterfaces, host routes and rules, in the daemon's
+/// own network namespace.
+#[derive(Debug, Default)]
+pub struct KernelDriver;
+
+impl KernelDriver {
+    pub fn new() -> Self {
+        KernelDriver
+    }
+}
+
+async fn device_index(
+    h: &rtnetlink::Handle,
+    dev: &Option<String>,
+) -> Result<Option<u32>, DriverError> {
+    match dev {
+        Some(d) => Ok(links::find(h, d).await?.map(|l| l.header.index)),
+        None => Ok(None),
+    }
+}
+
+impl DataplaneDriver for KernelDriver {
+    fn name(&self) -> &'static str {
+        "kernel"
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<Op, DriverError> {
+        let undo = op.inverse();
+        netns::in_host(|h| async move {
+            match op {
+                Op::CreateLink(l) => links::create(&h, l).await,
+                Op::DeleteLink(l) => links::delete(&h, &l.name).await,
+                Op::AddRoute(r) => {
+                    routes::add_route(&h, r, device_index(&h, &r.device).await?).await
+                }
+                Op::DeleteRoute(r) => {
+                    routes::delete_route(&h, r, device_index(&h, &r.device).await?).await
+                }
+                Op::AddRule(r) => routes::add_rule(&h, r).await,
+                Op::DeleteRule(r) => routes::delete_rule(&h, r).await,
+                other => Err(DriverError::Refused {
+                    op: format!("{other:?}"),
+                    reason: "the kernel driver does not program SR-IOV, nftables or OVS yet".into(),
+                }),
+            }
+        })?;
+        Ok(undo)
+    }
+}

@@ -1,0 +1,391 @@
+//! Pod interfaces in the kernel: veths created directly with their pod end in the pod's
+//! namespace (no create-then-move), macvlan/ipvlan created on the uplink straight into the
+//! pod, then addresses, routes, rules and sysctls set from inside the pod's namespace.
+//! Every pod interface carries the alias `netloom:<container id>`, so a retry after a crash
+//! can tell its own leftover from someone else's interface of the same name.
+
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::link::{
+    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, IpVlanMode,
+    LinkFlags, MacVlanMode,
+};
+use rtnetlink::{Handle, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth};
+
+use super::links::{self, built, find, is_exists, nl_error};
+use super::netns::{in_host, in_pod, sysctl, Sides};
+use super::routes;
+use crate::driver::DriverError;
+use crate::pod::{owner_mark, PodDriver, PodInterfaceSpec, PodInterfaceState, PodLinkKind};
+
+/// Pod interfaces through rtnetlink.
+#[derive(Debug, Default)]
+pub struct KernelPods;
+
+fn clash(ifname: &str, where_: &str) -> DriverError {
+    DriverError::Clash(format!(
+        "an interface named {ifname} already exists in {where_}"
+    ))
+}
+
+/// Remove what a failed earlier call for the same owner left; refuse foreign interfaces.
+async fn clear_leftover(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), DriverError> {
+    if let Some(l) = find(&s.pod, &spec.ifname).await? {
+        if links::alias(&l) != Some(mark) {
+            return Err(clash(&spec.ifname, "the pod"));
+        }
+        links::delete_index(&s.pod, l.header.index).await?;
+    }
+    if let Some(host) = spec.host_name() {
+        if let Some(l) = find(&s.host, host).await? {
+            if !links::alias(&l).is_some_and(|a| a.starts_with("netloom:")) {
+                return Err(clash(host, "the host"));
+            }
+            links::delete_index(&s.host, l.header.index).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn uplink_index(h: &Handle, uplink: &str) -> Result<u32, DriverError> {
+    find(h, uplink)
+        .await?
+        .map(|l| l.header.index)
+        .ok_or_else(|| DriverError::Refused {
+            op: format!("find uplink {uplink}"),
+            reason: "no such interface".into(),
+        })
+}
+
+async fn create(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), DriverError> {
+    let fd = s.pod_ns.as_raw_fd();
+    let mac = spec.mac.as_deref().map(links::parse_mac).transpose()?;
+    let msg = match &spec.kind {
+        PodLinkKind::Veth { host_name, .. } => {
+            let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+                .name(spec.ifname.clone())
+                .setns_by_fd(fd);
+            if let Some(m) = spec.mtu {
+                peer = peer.mtu(u32::from(m));
+            }
+            if let Some(mac) = &mac {
+                peer = peer.address(mac.clone());
+            }
+            let b = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+                .name(host_name.clone())
+                .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())));
+            built(b, spec.mtu)
+        }
+        PodLinkKind::Macvlan { uplink, mode } => {
+            let mode = match mode.as_str() {
+                "private" => MacVlanMode::Private,
+                "vepa" => MacVlanMode::Vepa,
+                "passthru" => MacVlanMode::Passthrough,
+                _ => MacVlanMode::Bridge,
+            };
+            let mut b = LinkMacVlan::new(&spec.ifname, uplink_index(&s.host, uplink).await?, mode)
+                .setns_by_fd(fd);
+            if let Some(mac) = &mac {
+                b = b.address(mac.clone());
+            }
+            built(b, spec.mtu)
+        }
+        PodLinkKind::Ipvlan { uplink, mode } => {
+            let mode = match mode.as_str() {
+                "l3" => IpVlanMode::L3,
+                "l3s" => IpVlanMode::L3S,
+                _ => IpVlanMode::L2,
+            };
+            let b = LinkIpVlan::new(&spec.ifname, uplink_index(&s.host, uplink).await?, mode)
+                .setns_by_fd(fd);
+            built(b, spec.mtu)
+        }
+    };
+    match s.host.link().add(msg).execute().await {
+        Ok(()) => {}
+        Err(e) if is_exists(&e) => return Err(clash(&spec.ifname, "the pod")),
+        Err(e) => return Err(nl_error(format!("create {}", spec.ifname), e)),
+    }
+    if let PodLinkKind::Veth {
+        host_name,
+        bridge,
+        hairpin,
+    } = &spec.kind
+    {
+        let Some(host) = find(&s.host, host_name).await? else {
+            return Err(DriverError::Refused {
+                op: format!("create {host_name}"),
+                reason: "the host end vanished".into(),
+            });
+        };
+        let mut b = LinkUnspec::new_with_index(host.header.index)
+            .up()
+            .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::IfAlias(
+                mark.to_owned(),
+            ));
+        if let Some(br) = bridge {
+            b = b.controller(uplink_index(&s.host, br).await?);
+        }
+        s.host
+            .link()
+            .set(b.build())
+            .execute()
+            .await
+            .map_err(|e| nl_error(format!("set up {host_name}"), e))?;
+        if *hairpin {
+            let port = LinkUnspec::new_with_index(host.header.index)
+                .set_port_kind(InfoPortKind::Bridge)
+                .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                    true,
+                )]))
+                .build();
+            s.host
+                .link()
+                .set_port(port)
+                .execute()
+                .await
+                .map_err(|e| nl_error(format!("hairpin on {host_name}"), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Inside the pod: up, marked, addresses, routes, rules.
+async fn configure(
+    s: &Sides,
+    spec: &PodInterfaceSpec,
+    mark: &str,
+) -> Result<PodInterfaceState, DriverError> {
+    let Some(l) = find(&s.pod, &spec.ifname).await? else {
+        return Err(DriverError::Refused {
+            op: format!("configure {}", spec.ifname),
+            reason: "the interface is not in the pod".into(),
+        });
+    };
+    let idx = l.header.index;
+    if spec.addresses.iter().any(|a| a.addr().is_ipv6()) {
+        // addresses are usable at once: the pod's first packet must not wait for DAD
+        let _ = sysctl(&format!("net.ipv6.conf.{}.accept_dad", spec.ifname), "0");
+    }
+    let b = LinkUnspec::new_with_index(idx).up().append_extra_attribute(
+        rtnetlink::packet_route::link::LinkAttribute::IfAlias(mark.to_owned()),
+    );
+    s.pod
+        .link()
+        .set(b.build())
+        .execute()
+        .await
+        .map_err(|e| nl_error(format!("set up {}", spec.ifname), e))?;
+    for a in &spec.addresses {
+        links::add_address(&s.pod, idx, a).await?;
+    }
+    for r in &spec.routes {
+        routes::add_route(&s.pod, r, Some(idx)).await?;
+    }
+    for r in &spec.rules {
+        routes::add_rule(&s.pod, r).await?;
+    }
+    let host = match spec.host_name() {
+        Some(h) => find(&s.host, h)
+            .await?
+            .map(|l| (h.to_owned(), links::mac(&l))),
+        None => None,
+    };
+    Ok(PodInterfaceState {
+        ifname: spec.ifname.clone(),
+        mac: links::mac(&l),
+        host,
+    })
+}
+
+/// Remove one interface (both ends) and its rules; what is not there is fine.
+async fn remove(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), DriverError> {
+    for r in &spec.rules {
+        routes::delete_rule(&s.pod, r).await?;
+    }
+    if let Some(l) = find(&s.pod, &spec.ifname).await? {
+        if links::alias(&l) == Some(mark) {
+            links::delete_index(&s.pod, l.header.index).await?;
+        }
+    }
+    if let Some(h) = spec.host_name() {
+        links::delete(&s.host, h).await?;
+    }
+    Ok(())
+}
+
+async fn lo_up(pod: &Handle) -> Result<(), DriverError> {
+    if let Some(lo) = find(pod, "lo").await? {
+        if !lo.header.flags.contains(LinkFlags::Up) {
+            pod.link()
+                .set(LinkUnspec::new_with_index(lo.header.index).up().build())
+                .execute()
+                .await
+                .map_err(|e| nl_error("set up lo", e))?;
+        }
+    }
+    Ok(())
+}
+
+impl PodDriver for KernelPods {
+    fn attach(
+        &self,
+        netns: &Path,
+        owner: &str,
+        specs: &[PodInterfaceSpec],
+    ) -> Result<Vec<PodInterfaceState>, DriverError> {
+        let mark = owner_mark(owner);
+        in_pod(netns, |s| async move {
+            lo_up(&s.pod).await?;
+            for spec in specs {
+                clear_leftover(&s, spec, &mark).await?;
+            }
+            let mut made = 0;
+            let mut out = Vec::new();
+            let mut failure = None;
+            for spec in specs {
+                if let Err(e) = create(&s, spec, &mark).await {
+                    // a clash made nothing; anything else may have made the host end
+                    if !matches!(e, DriverError::Clash(_)) {
+                        made += 1;
+                    }
+                    failure = Some(e);
+                    break;
+                }
+                made += 1;
+                match configure(&s, spec, &mark).await {
+                    Ok(st) => out.push(st),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            match failure {
+                None => Ok(out),
+                Some(e) => {
+                    for spec in &specs[..made] {
+                        if let Err(undo) = remove(&s, spec, &mark).await {
+                            tracing::error!(error = %undo, ifname = %spec.ifname, "undoing a failed attach");
+                        }
+                    }
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    fn detach(
+        &self,
+        netns: Option<&Path>,
+        owner: &str,
+        specs: &[PodInterfaceSpec],
+    ) -> Result<(), DriverError> {
+        let mark = owner_mark(owner);
+        let in_netns = match netns {
+            Some(ns) => in_pod(ns, |s| async move {
+                let mut first = None;
+                for spec in specs {
+                    // keep going: report the first error after trying everything
+                    if let Err(e) = remove(&s, spec, &mark).await {
+                        first.get_or_insert(e);
+                    }
+                }
+                first.map_or(Ok(()), Err)
+            }),
+            None => Err(DriverError::NoNetns(String::new())),
+        };
+        match in_netns {
+            Err(DriverError::NoNetns(_)) => in_host(|h| async move {
+                // the pod is gone, and with it the pod ends; host ends of veths went too,
+                // unless the netns was only unmounted: remove them by name
+                for spec in specs {
+                    if let Some(name) = spec.host_name() {
+                        links::delete(&h, name).await?;
+                    }
+                }
+                Ok(())
+            }),
+            other => other,
+        }
+    }
+
+    fn check(
+        &self,
+        netns: &Path,
+        owner: &str,
+        specs: &[PodInterfaceSpec],
+    ) -> Result<(), DriverError> {
+        let mark = owner_mark(owner);
+        in_pod(netns, |s| async move {
+            for spec in specs {
+                let missing = |what: String| DriverError::Refused {
+                    op: format!("check {}", spec.ifname),
+                    reason: what,
+                };
+                let Some(l) = find(&s.pod, &spec.ifname).await? else {
+                    return Err(missing("the interface is not in the pod".into()));
+                };
+                if links::alias(&l) != Some(mark.as_str()) {
+                    return Err(missing("the interface is not netloom's".into()));
+                }
+                if !l.header.flags.contains(LinkFlags::Up) {
+                    return Err(missing("the interface is down".into()));
+                }
+                let have: Vec<(std::net::IpAddr, u8)> = s
+                    .pod
+                    .address()
+                    .get()
+                    .set_link_index_filter(l.header.index)
+                    .execute()
+                    .map_ok(|m| {
+                        let len = m.header.prefix_len;
+                        m.attributes.into_iter().find_map(|a| match a {
+                            AddressAttribute::Address(ip) => Some((ip, len)),
+                            _ => None,
+                        })
+                    })
+                    .try_filter_map(|x| async move { Ok(x) })
+                    .try_collect()
+                    .await
+                    .map_err(|e| nl_error("dump addresses", e))?;
+                for a in &spec.addresses {
+                    if !have.contains(&(a.addr(), a.prefix_len())) {
+                        return Err(missing(format!("address {a} is missing")));
+                    }
+                }
+                for r in &spec.routes {
+                    if !routes::has_route(&s.pod, r).await? {
+                        return Err(missing(format!("route {} is missing", r.destination)));
+                    }
+                }
+                if let Some(h) = spec.host_name() {
+                    if find(&s.host, h).await?.is_none() {
+                        return Err(missing(format!("host end {h} is missing")));
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn host_ends(&self) -> Result<Vec<(String, String)>, DriverError> {
+        in_host(|h| async move {
+            Ok(links::all(&h)
+                .await?
+                .iter()
+                .filter_map(|l| {
+                    let mark = links::alias(l).filter(|a| a.starts_with("netloom:"))?;
+                    Some((links::name(l)?.to_owned(), mark.to_owned()))
+                })
+                .collect())
+        })
+    }
+
+    fn remove_host_end(&self, name: &str) -> Result<(), DriverError> {
+        in_host(|h| async move { links::delete(&h, name).await })
+    }
+}
