@@ -142,7 +142,7 @@ fn seed(dir: &Path, edits: &[(&str, Value)]) {
         user: "test".into(),
     };
     engine
-        .edit(&who, DatastoreId::Running, &edits, None)
+        .edit(&who, DatastoreId::Running, edits, None)
         .unwrap();
 }
 

@@ -32,7 +32,7 @@ fn main() {
         session: 1,
         user: "seed".into(),
     };
-    if let Err(e) = engine.edit(&who, DatastoreId::Running, &edits, None) {
+    if let Err(e) = engine.edit(&who, DatastoreId::Running, edits, None) {
         fail(&e.to_string());
     }
 }
