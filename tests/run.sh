@@ -8,7 +8,10 @@ packaging/dev-setup.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+# The end-to-end tests exec the workspace's binaries (netloomd, netloom, netloom-cni); cargo
+# test builds binaries only for packages with integration tests, so build them all first.
+cargo build --workspace --bins --locked 2>&1 | tee "$log" || status=$?
+[ "$status" -eq 0 ] && { cargo test --workspace --locked "$@" 2>&1 | tee -a "$log" || status=$?; }
 awk '/^test result:/ {
        for (i = 1; i < NF; i++) {
          if ($(i + 1) ~ /^passed/) p += $i
