@@ -12,7 +12,7 @@ use super::proto::gnmi::{Encoding, PathElem, ScalarArray, TypedValue};
 use super::tree::{text, Match};
 
 /// The encodings netloom answers in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Enc {
     JsonIetf,
     Json,

@@ -105,6 +105,7 @@ pub fn serve(
         handle,
         auth,
         options,
+        views: subscribe::Views::default(),
     }));
     Ok(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(GnmiError::Serve)?;
@@ -135,6 +136,8 @@ struct Inner {
     handle: Handle,
     auth: Arc<Authenticator>,
     options: GnmiOptions,
+    /// Encoded config views shared by the streams sampling the same path.
+    views: subscribe::Views,
 }
 
 #[derive(Clone)]

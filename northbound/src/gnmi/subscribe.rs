@@ -47,6 +47,36 @@ const STATE_POLL: Duration = Duration::from_secs(1);
 const DEFAULT_SAMPLE: Duration = Duration::from_secs(1);
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
+/// A subscription's encoded values.
+type View = Arc<Vec<(Path, TypedValue)>>;
+type ViewKey = (String, Enc);
+
+/// Encoded config views by path and encoding, each valid for one running commit.
+#[derive(Default)]
+pub struct Views(Mutex<HashMap<ViewKey, (u64, View)>>);
+
+/// Distinct views kept; past that the cache starts over.
+const VIEWS_KEPT: usize = 64;
+
+impl Views {
+    fn get(&self, key: &ViewKey, commit: u64) -> Option<View> {
+        let views = self.0.lock().ok()?;
+        views
+            .get(key)
+            .filter(|(c, _)| *c == commit)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: ViewKey, commit: u64, view: View) {
+        if let Ok(mut views) = self.0.lock() {
+            if views.len() >= VIEWS_KEPT {
+                views.clear();
+            }
+            views.insert(key, (commit, view));
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     OnChange,
@@ -455,15 +485,31 @@ impl Task {
                 sub.last = leaves.iter().map(|(p, v)| (key_of(p), v.clone())).collect();
             }
             if quiet.is_none() {
-                self.outbox.push_ordered(leaves);
+                self.outbox.push_ordered(leaves.to_vec());
             }
         }
         Ok(())
     }
 
-    /// The current values of subscription `i`.
-    async fn view(&self, i: usize, content: Content) -> Result<Vec<(Path, TypedValue)>, End> {
+    /// The current values of subscription `i`. Config-only views are computed once per
+    /// commit, path and encoding, however many streams sample them.
+    async fn view(&self, i: usize, content: Content) -> Result<View, End> {
         let sub = &self.subs[i];
+        let cacheable = !reads_state(&sub.path, content) && sub.path.origin == Origin::Netloom;
+        let commit = self.inner.handle.snapshots().running.commit_id;
+        let key = (
+            format!(
+                "{}{}",
+                sub.path.qualified,
+                super::path::show(&sub.path.elems)
+            ),
+            self.enc,
+        );
+        if cacheable {
+            if let Some(v) = self.inner.views.get(&key, commit) {
+                return Ok(v);
+            }
+        }
         let matches = select(&self.inner, &self.who, &sub.path, content, true)
             .await
             .map_err(End::Fail)?;
@@ -471,10 +517,16 @@ impl Task {
         for m in &matches {
             encode::encode(&self.inner.schema, self.enc, m, &mut leaves);
         }
-        Ok(leaves
-            .into_iter()
-            .map(|(elems, v)| (to_proto(sub.path.origin, elems), v))
-            .collect())
+        let view: View = Arc::new(
+            leaves
+                .into_iter()
+                .map(|(elems, v)| (to_proto(sub.path.origin, elems), v))
+                .collect(),
+        );
+        if cacheable {
+            self.inner.views.put(key, commit, view.clone());
+        }
+        Ok(view)
     }
 
     /// Timers that are due: samples, heartbeats, state comparisons.
@@ -500,14 +552,14 @@ impl Task {
             // what changed since the collector last heard.
             let everything = heartbeat || (sample && !sub.suppress);
             let mut seen = HashMap::with_capacity(leaves.len());
-            for (path, val) in leaves {
-                let key = key_of(&path);
-                let changed = sub.last.get(&key) != Some(&val);
+            for (path, val) in leaves.iter() {
+                let key = key_of(path);
+                let changed = sub.last.get(&key) != Some(val);
                 if everything || changed {
-                    self.outbox.coalesce(path, Some(val.clone()), time);
+                    self.outbox.coalesce(path.clone(), Some(val.clone()), time);
                 }
                 if sub.keeps_last() {
-                    seen.insert(key, val);
+                    seen.insert(key, val.clone());
                 }
             }
             if sub.keeps_last() {
