@@ -18,11 +18,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-python_packages=(pyang==2.7.1)
+python_packages=(pyang==2.7.1 pygnmi==0.8.15)
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import pyang" 2>/dev/null; then
+if ! .venv/bin/python -c "import pyang, pygnmi" 2>/dev/null; then
   echo "dev-setup: installing ${python_packages[*]} into .venv"
   .venv/bin/pip install -q --disable-pip-version-check "${python_packages[@]}"
 fi

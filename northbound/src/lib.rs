@@ -6,4 +6,5 @@
 pub mod api;
 pub mod auth;
 pub mod cni;
+pub mod gnmi;
 pub mod tls;

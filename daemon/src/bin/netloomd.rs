@@ -14,6 +14,7 @@ use netloom_daemon::service::Service;
 use netloom_daemon::users;
 use netloom_northbound::api::Request;
 use netloom_northbound::auth::Authenticator;
+use netloom_northbound::gnmi;
 use netloom_northbound::tls::TlsIdentity;
 use netloom_southbound::{
     DataplaneDriver, KernelDriver, KernelPods, MemoryDriver, MemoryPods, PodDriver,
@@ -49,6 +50,13 @@ struct Args {
     /// gNMI listener address.
     #[arg(long, default_value = "127.0.0.1:9339")]
     gnmi: SocketAddr,
+    /// Serve gNMI without TLS (loopback addresses only; for tests).
+    #[arg(long)]
+    gnmi_plaintext: bool,
+    /// Seconds a gNMI stream may wait on a collector that reads nothing before it is closed
+    /// with RESOURCE_EXHAUSTED.
+    #[arg(long, default_value_t = 30)]
+    gnmi_stall_timeout: u64,
     /// The CNI shim's socket.
     #[arg(long, default_value = "/run/netloom/cni.sock")]
     cni_socket: PathBuf,
@@ -142,7 +150,6 @@ fn main() -> anyhow::Result<()> {
     // Every front end is a task of `frontends`; they all stop when it is dropped.
     #[allow(unused_mut)]
     let mut frontends = tokio::task::JoinSet::<anyhow::Result<()>>::new();
-    let _ = (&tls, &auth);
     let cni = CniService::start(service.jobs(), handle.clone(), &schema, pods)?;
     let cni_listener = netloom_northbound::cni::bind(&args.cni_socket)
         .with_context(|| format!("CNI socket {}", args.cni_socket.display()))?;
@@ -159,6 +166,21 @@ fn main() -> anyhow::Result<()> {
             rt.handle(),
         );
     }
+    let gnmi_options = gnmi::GnmiOptions {
+        plaintext: args.gnmi_plaintext,
+        stall_timeout: std::time::Duration::from_secs(args.gnmi_stall_timeout.max(1)),
+        ..gnmi::GnmiOptions::default()
+    };
+    let gnmi_listener = gnmi::bind(args.gnmi, &gnmi_options)?;
+    let gnmi_server = gnmi::serve(
+        gnmi_listener,
+        &tls,
+        gnmi_options,
+        schema.clone(),
+        handle.clone(),
+        auth.clone(),
+    )?;
+    frontends.spawn_on(async move { Ok(gnmi_server.await?) }, rt.handle());
     tracing::info!(
         restconf = %args.restconf,
         netconf = %args.netconf,
