@@ -20,6 +20,13 @@ pub enum Error {
     Refused(String),
     #[error("{0}")]
     InUse(String),
+    /// A conditional request's datastore changed since the client looked.
+    #[error("{datastore} is at version {now}, not {expected}")]
+    Stale {
+        datastore: netloom_store::DatastoreId,
+        expected: u64,
+        now: u64,
+    },
 }
 
 impl Error {
@@ -62,6 +69,10 @@ impl Error {
                 ApiError::new(ErrorTag::InvalidValue, message)
             }
             Error::InUse(_) => ApiError::new(ErrorTag::InUse, message),
+            Error::Stale { .. } => ApiError {
+                app_tag: Some(netloom_northbound::api::STALE_VERSION.into()),
+                ..ApiError::new(ErrorTag::OperationFailed, message)
+            },
             Error::Refused(_) => ApiError::new(ErrorTag::OperationFailed, message),
             Error::Store(_) | Error::Dataplane(_) => {
                 ApiError::new(ErrorTag::OperationFailed, message)

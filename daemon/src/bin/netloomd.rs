@@ -13,6 +13,7 @@ use netloom_daemon::service::Service;
 use netloom_daemon::users;
 use netloom_northbound::api::Request;
 use netloom_northbound::auth::Authenticator;
+use netloom_northbound::restconf::{self, Restconf};
 use netloom_northbound::tls::TlsIdentity;
 use netloom_southbound::{DataplaneDriver, MemoryDriver};
 use netloom_store::DatastoreId;
@@ -38,6 +39,12 @@ struct Args {
     /// RESTCONF listener address.
     #[arg(long, default_value = "127.0.0.1:8443")]
     restconf: SocketAddr,
+    /// Serve RESTCONF as plain HTTP (loopback addresses only; for tests and local tools).
+    #[arg(long)]
+    restconf_plaintext: bool,
+    /// The largest RESTCONF request body accepted, in bytes (413 past it).
+    #[arg(long, default_value_t = restconf::DEFAULT_MAX_BODY)]
+    restconf_max_body: usize,
     /// NETCONF over SSH listener address.
     #[arg(long, default_value = "127.0.0.1:8830")]
     netconf: SocketAddr,
@@ -132,7 +139,18 @@ fn main() -> anyhow::Result<()> {
     // Every front end is a task of `frontends`; they all stop when it is dropped.
     #[allow(unused_mut)]
     let mut frontends = tokio::task::JoinSet::<anyhow::Result<()>>::new();
-    let _ = (&tls, &auth, &rt);
+    let restconf = Restconf::bind(
+        &restconf::Config {
+            addr: args.restconf,
+            plaintext: args.restconf_plaintext,
+            max_body: args.restconf_max_body,
+        },
+        &tls,
+        handle.clone(),
+        schema.clone(),
+        auth.clone(),
+    )?;
+    frontends.spawn_on(async move { Ok(restconf.serve().await?) }, rt.handle());
     tracing::info!(
         restconf = %args.restconf,
         netconf = %args.netconf,
