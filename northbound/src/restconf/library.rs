@@ -199,7 +199,7 @@ pub fn download(app: &App, file: &str) -> Result<Response, Error> {
     }
     let ctx = app.schema.context();
     let module = ctx
-        .modules(true)
+        .modules(false)
         .find(|m| m.name() == name && revision.is_none_or(|r| m.revision() == Some(r)))
         .ok_or_else(not_found)?;
     let text = module
