@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -221,9 +220,4 @@ async fn handle(app: &Arc<App>, req: Request) -> Result<Response, Error> {
         }
         _ => Err(method_not_allowed(&method, view.allow())),
     }
-}
-
-#[allow(dead_code)]
-fn empty() -> Body {
-    Body::empty()
 }
