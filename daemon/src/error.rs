@@ -30,6 +30,13 @@ pub enum Error {
         address: String,
         owner: String,
     },
+    /// A conditional request's datastore changed since the client looked.
+    #[error("{datastore} is at version {now}, not {expected}")]
+    Stale {
+        datastore: netloom_store::DatastoreId,
+        expected: u64,
+        now: u64,
+    },
 }
 
 impl Error {
@@ -75,6 +82,10 @@ impl Error {
             Error::Exhausted { .. } | Error::AddressTaken { .. } => {
                 ApiError::new(ErrorTag::ResourceDenied, message)
             }
+            Error::Stale { .. } => ApiError {
+                app_tag: Some(netloom_northbound::api::STALE_VERSION.into()),
+                ..ApiError::new(ErrorTag::OperationFailed, message)
+            },
             Error::Refused(_) => ApiError::new(ErrorTag::OperationFailed, message),
             Error::Store(_) | Error::Dataplane(_) => {
                 ApiError::new(ErrorTag::OperationFailed, message)

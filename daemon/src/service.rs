@@ -6,7 +6,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use netloom_northbound::api::{ApiError, Envelope, Handle, Reply, Request};
+use netloom_northbound::api::{ApiError, Envelope, Handle, Principal, Reply, Request};
 
 use crate::engine::{now_ms, Engine, Outcome};
 use crate::error::Error;
@@ -62,8 +62,14 @@ fn reply(outcome: Outcome) -> Reply {
 }
 
 fn serve(engine: &mut Engine, env: Envelope) {
-    let who = &env.who;
-    let result: Result<Reply, Error> = match env.request {
+    let result = answer(engine, &env.who, env.request);
+    let _ = env
+        .reply
+        .send(result.map_err(|e| -> ApiError { e.to_api() }));
+}
+
+fn answer(engine: &mut Engine, who: &Principal, request: Request) -> Result<Reply, Error> {
+    match request {
         Request::Edit {
             datastore,
             edits,
@@ -93,10 +99,22 @@ fn serve(engine: &mut Engine, env: Envelope) {
             engine.commits(limit, with_diff).map(Reply::Commits)
         }
         Request::State => engine.state().map(Reply::State),
-    };
-    let _ = env
-        .reply
-        .send(result.map_err(|e| -> ApiError { e.to_api() }));
+        Request::IfVersion {
+            datastore,
+            version,
+            request,
+        } => {
+            let now = engine.snapshot(datastore).version;
+            if now != version {
+                return Err(Error::Stale {
+                    datastore,
+                    expected: version,
+                    now,
+                });
+            }
+            answer(engine, who, *request)
+        }
+    }
 }
 
 impl Service {

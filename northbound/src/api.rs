@@ -98,6 +98,23 @@ pub enum Request {
     },
     /// The operational state (`/netloom-host:state`) as RFC 7951 JSON.
     State,
+    /// Run `request` only while `datastore` is still at `version` (HTTP preconditions, e.g.
+    /// RESTCONF `If-Match`): the engine checks and writes in its one thread, so no other
+    /// write can slip in between. A mismatch fails with [`STALE_VERSION`] as the app tag.
+    IfVersion {
+        datastore: DatastoreId,
+        version: u64,
+        request: Box<Request>,
+    },
+}
+
+/// The app tag of the error an [`Request::IfVersion`] gets when the datastore moved on.
+pub const STALE_VERSION: &str = "netloom-stale-version";
+
+/// A session id unique across every front end of this process (0 is the system's own).
+pub fn new_session_id() -> SessionId {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 #[derive(Debug, Clone)]

@@ -7,4 +7,5 @@ pub mod api;
 pub mod auth;
 pub mod cni;
 pub mod gnmi;
+pub mod restconf;
 pub mod tls;

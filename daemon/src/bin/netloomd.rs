@@ -15,6 +15,7 @@ use netloom_daemon::users;
 use netloom_northbound::api::Request;
 use netloom_northbound::auth::Authenticator;
 use netloom_northbound::gnmi;
+use netloom_northbound::restconf::{self, Restconf};
 use netloom_northbound::tls::TlsIdentity;
 use netloom_southbound::{
     DataplaneDriver, KernelDriver, KernelPods, MemoryDriver, MemoryPods, PodDriver,
@@ -44,6 +45,12 @@ struct Args {
     /// RESTCONF listener address.
     #[arg(long, default_value = "127.0.0.1:8443")]
     restconf: SocketAddr,
+    /// Serve RESTCONF as plain HTTP (loopback addresses only; for tests and local tools).
+    #[arg(long)]
+    restconf_plaintext: bool,
+    /// The largest RESTCONF request body accepted, in bytes (413 past it).
+    #[arg(long, default_value_t = restconf::DEFAULT_MAX_BODY)]
+    restconf_max_body: usize,
     /// NETCONF over SSH listener address.
     #[arg(long, default_value = "127.0.0.1:8830")]
     netconf: SocketAddr,
@@ -181,6 +188,18 @@ fn main() -> anyhow::Result<()> {
         auth.clone(),
     )?;
     frontends.spawn_on(async move { Ok(gnmi_server.await?) }, rt.handle());
+    let restconf = Restconf::bind(
+        &restconf::Config {
+            addr: args.restconf,
+            plaintext: args.restconf_plaintext,
+            max_body: args.restconf_max_body,
+        },
+        &tls,
+        handle.clone(),
+        schema.clone(),
+        auth.clone(),
+    )?;
+    frontends.spawn_on(async move { Ok(restconf.serve().await?) }, rt.handle());
     tracing::info!(
         restconf = %args.restconf,
         netconf = %args.netconf,
