@@ -132,7 +132,15 @@ fn main() -> anyhow::Result<()> {
     // Every front end is a task of `frontends`; they all stop when it is dropped.
     #[allow(unused_mut)]
     let mut frontends = tokio::task::JoinSet::<anyhow::Result<()>>::new();
-    let _ = (&tls, &auth, &rt);
+    let _ = (&tls, &auth);
+    let cli_listener = netloom_northbound::cli::bind(&cli_socket)?;
+    frontends.spawn_on(
+        {
+            let (handle, schema) = (handle.clone(), schema.clone());
+            async move { Ok(netloom_northbound::cli::serve(cli_listener, handle, schema).await?) }
+        },
+        rt.handle(),
+    );
     tracing::info!(
         restconf = %args.restconf,
         netconf = %args.netconf,
