@@ -28,6 +28,20 @@ pub fn netloomd_path() -> PathBuf {
     bin
 }
 
+/// Where `cargo test` put the `netloom` CLI (beside `netloomd`), or `$NETLOOM`.
+pub fn netloom_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("NETLOOM") {
+        return PathBuf::from(p);
+    }
+    let bin = netloomd_path().with_file_name("netloom");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (or build netloom-cli)",
+        bin.display()
+    );
+    bin
+}
+
 /// A free TCP port on loopback (bound, read, released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -128,13 +128,13 @@ impl Session {
         let snaps = self.handle.snapshots();
         Ok(match name {
             "private" => match &self.candidate {
-                Some(c) => Arc::new(Snapshot {
+                Some(c) if c.is_dirty() => Arc::new(Snapshot {
                     units: c.units().clone(),
                     commit_id: c.base().commit_id,
                     version: c.base().version,
                     modified_ms: c.base().modified_ms,
                 }),
-                None => snaps.running.clone(),
+                _ => snaps.running.clone(),
             },
             other => snaps
                 .get(other.parse::<DatastoreId>().map_err(invalid)?)
@@ -200,7 +200,14 @@ impl Session {
                 self.require_admin("edit")?;
                 let edits = parse_edits(&edits)?;
                 let schema = self.schema.clone();
-                self.candidate()?.edit(&schema, edits)?;
+                let running = self.running();
+                let cand = self.candidate()?;
+                // A session without uncommitted changes follows running, so others' commits
+                // (and rollbacks) before its first edit are never conflicts.
+                if !cand.is_dirty() && cand.base().commit_id != running.commit_id {
+                    cand.reset(running);
+                }
+                cand.edit(&schema, edits)?;
                 Ok(json!({}))
             }
             CliRequest::Compare => {
@@ -246,6 +253,24 @@ impl Session {
             }
             CliRequest::Confirm => {
                 self.require_admin("confirm")?;
+                // Without a pending confirmed commit, a confirming commit would be a plain
+                // commit of the shared candidate: refuse instead.
+                let pending = match self
+                    .call(Request::Commits {
+                        limit: 1,
+                        with_diff: false,
+                    })
+                    .await?
+                {
+                    Reply::Commits(c) => c.first().is_some_and(|r| r.confirm.as_str() == "pending"),
+                    _ => false,
+                };
+                if !pending {
+                    return Err(ApiError::new(
+                        ErrorTag::OperationFailed,
+                        "no confirmed commit is waiting for confirmation (it may have been rolled back already)",
+                    ));
+                }
                 self.on_shared_candidate(
                     Vec::new(),
                     Request::Commit {
