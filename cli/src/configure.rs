@@ -4,6 +4,8 @@
 
 use serde_json::{json, Value};
 
+use crate::client::ClientError;
+use crate::command::Walked;
 use crate::command::{
     edit_path, set_value, spell, split_display, walk, ParseError, Step, Want, Word,
 };
@@ -194,12 +196,19 @@ pub fn exec(shell: &mut Shell, words: &[Word], out: &mut String) -> Result<Flow,
     Ok(Flow::Continue)
 }
 
-fn edit(
-    shell: &mut Shell,
+fn edit(shell: &mut Shell, op: &str, walked: &Walked, value: Option<Value>) -> Result<(), Failure> {
+    let e = wire_edit(shell, op, walked, value)?;
+    shell.client.call(&json!({"op": "edit", "edits": [e]}))?;
+    set_dirty(shell, true);
+    Ok(())
+}
+
+fn wire_edit(
+    shell: &Shell,
     op: &str,
-    walked: &crate::command::Walked,
+    walked: &Walked,
     value: Option<Value>,
-) -> Result<(), Failure> {
+) -> Result<Value, Failure> {
     let path = edit_path(&shell.schema, walked)
         .to_xpath()
         .map_err(|e| Failure::Refused(e.to_string()))?;
@@ -207,9 +216,48 @@ fn edit(
     if let Some(v) = value {
         e["value"] = v;
     }
-    shell.client.call(&json!({"op": "edit", "edits": [e]}))?;
-    set_dirty(shell, true);
-    Ok(())
+    Ok(e)
+}
+
+/// A `set` line checked and turned into its edit without sending it (scripts batch them);
+/// None when the line is anything else.
+pub fn batchable(shell: &Shell, words: &[Word]) -> Result<Option<Value>, Failure> {
+    if shell.config.is_none() || words.first().is_none_or(|w| w.text != "set") {
+        return Ok(None);
+    }
+    let ctx = context(shell);
+    let walked = walk(&shell.schema, &ctx, &words[1..], true)?;
+    if walked.steps.len() == ctx.len() && walked.value.is_none() {
+        return Ok(None);
+    }
+    let value = set_value(&shell.schema, &walked, end_of(words))?;
+    wire_edit(shell, "merge", &walked, Some(value)).map(Some)
+}
+
+/// Send a batch of edits in one request; on failure, the index of the edit the daemon's
+/// error names (by path), when it names one.
+pub fn send_batch(shell: &mut Shell, edits: Vec<Value>) -> Result<(), (Option<usize>, Failure)> {
+    let paths: Vec<String> = edits
+        .iter()
+        .map(|e| e["path"].as_str().unwrap_or("").to_owned())
+        .collect();
+    match shell.client.call(&json!({"op": "edit", "edits": edits})) {
+        Ok(_) => {
+            set_dirty(shell, true);
+            Ok(())
+        }
+        Err(ClientError::Daemon {
+            path: Some(p),
+            message,
+            ..
+        }) => {
+            let at = paths
+                .iter()
+                .position(|e| p.starts_with(e.as_str()) || e.starts_with(p.as_str()));
+            Err((at, Failure::Refused(message)))
+        }
+        Err(e) => Err((None, e.into())),
+    }
 }
 
 /// `commit [comment TEXT] [confirmed MINUTES]` (`confirmed 30s` takes seconds).

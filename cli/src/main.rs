@@ -76,16 +76,70 @@ fn main() -> ExitCode {
     script(shell, std::io::stdin().lock().lines())
 }
 
-/// Run lines until one fails; report errors with their line and column.
+/// Consecutive `set` lines a script sends as one request.
+const BATCH: usize = 1000;
+
+type Batch = Vec<(usize, serde_json::Value)>;
+
+/// Send the batched `set` lines; report a refusal with the line it is about.
+fn flush(shell: &mut Shell, batch: &mut Batch) -> Result<(), ExitCode> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<usize> = batch.iter().map(|(n, _)| *n).collect();
+    let edits = batch.drain(..).map(|(_, e)| e).collect();
+    match configure::send_batch(shell, edits) {
+        Ok(()) => Ok(()),
+        Err((at, Failure::Refused(m))) => {
+            match at {
+                Some(i) => eprintln!("error: line {}: {m}", lines[i] + 1),
+                None => eprintln!(
+                    "error: lines {}-{}: {m}",
+                    lines[0] + 1,
+                    lines[lines.len() - 1] + 1
+                ),
+            }
+            Err(ExitCode::from(1))
+        }
+        Err((_, e)) => {
+            eprintln!("netloom: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Run lines until one fails; report errors with their line and column. Consecutive `set`
+/// lines (each checked here first) go to the daemon in batches: 10,000 lines cost a few
+/// requests, not 10,000 round trips.
 fn script(mut shell: Shell, lines: impl Iterator<Item = std::io::Result<String>>) -> ExitCode {
     let stdout = std::io::stdout();
+    let mut batch: Batch = Vec::new();
     for (n, line) in lines.enumerate() {
         let Ok(line) = line else {
             eprintln!("netloom: reading stdin failed");
             return ExitCode::from(2);
         };
         let mut out = String::new();
-        let result = shell.exec(&line, &mut out);
+        let checked = command::tokenize(&line)
+            .map_err(Failure::Parse)
+            .and_then(|words| configure::batchable(&shell, &words));
+        if let Ok(Some(edit)) = checked {
+            batch.push((n, edit));
+            if batch.len() == BATCH {
+                if let Err(code) = flush(&mut shell, &mut batch) {
+                    return code;
+                }
+            }
+            continue;
+        }
+        if let Err(code) = flush(&mut shell, &mut batch) {
+            return code;
+        }
+        let result = match checked {
+            Err(e) => Err(e),
+            _ => shell.exec(&line, &mut out),
+        };
+
         let _ = stdout.lock().write_all(out.as_bytes());
         match result {
             Ok(Flow::Continue) => {}
@@ -118,6 +172,9 @@ fn script(mut shell: Shell, lines: impl Iterator<Item = std::io::Result<String>>
                 return ExitCode::from(2);
             }
         }
+    }
+    if let Err(code) = flush(&mut shell, &mut batch) {
+        return code;
     }
     if shell.config.as_ref().is_some_and(|c| c.dirty) {
         eprintln!("warning: uncommitted changes dropped at the end of input");

@@ -97,7 +97,15 @@ pub fn keys(
     let head = scan.len();
     scan.push_str(prefix);
     let mut out: Vec<String> = Vec::new();
-    for (key, _) in units_under(schema, units, &scan) {
+    // A lazy range scan: completion over 100k entries stops after `limit` matches.
+    let from = UnitKey {
+        list: netloom_yang::UnitListId(def_id as u16),
+        path: Arc::from(scan.as_str()),
+    };
+    let matching = units
+        .range(from..)
+        .take_while(|(k, _)| k.list.0 as usize == def_id && k.path.starts_with(scan.as_str()));
+    for (key, _) in matching {
         let Some(rest) = key.path.get(head..) else {
             continue;
         };
