@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cli;
 pub mod cni;
 pub mod gnmi;
 pub mod restconf;

@@ -28,18 +28,30 @@ pub fn netloomd_path() -> PathBuf {
     bin
 }
 
-/// Where `cargo test` put the `netloom-cni` shim (beside `netloomd`), or `$NETLOOM_CNI`.
-pub fn netloom_cni_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("NETLOOM_CNI") {
+/// A workspace binary beside `netloomd` (where `cargo build --workspace --bins` puts it), or
+/// the path in `$env_var`.
+fn sibling_bin(name: &str, env_var: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env_var) {
         return PathBuf::from(p);
     }
-    let bin = netloomd_path().with_file_name("netloom-cni");
+    let bin = netloomd_path().with_file_name(name);
     assert!(
         bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` (or build netloom-cli)",
+        "{} is missing: build the workspace's binaries first (`cargo build --workspace --bins`, \
+         as tests/run.sh does)",
         bin.display()
     );
     bin
+}
+
+/// The `netloom-cni` shim, or `$NETLOOM_CNI`.
+pub fn netloom_cni_path() -> PathBuf {
+    sibling_bin("netloom-cni", "NETLOOM_CNI")
+}
+
+/// The `netloom` CLI, or `$NETLOOM`.
+pub fn netloom_path() -> PathBuf {
+    sibling_bin("netloom", "NETLOOM")
 }
 
 /// A free TCP port on loopback (bound, read, released).

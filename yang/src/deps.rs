@@ -101,6 +101,61 @@ pub(crate) fn enum_names(t: &SchemaLeafType<'_>) -> Vec<String> {
     out
 }
 
+/// A numeric type's range or a string type's length restriction as YANG writes it
+/// (`1..4094`, `0..10 | 20..30`); none when the type has no restriction.
+pub(crate) fn range_text(t: &SchemaLeafType<'_>) -> Option<String> {
+    let base = t.base_type();
+    let signed = matches!(
+        base,
+        DataValueType::Int8 | DataValueType::Int16 | DataValueType::Int32 | DataValueType::Int64
+    );
+    // SAFETY: the pointer casts follow the base type (libyang's lysc_type_num/_dec/_str share
+    // the header and differ only in the fields read here); `parts` is a libyang sized array
+    // whose count precedes its first item; everything is owned by the context.
+    unsafe {
+        let range = match base {
+            DataValueType::Int8
+            | DataValueType::Int16
+            | DataValueType::Int32
+            | DataValueType::Int64
+            | DataValueType::Uint8
+            | DataValueType::Uint16
+            | DataValueType::Uint32
+            | DataValueType::Uint64 => (*(t.as_raw() as *const ffi::lysc_type_num)).range,
+            DataValueType::String | DataValueType::Binary => {
+                (*(t.as_raw() as *const ffi::lysc_type_str)).length
+            }
+            _ => return None,
+        };
+        if range.is_null() || (*range).parts.is_null() {
+            return None;
+        }
+        let parts = (*range).parts;
+        let count = (parts as *const u64).offset(-1).read() as usize;
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            let p = parts.add(i).read();
+            let text = if signed {
+                let (lo, hi) = (p.__bindgen_anon_1.min_64, p.__bindgen_anon_2.max_64);
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}..{hi}")
+                }
+            } else {
+                let (lo, hi) = (p.__bindgen_anon_1.min_u64, p.__bindgen_anon_2.max_u64);
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}..{hi}")
+                }
+            };
+            out.push(text);
+        }
+        Some(out.join(" | "))
+    }
+}
+
 /// A leaf's default in canonical form (yang3 dereferences a null default, so check first).
 pub(crate) fn leaf_default(node: &SchemaNode<'_>) -> Option<String> {
     if node.kind() != yang3::schema::SchemaNodeKind::Leaf {

@@ -13,6 +13,7 @@ mod path;
 mod schema;
 mod unit;
 mod validate;
+mod value;
 
 pub use deps::{Dependency, DependencyGraph, KeyRef};
 pub use edit::{Edit, EditOp};

@@ -45,6 +45,10 @@ pub struct SchemaNodeInfo {
     pub type_name: Option<String>,
     /// Enumeration names of a leaf's type, for completion.
     pub enums: Vec<String>,
+    /// A leaf's numeric range or string length restriction (`68..65535`), for help.
+    pub range: Option<String>,
+    /// A leaf's units statement, for help.
+    pub units: Option<String>,
     /// Whether a leaf's JSON value is a bare number (RFC 7951: up to 32-bit integers).
     pub json_number: bool,
     /// The unit list this node is, when it is one.
@@ -258,6 +262,7 @@ fn index_node(
     let id = NodeId(nodes.len() as u32);
     raw_map.insert(node.as_raw() as usize, id);
     let leaf_type = node.leaf_type();
+    let range = leaf_type.as_ref().and_then(deps::range_text);
     let (type_name, json_number, enums) = match &leaf_type {
         Some(t) => {
             let base = match t.base_type() {
@@ -296,6 +301,8 @@ fn index_node(
         description: node.description().map(str::to_owned),
         type_name,
         enums,
+        range,
+        units: node.units().map(str::to_owned),
         json_number,
         unit: None,
     });
@@ -327,5 +334,10 @@ mod tests {
         let mtu = s.child(net, None, "mtu").unwrap();
         assert!(s.node(mtu).json_number);
         assert_eq!(s.schema_path(mtu), "/netloom-host:networks/network/mtu");
+        assert_eq!(s.node(mtu).range.as_deref(), Some("68..65535"));
+        let name = s.child(net, None, "name").unwrap();
+        assert_eq!(s.node(name).range.as_deref(), Some("1..63"));
+        let vni = s.child(vxlan, None, "vni").unwrap();
+        assert_eq!(s.node(vni).range.as_deref(), Some("1..16777215"));
     }
 }

@@ -200,6 +200,14 @@ fn main() -> anyhow::Result<()> {
         auth.clone(),
     )?;
     frontends.spawn_on(async move { Ok(restconf.serve().await?) }, rt.handle());
+    let cli_listener = netloom_northbound::cli::bind(&cli_socket)?;
+    frontends.spawn_on(
+        {
+            let (handle, schema) = (handle.clone(), schema.clone());
+            async move { Ok(netloom_northbound::cli::serve(cli_listener, handle, schema).await?) }
+        },
+        rt.handle(),
+    );
     tracing::info!(
         restconf = %args.restconf,
         netconf = %args.netconf,

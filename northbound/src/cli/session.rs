@@ -1,0 +1,439 @@
+//! One CLI connection: identify the peer, answer its requests in order, and end the engine
+//! session when it goes.
+
+use std::sync::Arc;
+
+use netloom_store::{DatastoreId, SessionId, Snapshot};
+use netloom_yang::{DataPath, Edit, ErrorTag, Schema};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tracing::Instrument;
+
+use super::candidate::{edit_op, yang_error, PrivateCandidate};
+use super::peer::{self, Role};
+use super::protocol::{failed, ok, CliRequest, WireEdit};
+use super::read;
+use crate::api::{ApiError, Confirmed, Handle, Principal, Reply, Request};
+
+/// Longest request line accepted (10k edits fit easily).
+const MAX_LINE: u64 = 64 << 20;
+
+struct Session {
+    handle: Handle,
+    schema: Arc<Schema>,
+    who: Principal,
+    role: Role,
+    candidate: Option<PrivateCandidate>,
+}
+
+pub async fn run(stream: UnixStream, handle: Handle, schema: Arc<Schema>, id: SessionId) {
+    let cred = match stream.peer_cred() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "CLI peer without credentials; closing");
+            return;
+        }
+    };
+    let (user, role) = peer::identify(cred.uid(), cred.gid());
+    let span =
+        tracing::info_span!("cli", session = id, user = %user, role = ?role, pid = ?cred.pid());
+    let mut session = Session {
+        handle,
+        schema,
+        who: Principal { session: id, user },
+        role,
+        candidate: None,
+    };
+    async move {
+        tracing::info!("CLI session started");
+        if let Err(e) = session.serve(stream).await {
+            tracing::info!(error = %e, "CLI connection failed");
+        }
+        if let Err(e) = session.call(Request::EndSession).await {
+            tracing::warn!(error = %e, "ending the CLI session");
+        }
+        tracing::info!("CLI session ended");
+    }
+    .instrument(span)
+    .await;
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorTag::InvalidValue, message)
+}
+
+impl Session {
+    async fn serve(&mut self, stream: UnixStream) -> std::io::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let mut reader = BufReader::new(read);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = (&mut reader).take(MAX_LINE).read_line(&mut line).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            if !line.ends_with('\n') && n as u64 == MAX_LINE {
+                let e = ApiError::new(ErrorTag::MalformedMessage, "request line too long");
+                write
+                    .write_all(format!("{}\n", failed(&e)).as_bytes())
+                    .await?;
+                return Ok(());
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            let reply = match serde_json::from_str::<CliRequest>(&line) {
+                Ok(request) => match self.dispatch(request).await {
+                    Ok(v) => ok(v),
+                    Err(e) => failed(&e),
+                },
+                Err(e) => failed(&ApiError::new(ErrorTag::MalformedMessage, e.to_string())),
+            };
+            let mut text = reply.to_string();
+            text.push('\n');
+            write.write_all(text.as_bytes()).await?;
+        }
+    }
+
+    async fn call(&self, request: Request) -> Result<Reply, ApiError> {
+        self.handle.call(&self.who, request).await
+    }
+
+    fn require_admin(&self, what: &str) -> Result<(), ApiError> {
+        if self.role.may_write() {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            ErrorTag::AccessDenied,
+            format!(
+                "{what}: user '{}' is read-only (root or the 'netloom' group may change the configuration)",
+                self.who.user
+            ),
+        ))
+    }
+
+    fn candidate(&mut self) -> Result<&mut PrivateCandidate, ApiError> {
+        self.candidate
+            .as_mut()
+            .ok_or_else(|| ApiError::new(ErrorTag::OperationFailed, "not in configure mode"))
+    }
+
+    fn running(&self) -> Arc<Snapshot> {
+        self.handle.snapshots().running.clone()
+    }
+
+    fn source(&self, name: &str) -> Result<Arc<Snapshot>, ApiError> {
+        let snaps = self.handle.snapshots();
+        Ok(match name {
+            "private" => match &self.candidate {
+                Some(c) if c.is_dirty() => Arc::new(Snapshot {
+                    units: c.units().clone(),
+                    commit_id: c.base().commit_id,
+                    version: c.base().version,
+                    modified_ms: c.base().modified_ms,
+                }),
+                _ => snaps.running.clone(),
+            },
+            other => snaps
+                .get(other.parse::<DatastoreId>().map_err(invalid)?)
+                .clone(),
+        })
+    }
+
+    async fn dispatch(&mut self, request: CliRequest) -> Result<Value, ApiError> {
+        match request {
+            CliRequest::Hello => Ok(json!({
+                "user": self.who.user,
+                "role": self.role,
+                "session": self.who.session,
+                "commit": self.running().commit_id,
+            })),
+            CliRequest::Get { source, path } => {
+                let snap = self.source(&source)?;
+                let data = read::document(&self.schema, &snap.units, path.as_deref())?;
+                Ok(json!({"data": data, "commit": snap.commit_id}))
+            }
+            CliRequest::State => match self.call(Request::State).await? {
+                Reply::State(data) => Ok(json!({ "data": data })),
+                _ => Ok(json!({ "data": {} })),
+            },
+            CliRequest::Commits { limit, diff } => {
+                match self
+                    .call(Request::Commits {
+                        limit,
+                        with_diff: diff,
+                    })
+                    .await?
+                {
+                    Reply::Commits(records) => Ok(read::commits(records, diff)),
+                    _ => Ok(json!({ "commits": [] })),
+                }
+            }
+            CliRequest::Keys {
+                path,
+                fixed,
+                prefix,
+                limit,
+                source,
+            } => {
+                let snap = self.source(&source)?;
+                let (keys, more) =
+                    read::keys(&self.schema, &snap.units, &path, &fixed, &prefix, limit)?;
+                Ok(json!({"keys": keys, "more": more}))
+            }
+            CliRequest::Configure => {
+                self.require_admin("configure")?;
+                let running = self.running();
+                let base = running.commit_id;
+                if self.candidate.is_none() {
+                    self.candidate = Some(PrivateCandidate::new(running));
+                }
+                Ok(json!({ "base": base }))
+            }
+            CliRequest::Leave => {
+                self.candidate = None;
+                Ok(json!({}))
+            }
+            CliRequest::Edit { edits } => {
+                self.require_admin("edit")?;
+                let edits = parse_edits(&edits)?;
+                let schema = self.schema.clone();
+                let running = self.running();
+                let cand = self.candidate()?;
+                // A session without uncommitted changes follows running, so others' commits
+                // (and rollbacks) before its first edit are never conflicts.
+                if !cand.is_dirty() && cand.base().commit_id != running.commit_id {
+                    cand.reset(running);
+                }
+                cand.edit(&schema, edits)?;
+                Ok(json!({}))
+            }
+            CliRequest::Compare => {
+                let running = self.running();
+                let schema = self.schema.clone();
+                let diffs = self.candidate()?.compare(&schema, &running)?;
+                let changes: Vec<Value> = diffs
+                    .iter()
+                    .map(|d| json!({"path": &*d.path, "old": d.old.as_deref(), "new": d.new.as_deref()}))
+                    .collect();
+                Ok(json!({ "changes": changes }))
+            }
+            CliRequest::Validate => {
+                self.require_admin("validate")?;
+                let edits = self.candidate()?.edits().to_vec();
+                self.on_shared_candidate(
+                    edits,
+                    Request::Validate {
+                        datastore: DatastoreId::Candidate,
+                    },
+                )
+                .await?;
+                Ok(json!({}))
+            }
+            CliRequest::Update => {
+                let running = self.running();
+                let schema = self.schema.clone();
+                let base = running.commit_id;
+                self.candidate()?.rebase(&schema, running)?;
+                Ok(json!({ "base": base }))
+            }
+            CliRequest::Discard => {
+                let running = self.running();
+                self.candidate()?.reset(running);
+                Ok(json!({}))
+            }
+            CliRequest::Commit {
+                comment,
+                confirmed_secs,
+            } => {
+                self.require_admin("commit")?;
+                self.commit(comment, confirmed_secs).await
+            }
+            CliRequest::Confirm => {
+                self.require_admin("confirm")?;
+                // Without a pending confirmed commit, a confirming commit would be a plain
+                // commit of the shared candidate: refuse instead.
+                let pending = match self
+                    .call(Request::Commits {
+                        limit: 1,
+                        with_diff: false,
+                    })
+                    .await?
+                {
+                    Reply::Commits(c) => c.first().is_some_and(|r| r.confirm.as_str() == "pending"),
+                    _ => false,
+                };
+                if !pending {
+                    return Err(ApiError::new(
+                        ErrorTag::OperationFailed,
+                        "no confirmed commit is waiting for confirmation (it may have been rolled back already)",
+                    ));
+                }
+                self.on_shared_candidate(
+                    Vec::new(),
+                    Request::Commit {
+                        comment: None,
+                        confirmed: None,
+                        persist_id: None,
+                    },
+                )
+                .await?;
+                Ok(json!({}))
+            }
+            CliRequest::Rollback { id, comment } => {
+                self.require_admin("rollback")?;
+                if self
+                    .candidate
+                    .as_ref()
+                    .is_some_and(PrivateCandidate::is_dirty)
+                {
+                    return Err(ApiError::new(
+                        ErrorTag::OperationFailed,
+                        "uncommitted changes: commit or discard them before a rollback",
+                    ));
+                }
+                let reply = self.call(Request::Rollback { id, comment }).await?;
+                let running = self.running();
+                if let Some(c) = self.candidate.as_mut() {
+                    c.reset(running);
+                }
+                Ok(commit_reply(reply))
+            }
+            CliRequest::Lock => {
+                self.require_admin("lock")?;
+                self.call(Request::Lock {
+                    datastore: DatastoreId::Running,
+                })
+                .await?;
+                Ok(json!({}))
+            }
+            CliRequest::Unlock => {
+                self.call(Request::Unlock {
+                    datastore: DatastoreId::Running,
+                })
+                .await?;
+                Ok(json!({}))
+            }
+        }
+    }
+
+    /// Commit the private candidate's edits, unless running changed meanwhile where they
+    /// apply. A confirmed commit goes through the shared candidate, which the engine's
+    /// confirmed-commit timer works on.
+    async fn commit(
+        &mut self,
+        comment: Option<String>,
+        confirmed_secs: Option<u32>,
+    ) -> Result<Value, ApiError> {
+        let running = self.running();
+        let schema = self.schema.clone();
+        let cand = self.candidate()?;
+        let conflicts = cand.conflicts(&schema, &running);
+        if !conflicts.is_empty() {
+            return Err(ApiError {
+                tag: ErrorTag::InUse,
+                path: conflicts.first().cloned(),
+                message: format!(
+                    "conflict: since this session started from commit {}, running changed (now commit {}) where this session's changes apply: {}; `discard` to start over, or `update` to put this session's changes on top",
+                    cand.base().commit_id,
+                    running.commit_id,
+                    conflicts.join(", ")
+                ),
+                app_tag: None,
+            });
+        }
+        let edits = cand.edits().to_vec();
+        if edits.is_empty() {
+            return Ok(json!({ "unchanged": running.commit_id }));
+        }
+        let reply = match confirmed_secs {
+            None => {
+                self.call(Request::Edit {
+                    datastore: DatastoreId::Running,
+                    edits,
+                    comment,
+                })
+                .await?
+            }
+            Some(secs) => {
+                self.on_shared_candidate(
+                    edits,
+                    Request::Commit {
+                        comment,
+                        confirmed: Some(Confirmed {
+                            timeout_secs: secs,
+                            persist: None,
+                        }),
+                        persist_id: None,
+                    },
+                )
+                .await?
+            }
+        };
+        let running = self.running();
+        self.candidate()?.reset(running);
+        Ok(commit_reply(reply))
+    }
+
+    /// Put `edits` on the shared candidate under this session's lock, make `request`, and
+    /// leave the candidate as running again. The lock is refused while another session has
+    /// uncommitted changes there, so no one else's work is ever discarded.
+    async fn on_shared_candidate(
+        &mut self,
+        edits: Vec<Edit>,
+        request: Request,
+    ) -> Result<Reply, ApiError> {
+        self.call(Request::Lock {
+            datastore: DatastoreId::Candidate,
+        })
+        .await?;
+        let result = async {
+            if !edits.is_empty() {
+                self.call(Request::Edit {
+                    datastore: DatastoreId::Candidate,
+                    edits,
+                    comment: None,
+                })
+                .await?;
+            }
+            self.call(request).await
+        }
+        .await;
+        if result.is_err() || matches!(result, Ok(Reply::Done)) {
+            if let Err(e) = self.call(Request::DiscardChanges).await {
+                tracing::warn!(error = %e, "discarding the shared candidate");
+            }
+        }
+        if let Err(e) = self
+            .call(Request::Unlock {
+                datastore: DatastoreId::Candidate,
+            })
+            .await
+        {
+            tracing::warn!(error = %e, "unlocking the shared candidate");
+        }
+        result
+    }
+}
+
+fn commit_reply(reply: Reply) -> Value {
+    match reply {
+        Reply::Committed { id } => json!({ "commit": id }),
+        Reply::Unchanged { id } => json!({ "unchanged": id }),
+        _ => json!({}),
+    }
+}
+
+fn parse_edits(wire: &[WireEdit]) -> Result<Vec<Edit>, ApiError> {
+    wire.iter()
+        .map(|w| {
+            Ok(Edit {
+                op: edit_op(&w.op)?,
+                path: DataPath::parse_xpath(&w.path).map_err(yang_error)?,
+                value: w.value.clone(),
+            })
+        })
+        .collect()
+}
