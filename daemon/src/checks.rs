@@ -1,16 +1,15 @@
-//! Semantic checks: what YANG cannot say. Pools must sit inside their subnet and not overlap,
-//! a VNI is used once per uplink, a fixed pod address lies in one of its network's pools and
-//! belongs to one pod only, a node port serves one service. Each check declares the
-//! dependencies it needs (see [`semantic_dependencies`]) so incremental validation hands it
-//! every unit it must see; the fixed-address check uses an index instead, since pods are the
-//! list that grows to 100k.
+//! Semantic checks: what YANG cannot say. Pools must sit inside their subnet, a fixed pod
+//! address lies in one of its network's pools and belongs to one pod only, one interface of a
+//! pod carries its default route. Checks across entries use indexes (fixed addresses here;
+//! pool overlap, VNIs and node ports in [`crate::uniques`]) so a commit's cost follows its
+//! change, not the size of the lists.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use netloom_yang::model::{self, Network, Pod, Service};
-use netloom_yang::{Dependency, Schema, UnitKey, UnitListId, UnitMap};
+use netloom_yang::model::{self, Network, Pod};
+use netloom_yang::{Schema, UnitKey, UnitListId, UnitMap};
 
 use crate::error::Error;
 use crate::scope::range;
@@ -42,22 +41,6 @@ impl Lists {
             policies: get("policies", "policy")?,
         })
     }
-}
-
-/// What the checks need beyond the schema's own dependencies.
-pub fn semantic_dependencies(l: &Lists) -> Vec<Dependency> {
-    vec![
-        // pool overlap and VNI uniqueness compare every network with every other
-        Dependency::Whole {
-            from: l.networks,
-            to: l.networks,
-        },
-        // node ports are unique across services
-        Dependency::Whole {
-            from: l.services,
-            to: l.services,
-        },
-    ]
 }
 
 fn parse<T: serde::de::DeserializeOwned>(key: &UnitKey, text: &str) -> Result<T, Error> {
@@ -113,74 +96,20 @@ fn check_network(key: &UnitKey, n: &Network) -> Result<(), Error> {
     Ok(())
 }
 
-fn overlaps(a: &IpNet, b: &IpNet) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
-}
-
-/// Check every network, pod and service unit in `scope` (against the content `units`).
+/// Check every network and pod unit in `scope` (against the content `units`).
 pub fn check(
     schema: &Schema,
     l: &Lists,
     units: &UnitMap,
     scope: &BTreeSet<UnitKey>,
 ) -> Result<(), Error> {
-    let mut networks: Vec<(&UnitKey, Network)> = Vec::new();
-    let mut pods = Vec::new();
-    let mut services = Vec::new();
+    let mut nets = NetworkCache::default();
     for key in scope {
         let Some(text) = units.get(key) else { continue };
         if key.list == l.networks {
-            networks.push((key, parse::<Network>(key, text)?));
+            check_network(key, &parse::<Network>(key, text)?)?;
         } else if key.list == l.pods {
-            pods.push((key, parse::<Pod>(key, text)?));
-        } else if key.list == l.services {
-            services.push((key, parse::<Service>(key, text)?));
-        }
-    }
-    let mut pools: Vec<(&UnitKey, &str, &IpNet)> = Vec::new();
-    let mut vnis: HashMap<(Option<&str>, u32), &UnitKey> = HashMap::new();
-    for (key, n) in &networks {
-        check_network(key, n)?;
-        for p in &n.ipam.pool {
-            if let Some((other, name, _)) = pools.iter().find(|(_, _, s)| overlaps(s, &p.subnet)) {
-                return Err(Error::semantic(
-                    format!("{}/ipam/pool[name='{}']/subnet", key.path, p.name),
-                    format!(
-                        "subnet {} overlaps pool '{name}' of {}",
-                        p.subnet, other.path
-                    ),
-                ));
-            }
-            pools.push((key, &p.name, &p.subnet));
-        }
-        if let Some(v) = &n.vxlan {
-            if let Some(other) = vnis.insert((n.uplink.as_deref(), v.vni), key) {
-                return Err(Error::semantic(
-                    format!("{}/vxlan/vni", key.path),
-                    format!(
-                        "VNI {} is already used on this uplink by {}",
-                        v.vni, other.path
-                    ),
-                ));
-            }
-        }
-    }
-    let mut nets = NetworkCache::default();
-    for (key, pod) in &pods {
-        check_pod(schema, l, units, key, pod, &mut nets)?;
-    }
-    let mut node_ports: HashMap<(String, u16), &UnitKey> = HashMap::new();
-    for (key, s) in &services {
-        for p in &s.port {
-            if let Some(np) = p.node_port {
-                let proto = p.protocol.clone().unwrap_or_else(|| "tcp".into());
-                if let Some(other) = node_ports.insert((proto.clone(), np), key) {
-                    return Err(Error::semantic(
-                        format!("{}/port[name='{}']/node-port", key.path, p.name),
-                        format!("node port {proto}/{np} is already used by {}", other.path),
-                    ));
-                }
-            }
+            check_pod(schema, l, units, key, &parse::<Pod>(key, text)?, &mut nets)?;
         }
     }
     Ok(())

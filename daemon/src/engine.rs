@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::executor;
 use crate::plan::{self, UnitDiff};
 use crate::scope::{self, RefIndex};
+use crate::uniques::{UniqueClaim, Uniques};
 
 /// What a change came to.
 #[derive(Debug, Clone)]
@@ -54,9 +55,17 @@ pub fn system_principal() -> Principal {
 
 const DEFAULT_HISTORY: u32 = 1000;
 
-/// A validated change: its scope, the canonical texts of the scope's units, and the
-/// fixed-address claims of its changed pods.
-type Validated = (BTreeSet<UnitKey>, Vec<(UnitKey, String)>, Vec<Claim>);
+/// What the changed units claim that only one unit may hold, read once during validation and
+/// used both to check the change and to update the indexes after it.
+#[derive(Debug, Default)]
+struct Claims {
+    fixed: Vec<Claim>,
+    unique: Vec<UniqueClaim>,
+}
+
+/// A validated change: its scope, the canonical texts of the scope's units, and the claims
+/// of its changed units.
+type Validated = (BTreeSet<UnitKey>, Vec<(UnitKey, String)>, Claims);
 /// Changes of at least this many units are validated in parallel parts.
 const PARALLEL_UNITS: usize = 4096;
 /// At most this many parallel parts.
@@ -72,6 +81,7 @@ pub struct Engine {
     driver: Box<dyn DataplaneDriver>,
     refs: RefIndex,
     fixed: FixedIps,
+    uniques: Uniques,
     full_validation: bool,
     pending: Option<PendingConfirm>,
     snapshots: watch::Sender<Arc<Snapshots>>,
@@ -105,13 +115,11 @@ impl Engine {
     ) -> Result<Self, Error> {
         let store = Store::open(db, schema.clone())?;
         let lists = Lists::resolve(&schema)?;
-        let mut deps = schema.dependencies().clone();
-        for d in checks::semantic_dependencies(&lists) {
-            deps.add(d);
-        }
+        let deps = schema.dependencies().clone();
         let running = store.snapshot(DatastoreId::Running);
         let refs = RefIndex::build(&schema, &deps, &running.units);
         let fixed = FixedIps::build(&lists, &running.units);
+        let uniques = Uniques::build(&lists, &running.units)?;
         let pending = store.pending_confirm()?;
         let (snapshots, _) = watch::channel(Arc::new(Snapshots::default()));
         let (events, _) = broadcast::channel(1024);
@@ -130,6 +138,7 @@ impl Engine {
             driver,
             refs,
             fixed,
+            uniques,
             full_validation: false,
             pending,
             snapshots,
@@ -278,6 +287,7 @@ impl Engine {
         let all: BTreeSet<UnitKey> = canon.keys().cloned().collect();
         checks::check(&self.schema, &self.lists, &canon, &all)?;
         FixedIps::check_all(&self.lists, &canon)?;
+        Uniques::check_all(&self.lists, &canon)?;
         Ok(canon)
     }
 
@@ -594,9 +604,12 @@ impl Engine {
             let canonical = schema.validate_units(&doc)?;
             checks::check(schema, lists, units, &scope)?;
             let claims = if full {
-                Vec::new()
+                Claims::default()
             } else {
-                FixedIps::claims_of(lists, units, part)?
+                Claims {
+                    fixed: FixedIps::claims_of(lists, units, part)?,
+                    unique: Uniques::claims_of(lists, units, part)?,
+                }
             };
             Ok((scope, canonical, claims))
         };
@@ -625,12 +638,13 @@ impl Engine {
         });
         let mut scope = BTreeSet::new();
         let mut canonical = Vec::new();
-        let mut claims = Vec::new();
+        let mut claims = Claims::default();
         for r in results {
             let (s, c, f) = r?;
             scope.extend(s);
             canonical.extend(c);
-            claims.extend(f);
+            claims.fixed.extend(f.fixed);
+            claims.unique.extend(f.unique);
         }
         Ok((scope, canonical, claims))
     }
@@ -685,11 +699,19 @@ impl Engine {
                 units.insert(k, Arc::from(text));
             }
         }
-        if self.full_validation {
+        let claims = if self.full_validation {
             FixedIps::check_all(&self.lists, &units)?;
+            Uniques::check_all(&self.lists, &units)?;
+            Claims {
+                fixed: Vec::new(),
+                unique: Uniques::claims_of(&self.lists, &units, &changed)?,
+            }
         } else {
-            self.fixed.check_claims(&self.lists, &claims, &changed)?;
-        }
+            self.fixed
+                .check_claims(&self.lists, &claims.fixed, &changed)?;
+            self.uniques.check_claims(&claims.unique, &changed)?;
+            claims
+        };
         let checked = started.elapsed();
         let diffs: Vec<UnitDiff> = changed
             .iter()
@@ -729,6 +751,7 @@ impl Engine {
         };
         // Persist, and meanwhile bring the indexes up to date (they are undone on failure).
         let (store, refs, fixed) = (&mut self.store, &mut self.refs, &mut self.fixed);
+        self.uniques.update_with_claims(&changed, &claims.unique);
         let (schema, deps, lists) = (&*self.schema, &self.deps, &self.lists);
         let full = self.full_validation;
         let persisted = if changed.len() >= PARALLEL_UNITS {
@@ -739,7 +762,7 @@ impl Engine {
                     if full {
                         fixed.update(lists, &units, &changed)
                     } else {
-                        fixed.update_with_claims(lists, &changed, &claims)
+                        fixed.update_with_claims(lists, &changed, &claims.fixed)
                     }
                 });
                 let r = store.commit(units.clone(), changes, &meta, confirm, clear_candidate);
@@ -752,7 +775,7 @@ impl Engine {
             if full {
                 fixed.update(lists, &units, &changed)
             } else {
-                fixed.update_with_claims(lists, &changed, &claims)
+                fixed.update_with_claims(lists, &changed, &claims.fixed)
             }
             store.commit(units.clone(), changes, &meta, confirm, clear_candidate)
         };
@@ -763,6 +786,9 @@ impl Engine {
                 self.refs
                     .update(&self.schema, &self.deps, &running.units, &changed);
                 self.fixed.update(&self.lists, &running.units, &changed);
+                if let Ok(old) = Uniques::claims_of(&self.lists, &running.units, &changed) {
+                    self.uniques.update_with_claims(&changed, &old);
+                }
                 journal.revert(self.driver.as_mut());
                 return Err(e.into());
             }

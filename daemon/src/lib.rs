@@ -12,6 +12,7 @@ pub mod plan;
 pub mod scope;
 pub mod service;
 pub mod state;
+pub mod uniques;
 pub mod users;
 
 pub use engine::{Engine, Outcome};
