@@ -103,6 +103,8 @@ pub fn stored(a: &Attached, netns: &str, group: &str, cni_network: &str) -> Valu
         "cniNetwork": cni_network,
         "hostName": a.spec.host_name(),
         "rules": rules,
+        // everything reconcile needs to make the interface again as it was
+        "spec": serde_json::to_value(a.spec).unwrap_or(Value::Null),
     });
     v
 }

@@ -5,6 +5,7 @@
 mod links;
 mod netns;
 mod pods;
+mod repair;
 mod routes;
 
 pub use links::MARK;
@@ -60,5 +61,16 @@ impl DataplaneDriver for KernelDriver {
             }
         })?;
         Ok(undo)
+    }
+
+    fn owned_links(&mut self) -> Result<Vec<String>, DriverError> {
+        netns::in_host(|h| async move {
+            Ok(links::all(&h)
+                .await?
+                .iter()
+                .filter(|l| links::alias(l) == Some(MARK))
+                .filter_map(|l| links::name(l).map(str::to_owned))
+                .collect())
+        })
     }
 }

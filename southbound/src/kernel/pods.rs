@@ -17,9 +17,11 @@ use rtnetlink::{Handle, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec,
 
 use super::links::{self, built, find, is_exists, nl_error};
 use super::netns::{in_host, in_pod, sysctl, Sides};
-use super::routes;
+use super::{repair, routes};
 use crate::driver::DriverError;
-use crate::pod::{owner_mark, PodDriver, PodInterfaceSpec, PodInterfaceState, PodLinkKind};
+use crate::pod::{
+    owner_mark, PodDriver, PodInterfaceSpec, PodInterfaceState, PodLinkKind, Reconciled,
+};
 
 /// Pod interfaces through rtnetlink.
 #[derive(Debug, Default)]
@@ -32,7 +34,11 @@ fn clash(ifname: &str, where_: &str) -> DriverError {
 }
 
 /// Remove what a failed earlier call for the same owner left; refuse foreign interfaces.
-async fn clear_leftover(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), DriverError> {
+pub(super) async fn clear_leftover(
+    s: &Sides,
+    spec: &PodInterfaceSpec,
+    mark: &str,
+) -> Result<(), DriverError> {
     if let Some(l) = find(&s.pod, &spec.ifname).await? {
         if links::alias(&l) != Some(mark) {
             return Err(clash(&spec.ifname, "the pod"));
@@ -50,7 +56,7 @@ async fn clear_leftover(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Resul
     Ok(())
 }
 
-async fn uplink_index(h: &Handle, uplink: &str) -> Result<u32, DriverError> {
+pub(super) async fn uplink_index(h: &Handle, uplink: &str) -> Result<u32, DriverError> {
     find(h, uplink)
         .await?
         .map(|l| l.header.index)
@@ -60,7 +66,11 @@ async fn uplink_index(h: &Handle, uplink: &str) -> Result<u32, DriverError> {
         })
 }
 
-async fn create(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), DriverError> {
+pub(super) async fn create(
+    s: &Sides,
+    spec: &PodInterfaceSpec,
+    mark: &str,
+) -> Result<(), DriverError> {
     let fd = s.pod_ns.as_raw_fd();
     let mac = spec.mac.as_deref().map(links::parse_mac).transpose()?;
     let msg = match &spec.kind {
@@ -115,46 +125,80 @@ async fn create(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), Dr
         hairpin,
     } = &spec.kind
     {
-        let Some(host) = find(&s.host, host_name).await? else {
-            return Err(DriverError::Refused {
-                op: format!("create {host_name}"),
-                reason: "the host end vanished".into(),
-            });
-        };
-        let mut b = LinkUnspec::new_with_index(host.header.index)
-            .up()
-            .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::IfAlias(
-                mark.to_owned(),
-            ));
-        if let Some(br) = bridge {
-            b = b.controller(uplink_index(&s.host, br).await?);
-        }
-        s.host
-            .link()
-            .set(b.build())
-            .execute()
-            .await
-            .map_err(|e| nl_error(format!("set up {host_name}"), e))?;
-        if *hairpin {
-            let port = LinkUnspec::new_with_index(host.header.index)
-                .set_port_kind(InfoPortKind::Bridge)
-                .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
-                    true,
-                )]))
-                .build();
-            s.host
-                .link()
-                .set_port(port)
-                .execute()
-                .await
-                .map_err(|e| nl_error(format!("hairpin on {host_name}"), e))?;
-        }
+        host_end_up(s, host_name, bridge.as_deref(), *hairpin, mark).await?;
     }
     Ok(())
 }
 
+/// The host end of a veth: marked, up, a port of `bridge` (with hairpin when asked).
+pub(super) async fn host_end_up(
+    s: &Sides,
+    host_name: &str,
+    bridge: Option<&str>,
+    hairpin: bool,
+    mark: &str,
+) -> Result<(), DriverError> {
+    let Some(host) = find(&s.host, host_name).await? else {
+        return Err(DriverError::Refused {
+            op: format!("create {host_name}"),
+            reason: "the host end vanished".into(),
+        });
+    };
+    let mut b = LinkUnspec::new_with_index(host.header.index)
+        .up()
+        .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::IfAlias(
+            mark.to_owned(),
+        ));
+    if let Some(br) = bridge {
+        b = b.controller(uplink_index(&s.host, br).await?);
+    }
+    s.host
+        .link()
+        .set(b.build())
+        .execute()
+        .await
+        .map_err(|e| nl_error(format!("set up {host_name}"), e))?;
+    if hairpin {
+        let port = LinkUnspec::new_with_index(host.header.index)
+            .set_port_kind(InfoPortKind::Bridge)
+            .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )]))
+            .build();
+        s.host
+            .link()
+            .set_port(port)
+            .execute()
+            .await
+            .map_err(|e| nl_error(format!("hairpin on {host_name}"), e))?;
+    }
+    Ok(())
+}
+
+/// The addresses (address, prefix length) on the pod interface `index`.
+pub(super) async fn addresses_of(
+    pod: &Handle,
+    index: u32,
+) -> Result<Vec<(std::net::IpAddr, u8)>, DriverError> {
+    pod.address()
+        .get()
+        .set_link_index_filter(index)
+        .execute()
+        .map_ok(|m| {
+            let len = m.header.prefix_len;
+            m.attributes.into_iter().find_map(|a| match a {
+                AddressAttribute::Address(ip) => Some((ip, len)),
+                _ => None,
+            })
+        })
+        .try_filter_map(|x| async move { Ok(x) })
+        .try_collect()
+        .await
+        .map_err(|e| nl_error("dump addresses", e))
+}
+
 /// Inside the pod: up, marked, addresses, routes, rules.
-async fn configure(
+pub(super) async fn configure(
     s: &Sides,
     spec: &PodInterfaceSpec,
     mark: &str,
@@ -335,23 +379,7 @@ impl PodDriver for KernelPods {
                 if !l.header.flags.contains(LinkFlags::Up) {
                     return Err(missing("the interface is down".into()));
                 }
-                let have: Vec<(std::net::IpAddr, u8)> = s
-                    .pod
-                    .address()
-                    .get()
-                    .set_link_index_filter(l.header.index)
-                    .execute()
-                    .map_ok(|m| {
-                        let len = m.header.prefix_len;
-                        m.attributes.into_iter().find_map(|a| match a {
-                            AddressAttribute::Address(ip) => Some((ip, len)),
-                            _ => None,
-                        })
-                    })
-                    .try_filter_map(|x| async move { Ok(x) })
-                    .try_collect()
-                    .await
-                    .map_err(|e| nl_error("dump addresses", e))?;
+                let have = addresses_of(&s.pod, l.header.index).await?;
                 for a in &spec.addresses {
                     if !have.contains(&(a.addr(), a.prefix_len())) {
                         return Err(missing(format!("address {a} is missing")));
@@ -369,6 +397,23 @@ impl PodDriver for KernelPods {
                 }
             }
             Ok(())
+        })
+    }
+
+    fn repair(
+        &self,
+        netns: &Path,
+        owner: &str,
+        specs: &[PodInterfaceSpec],
+    ) -> Result<Vec<Reconciled>, DriverError> {
+        let mark = owner_mark(owner);
+        in_pod(netns, |s| async move {
+            lo_up(&s.pod).await?;
+            let mut out = Vec::new();
+            for spec in specs {
+                out.push(repair::repair(&s, spec, &mark).await?);
+            }
+            Ok(out)
         })
     }
 
