@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use netloom_northbound::api::{CommitEvent, Confirmed, Principal, Snapshots};
-use netloom_southbound::DataplaneDriver;
+use netloom_southbound::{DataplaneDriver, LinkKind, LinkSpec, Op};
 use netloom_store::{
     CommitMeta, CommitRecord, ConfirmState, DatastoreId, PendingConfirm, SessionId, Snapshot,
     Store, UnitChange,
@@ -168,6 +168,39 @@ impl Engine {
             .collect();
         let ops = plan::plan(&self.lists, &diffs)?;
         executor::execute(self.driver.as_mut(), &ops)?;
+        self.remove_orphan_links(&ops)?;
+        Ok(())
+    }
+
+    /// Remove host links netloom made that no committed network owns any more (their
+    /// network was deleted while the daemon was down, or a crash interrupted a commit).
+    /// Only links marked as netloom's are ever listed, so nobody else's is touched.
+    fn remove_orphan_links(&mut self, ops: &[Op]) -> Result<(), Error> {
+        let owned: HashSet<&str> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::CreateLink(l) => Some(l.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let orphans: Vec<String> = self
+            .driver
+            .owned_links()?
+            .into_iter()
+            .filter(|name| !owned.contains(name.as_str()))
+            .collect();
+        for name in orphans {
+            // the kernel deletes by name; the kind is not consulted
+            let op = Op::DeleteLink(LinkSpec {
+                name: name.clone(),
+                kind: LinkKind::Bridge { hairpin: false },
+                mtu: None,
+                master: None,
+                addresses: Vec::new(),
+            });
+            self.driver.apply(&op)?;
+            tracing::info!(link = %name, "removed a netloom link no committed network owns");
+        }
         Ok(())
     }
 

@@ -114,6 +114,27 @@ pub fn network_links(n: &Network) -> Vec<LinkSpec> {
     }
 }
 
+/// Host sysctls a network needs: forwarding for each address family whose pools route
+/// through a gateway on the host's bridge (pods reach other subnets through the host).
+/// Never turned off again when the network goes: the host or another network may rely on
+/// it (the reference CNI plugins behave the same).
+pub fn network_sysctls(n: &Network) -> Vec<&'static str> {
+    let routed = matches!(n.kind, NetworkType::Bridge | NetworkType::Vxlan)
+        && n.bridge.as_ref().is_none_or(|b| b.gateway);
+    let mut out = Vec::new();
+    if !routed {
+        return out;
+    }
+    let gateways = || n.ipam.pool.iter().filter_map(|p| p.gateway);
+    if gateways().any(|g| g.is_ipv4()) {
+        out.push("net.ipv4.ip_forward");
+    }
+    if gateways().any(|g| g.is_ipv6()) {
+        out.push("net.ipv6.conf.all.forwarding");
+    }
+    out
+}
+
 fn vf_spec(pf: &str, vf: &VirtualFunction) -> VfSpec {
     VfSpec {
         pf: pf.to_owned(),
@@ -137,12 +158,20 @@ pub fn plan(l: &Lists, diffs: &[UnitDiff]) -> Result<Vec<Op>, Error> {
     let mut settings: Vec<Op> = Vec::new();
     for d in diffs {
         if d.key.list == l.networks {
-            let old: Vec<LinkSpec> = read::<Network>(&d.key, &d.old)?
-                .map(|n| network_links(&n))
-                .unwrap_or_default();
-            let new: Vec<LinkSpec> = read::<Network>(&d.key, &d.new)?
-                .map(|n| network_links(&n))
-                .unwrap_or_default();
+            let old_net = read::<Network>(&d.key, &d.old)?;
+            let new_net = read::<Network>(&d.key, &d.new)?;
+            let old: Vec<LinkSpec> = old_net.as_ref().map(network_links).unwrap_or_default();
+            let new: Vec<LinkSpec> = new_net.as_ref().map(network_links).unwrap_or_default();
+            let before = old_net.as_ref().map(network_sysctls).unwrap_or_default();
+            for key in new_net.as_ref().map(network_sysctls).unwrap_or_default() {
+                if !before.contains(&key) {
+                    settings.push(Op::Sysctl {
+                        key: key.to_owned(),
+                        from: None,
+                        to: "1".into(),
+                    });
+                }
+            }
             for link in old.iter().rev().filter(|o| !new.contains(o)) {
                 removals.push(Op::DeleteLink(link.clone()));
             }
@@ -228,7 +257,11 @@ mod tests {
             }],
         )
         .unwrap();
-        assert_eq!(add.len(), 2);
+        assert_eq!(add.len(), 3);
+        assert!(
+            matches!(&add[2], Op::Sysctl { key, to, .. } if key == "net.ipv4.ip_forward" && to == "1"),
+            "a routed network turns on forwarding: {add:?}"
+        );
         assert!(
             matches!(&add[0], Op::CreateLink(b) if b.name == "nl-x" && b.addresses[0].to_string() == "10.1.0.1/24")
         );

@@ -22,8 +22,16 @@ pub struct Service {
 /// the engine's store (the CNI service's ledger and attachment writes).
 enum Work {
     Api(Envelope),
-    Job(Box<dyn FnOnce(&mut Engine) + Send>),
+    Job(Job),
 }
+
+/// A job runs on the engine thread and returns how to hand its result over: handed over
+/// only once the job's group of writes is durable (true), or dropped when it is not.
+type Job = Box<dyn FnOnce(&mut Engine) -> Deliver + Send>;
+type Deliver = Box<dyn FnOnce(bool) + Send>;
+
+/// Jobs queued together are run as one group commit (one fsync for all of them).
+const MAX_GROUP: usize = 64;
 
 /// Runs closures on the engine thread, in order with the requests: daemon components that
 /// write the store's non-config tables go through here so the store keeps one writer.
@@ -46,7 +54,12 @@ impl Jobs {
         let (tx, rx) = mpsc::sync_channel(1);
         self.0
             .send(Work::Job(Box::new(move |e| {
-                let _ = tx.send(job(e));
+                let out = job(e);
+                Box::new(move |durable| {
+                    if durable {
+                        let _ = tx.send(out);
+                    }
+                })
             })))
             .ok()?;
         rx.recv().ok()
@@ -117,6 +130,44 @@ fn answer(engine: &mut Engine, who: &Principal, request: Request) -> Result<Repl
     }
 }
 
+/// Run `first` and the jobs queued behind it (up to a request, which is returned to be
+/// served next) as one group commit: callers that arrived together share one fsync, and
+/// each result is handed over only after the group is durable, so an ADD never touches the
+/// dataplane, nor answers, before its ledger entry would survive a crash.
+fn run_jobs(engine: &mut Engine, first: Job, rx: &mpsc::Receiver<Work>) -> Option<Envelope> {
+    let grouped = match engine.store_mut().begin_group() {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "starting a group commit; running the job alone");
+            false
+        }
+    };
+    let mut delivers = vec![first(engine)];
+    let mut next = None;
+    while grouped && delivers.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(Work::Job(job)) => delivers.push(job(engine)),
+            Ok(Work::Api(env)) => {
+                next = Some(env);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let durable = !grouped
+        || engine.store_mut().end_group().map_or_else(
+            |e| {
+                tracing::error!(error = %e, jobs = delivers.len(), "group commit failed; its callers are told to retry");
+                false
+            },
+            |()| true,
+        );
+    for d in delivers {
+        d(durable);
+    }
+    next
+}
+
 impl Service {
     /// Start the engine thread; returns it with the handle front ends use.
     pub fn start(mut engine: Engine) -> std::io::Result<(Service, Handle)> {
@@ -150,7 +201,11 @@ impl Service {
                 };
                 match next {
                     Ok(Work::Api(env)) => serve(&mut engine, env),
-                    Ok(Work::Job(job)) => job(&mut engine),
+                    Ok(Work::Job(job)) => {
+                        if let Some(env) = run_jobs(&mut engine, job, &rx) {
+                            serve(&mut engine, env);
+                        }
+                    }
                     Err(RecvTimeoutError::Timeout) => {
                         if let Some(Err(e)) = engine.expire(now_ms()) {
                             tracing::error!(error = %e, "expiring the confirmed commit failed");

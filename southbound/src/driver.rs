@@ -22,4 +22,10 @@ pub enum DriverError {
 pub trait DataplaneDriver: Send {
     fn name(&self) -> &'static str;
     fn apply(&mut self, op: &Op) -> Result<Op, DriverError>;
+
+    /// Names of the host links this dataplane made (marked as netloom's), so reconcile at
+    /// start can remove those no committed config owns any more. Never anyone else's.
+    fn owned_links(&mut self) -> Result<Vec<String>, DriverError> {
+        Ok(Vec::new())
+    }
 }

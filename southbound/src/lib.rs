@@ -11,5 +11,7 @@ mod spec;
 pub use driver::{DataplaneDriver, DriverError};
 pub use kernel::{KernelDriver, KernelPods};
 pub use memory::MemoryDriver;
-pub use pod::{MemoryPods, PodDriver, PodInterfaceSpec, PodInterfaceState, PodLinkKind};
+pub use pod::{
+    MemoryPods, PodDriver, PodInterfaceSpec, PodInterfaceState, PodLinkKind, Reconciled,
+};
 pub use spec::{LinkKind, LinkSpec, NftBatch, Op, OvsPortSpec, RouteSpec, RuleSpec, VfSpec};

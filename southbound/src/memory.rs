@@ -57,6 +57,17 @@ impl DataplaneDriver for MemoryDriver {
         self.applied.push(op.clone());
         Ok(op.inverse())
     }
+
+    fn owned_links(&mut self) -> Result<Vec<String>, DriverError> {
+        Ok(self
+            .present()
+            .into_iter()
+            .filter_map(|op| match op {
+                Op::CreateLink(l) => Some(l.name),
+                _ => None,
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]

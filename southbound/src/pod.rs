@@ -6,13 +6,13 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::driver::DriverError;
 use crate::spec::{RouteSpec, RuleSpec};
 
 /// How a pod interface reaches its network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PodLinkKind {
     /// A veth pair: the pod end is the interface, the host end (`host_name`) is a port of
     /// `bridge` (when given).
@@ -28,7 +28,7 @@ pub enum PodLinkKind {
 }
 
 /// One interface inside a pod, as it must end up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodInterfaceSpec {
     pub ifname: String,
     pub kind: PodLinkKind,
@@ -59,6 +59,17 @@ pub struct PodInterfaceState {
     pub mac: String,
     /// The host end (name, MAC), for a veth.
     pub host: Option<(String, String)>,
+}
+
+/// What reconcile found a live attachment's interface to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconciled {
+    /// There as specified: left untouched (no flap of a working pod).
+    Adopted,
+    /// There, with what had gone missing put back (what, for the log).
+    Repaired(Vec<String>),
+    /// Gone: made again as specified (same MAC, same addresses).
+    Recreated,
 }
 
 /// What netloom writes as the alias of a pod interface it made, so a leftover of a failed
@@ -94,6 +105,16 @@ pub trait PodDriver: Send + Sync {
         owner: &str,
         specs: &[PodInterfaceSpec],
     ) -> Result<(), DriverError>;
+
+    /// Bring a live attachment's interfaces back to `specs` without disturbing what
+    /// already matches: missing interfaces are made again, missing addresses, routes and
+    /// rules added, a host end put back on its bridge. Used at start (reconcile).
+    fn repair(
+        &self,
+        netns: &Path,
+        owner: &str,
+        specs: &[PodInterfaceSpec],
+    ) -> Result<Vec<Reconciled>, DriverError>;
 
     /// Host ends (veth name, owner mark) netloom made in the daemon's netns, for garbage
     /// collection.
@@ -185,6 +206,28 @@ impl PodDriver for MemoryPods {
             }
         }
         Ok(())
+    }
+
+    fn repair(
+        &self,
+        netns: &Path,
+        owner: &str,
+        specs: &[PodInterfaceSpec],
+    ) -> Result<Vec<Reconciled>, DriverError> {
+        let ns = netns.display().to_string();
+        let mut attached = self.attached.lock().map_err(|_| poisoned())?;
+        Ok(specs
+            .iter()
+            .map(|s| {
+                let entry = (ns.clone(), owner.to_owned(), s.ifname.clone());
+                if attached.contains(&entry) {
+                    Reconciled::Adopted
+                } else {
+                    attached.push(entry);
+                    Reconciled::Recreated
+                }
+            })
+            .collect())
     }
 
     fn host_ends(&self) -> Result<Vec<(String, String)>, DriverError> {

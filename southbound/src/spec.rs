@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What kind of link to make.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,7 +39,7 @@ pub struct LinkSpec {
 }
 
 /// A route in the host's routing tables.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteSpec {
     pub destination: IpNet,
     pub next_hop: Option<IpAddr>,
@@ -49,7 +49,7 @@ pub struct RouteSpec {
 }
 
 /// A policy routing rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSpec {
     pub priority: u32,
     pub from: Option<IpNet>,
@@ -118,6 +118,13 @@ pub enum Op {
     },
     AddOvsPort(OvsPortSpec),
     DeleteOvsPort(OvsPortSpec),
+    /// Set a host sysctl (`net.ipv4.ip_forward`) to `to`. `from` is what it was, known
+    /// once applied: the driver's undo carries it, so a failed commit puts it back.
+    Sysctl {
+        key: String,
+        from: Option<String>,
+        to: String,
+    },
 }
 
 impl Op {
@@ -160,6 +167,11 @@ impl Op {
             Op::ReplaceTable { old, new } => Op::ReplaceTable {
                 old: new.clone(),
                 new: old.clone(),
+            },
+            Op::Sysctl { key, from, to } => Op::Sysctl {
+                key: key.clone(),
+                from: Some(to.clone()),
+                to: from.clone().unwrap_or_else(|| to.clone()),
             },
             Op::AddOvsPort(p) => Op::DeleteOvsPort(p.clone()),
             Op::DeleteOvsPort(p) => Op::AddOvsPort(p.clone()),

@@ -43,6 +43,8 @@ pub struct Store {
     last_commit: u64,
     version: u64,
     fresh: bool,
+    /// Inside a group commit ([`Store::begin_group`]): batches are savepoints.
+    grouped: bool,
     pub locks: Locks,
 }
 
@@ -75,6 +77,7 @@ impl Store {
             last_commit: 0,
             version: 0,
             fresh: true,
+            grouped: false,
             locks: Locks::default(),
         };
         store.load()?;
@@ -516,6 +519,24 @@ impl Store {
         &mut self,
         f: impl FnOnce(&mut Store) -> Result<T, E>,
     ) -> Result<T, E> {
+        if self.grouped {
+            // part of a group commit: all or nothing on its own, durable with the group
+            self.conn
+                .execute_batch("SAVEPOINT nl_batch")
+                .db(&self.path)?;
+            return match f(self) {
+                Ok(v) => {
+                    self.conn.execute_batch("RELEASE nl_batch").db(&self.path)?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = self
+                        .conn
+                        .execute_batch("ROLLBACK TO nl_batch; RELEASE nl_batch");
+                    Err(e)
+                }
+            };
+        }
         self.conn.execute_batch("BEGIN IMMEDIATE").db(&self.path)?;
         match f(self) {
             Ok(v) => {
@@ -527,6 +548,26 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// Start a group commit: every write until [`Store::end_group`] is one SQLite
+    /// transaction, so writes of many concurrent callers cost one fsync; [`Store::batch`]es
+    /// inside become savepoints. Only for the non-config tables (ledger, attachments):
+    /// config commits open their own transaction and must not run inside a group.
+    pub fn begin_group(&mut self) -> Result<(), Error> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").db(&self.path)?;
+        self.grouped = true;
+        Ok(())
+    }
+
+    /// Make the group's writes durable (one commit); on failure they are all rolled back.
+    pub fn end_group(&mut self) -> Result<(), Error> {
+        self.grouped = false;
+        let done = self.conn.execute_batch("COMMIT").db(&self.path);
+        if done.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        done
     }
 
     /// Record an allocation; false when the address is already someone's.

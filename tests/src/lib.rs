@@ -3,6 +3,8 @@
 //! the daemon stopped (SIGTERM, then SIGKILL) when the harness is dropped.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cni;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};

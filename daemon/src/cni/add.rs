@@ -111,7 +111,10 @@ impl CniService {
                 created_ms: now_ms(),
             })
             .collect();
-        let out = result::result(&attached, &call.netns, &call.cni_version);
+        let mut out = result::result(&attached, &call.netns, &call.cni_version);
+        if let Some(prev) = call.config.get("prevResult").filter(|p| p.is_object()) {
+            out = result::chained(prev, out, &call.cni_version);
+        }
         let written = {
             let rows = rows.clone();
             self.on_engine(move |e, _| {

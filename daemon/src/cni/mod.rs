@@ -6,6 +6,7 @@
 
 mod add;
 mod check;
+mod reconcile;
 mod resolve;
 mod result;
 mod spec;
@@ -125,8 +126,7 @@ impl CniService {
                 .or_default()
                 .push(a);
         }
-        tracing::info!(containers = attachments.len(), "CNI service ready");
-        Ok(CniService {
+        let service = CniService {
             jobs,
             handle,
             lists,
@@ -135,7 +135,13 @@ impl CniService {
             attachments: Mutex::new(attachments),
             view: Mutex::new(Arc::new(ConfigView::default())),
             locks: Arc::default(),
-        })
+        };
+        service.reconcile();
+        tracing::info!(
+            containers = lock(&service.attachments).len(),
+            "CNI service ready"
+        );
+        Ok(service)
     }
 
     /// Running config as the CNI service reads it (rebuilt after each commit).

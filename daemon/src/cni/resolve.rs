@@ -1,8 +1,10 @@
 //! Which interfaces a CNI ADD makes: the pod's entry under `/pods` (eth0 plus net1..netN)
 //! when there is one, else the networks the CNI config names (`network`, `networks`) or
 //! `CNI_ARGS` names (`NETLOOM_NETWORKS=a,b`); the first becomes `CNI_IFNAME`, the others
-//! net1, net2, ...
+//! net1, net2, ... — or, chained after a plugin that already made `CNI_IFNAME` (it is in
+//! `prevResult`), all of them become net1, net2, ...
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 use netloom_northbound::cni::{CniCall, CniError};
@@ -84,22 +86,47 @@ pub fn resolve(call: &CniCall, view: &ConfigView) -> Result<Vec<Wanted>, CniErro
                 .with_details("give the config a \"network\", or the pod an entry under /pods"),
         );
     }
+    // chained after a plugin that already made CNI_IFNAME: netloom adds net1..netN beside
+    // it (skipping names the chain used) and leaves the default route to that plugin
+    let taken = chain_interfaces(call);
+    let chained = taken.contains(&call.ifname);
+    let mut next = 0;
+    let mut spare = || loop {
+        next += 1;
+        let name = format!("net{next}");
+        if !taken.contains(&name) {
+            return name;
+        }
+    };
     names
         .iter()
         .enumerate()
         .map(|(i, n)| {
+            let primary = i == 0 && !chained;
             Ok(Wanted {
-                ifname: if i == 0 {
+                ifname: if primary {
                     call.ifname.clone()
                 } else {
-                    format!("net{i}")
+                    spare()
                 },
                 network: network(view, n)?.clone(),
                 fixed: Vec::new(),
                 mac: None,
-                default_route: i == 0,
+                default_route: primary,
                 routes: Vec::new(),
             })
         })
+        .collect()
+}
+
+/// Names of the pod interfaces in this sandbox that `prevResult` lists (chaining).
+fn chain_interfaces(call: &CniCall) -> HashSet<String> {
+    call.config
+        .pointer("/prevResult/interfaces")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|i| i.get("sandbox").and_then(Value::as_str) == Some(call.netns.as_str()))
+        .filter_map(|i| i.get("name")?.as_str().map(str::to_owned))
         .collect()
 }

@@ -94,6 +94,83 @@ pub fn result(items: &[Attached], netns: &str, version: &str) -> Value {
     Value::Object(out)
 }
 
+/// A chained ADD's result (CNI 1.1, "Chained Plugins"): the previous plugin's result
+/// passed through with this plugin's interfaces appended after its own (IP `interface`
+/// indexes shifted to match), its IPs and routes appended, DNS merged (the previous
+/// plugin's settings first). Keys this plugin does not know are kept as they were.
+pub fn chained(prev: &Value, ours: Value, version: &str) -> Value {
+    let Some(mut out) = prev.as_object().cloned() else {
+        return ours;
+    };
+    let shift = out
+        .get("interfaces")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let append = |out: &mut Map<String, Value>, key: &str, items: Vec<Value>| {
+        let list = out.entry(key).or_insert_with(|| json!([]));
+        if !list.is_array() {
+            *list = json!([]);
+        }
+        if let Some(list) = list.as_array_mut() {
+            list.extend(items);
+        }
+    };
+    let take = |key: &str| ours.get(key).and_then(Value::as_array).cloned();
+    append(
+        &mut out,
+        "interfaces",
+        take("interfaces").unwrap_or_default(),
+    );
+    let ips = take("ips")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut ip| {
+            if let Some(i) = ip.get("interface").and_then(Value::as_u64) {
+                ip["interface"] = json!(i + shift as u64);
+            }
+            ip
+        })
+        .collect();
+    append(&mut out, "ips", ips);
+    append(&mut out, "routes", take("routes").unwrap_or_default());
+    if let Some(d) = ours.get("dns") {
+        let merged = merge_dns(out.get("dns").unwrap_or(&Value::Null), d);
+        out.insert("dns".into(), merged);
+    }
+    out.insert("cniVersion".into(), json!(version));
+    Value::Object(out)
+}
+
+fn merge_dns(prev: &Value, ours: &Value) -> Value {
+    let mut out = prev.as_object().cloned().unwrap_or_default();
+    for key in ["nameservers", "search", "options"] {
+        let mut list: Vec<Value> = out
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for v in ours
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if !list.contains(v) {
+                list.push(v.clone());
+            }
+        }
+        if !list.is_empty() {
+            out.insert(key.into(), Value::Array(list));
+        }
+    }
+    if !out.contains_key("domain") {
+        if let Some(d) = ours.get("domain") {
+            out.insert("domain".into(), d.clone());
+        }
+    }
+    Value::Object(out)
+}
+
 /// What the attachment table keeps for one interface.
 pub fn stored(a: &Attached, netns: &str, group: &str, cni_network: &str) -> Value {
     let mut v = result(std::slice::from_ref(a), netns, "1.1.0");
@@ -103,6 +180,8 @@ pub fn stored(a: &Attached, netns: &str, group: &str, cni_network: &str) -> Valu
         "cniNetwork": cni_network,
         "hostName": a.spec.host_name(),
         "rules": rules,
+        // everything reconcile needs to make the interface again as it was
+        "spec": serde_json::to_value(a.spec).unwrap_or(Value::Null),
     });
     v
 }
@@ -142,4 +221,36 @@ pub fn stored_rules(v: &Value) -> Vec<RuleSpec> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chained_result_appends_after_the_previous_plugin() {
+        let prev = json!({"cniVersion": "1.1.0",
+            "interfaces": [{"name": "vethx"}, {"name": "eth0", "sandbox": "/ns"}],
+            "ips": [{"address": "10.1.0.5/24", "interface": 1}],
+            "dns": {"nameservers": ["10.1.0.53"]},
+            "custom": 1});
+        let ours = json!({"cniVersion": "1.1.0",
+            "interfaces": [{"name": "nlab"}, {"name": "net1", "sandbox": "/ns"}],
+            "ips": [{"address": "10.2.0.5/24", "interface": 1}],
+            "routes": [{"dst": "10.9.0.0/16"}],
+            "dns": {"nameservers": ["10.1.0.53", "10.2.0.53"], "domain": "x"}});
+        let out = chained(&prev, ours, "1.0.0");
+        assert_eq!(out["cniVersion"], "1.0.0");
+        assert_eq!(out["interfaces"].as_array().unwrap().len(), 4);
+        assert_eq!(
+            out["ips"][1],
+            json!({"address": "10.2.0.5/24", "interface": 3})
+        );
+        assert_eq!(out["routes"][0]["dst"], "10.9.0.0/16");
+        assert_eq!(
+            out["dns"],
+            json!({"nameservers": ["10.1.0.53", "10.2.0.53"], "domain": "x"})
+        );
+        assert_eq!(out["custom"], 1);
+    }
 }

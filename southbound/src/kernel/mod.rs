@@ -5,6 +5,7 @@
 mod links;
 mod netns;
 mod pods;
+mod repair;
 mod routes;
 
 pub use links::MARK;
@@ -34,12 +35,38 @@ async fn device_index(
     }
 }
 
+/// Set a sysctl of the daemon's namespace; the undo restores what it was. Read from the
+/// daemon's own thread: /proc/sys/net is that of the calling thread's namespace, and the
+/// daemon's threads never leave its namespace.
+fn set_sysctl(key: &str, to: &str) -> Result<Op, DriverError> {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    let old = std::fs::read_to_string(&path)
+        .map_err(|e| DriverError::Refused {
+            op: format!("sysctl {key}"),
+            reason: e.to_string(),
+        })?
+        .trim()
+        .to_owned();
+    if old != to {
+        netns::sysctl(key, to)?;
+        tracing::info!(sysctl = %key, from = %old, to = %to, "host sysctl set for a network");
+    }
+    Ok(Op::Sysctl {
+        key: key.to_owned(),
+        from: Some(to.to_owned()),
+        to: old,
+    })
+}
+
 impl DataplaneDriver for KernelDriver {
     fn name(&self) -> &'static str {
         "kernel"
     }
 
     fn apply(&mut self, op: &Op) -> Result<Op, DriverError> {
+        if let Op::Sysctl { key, to, .. } = op {
+            return set_sysctl(key, to);
+        }
         let undo = op.inverse();
         netns::in_host(|h| async move {
             match op {
@@ -60,5 +87,16 @@ impl DataplaneDriver for KernelDriver {
             }
         })?;
         Ok(undo)
+    }
+
+    fn owned_links(&mut self) -> Result<Vec<String>, DriverError> {
+        netns::in_host(|h| async move {
+            Ok(links::all(&h)
+                .await?
+                .iter()
+                .filter(|l| links::alias(l) == Some(MARK))
+                .filter_map(|l| links::name(l).map(str::to_owned))
+                .collect())
+        })
     }
 }

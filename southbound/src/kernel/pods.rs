@@ -11,15 +11,17 @@ use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, IpVlanMode,
-    LinkFlags, MacVlanMode,
+    LinkAttribute, LinkFlags, MacVlanMode,
 };
 use rtnetlink::{Handle, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
 use super::links::{self, built, find, is_exists, nl_error};
 use super::netns::{in_host, in_pod, sysctl, Sides};
-use super::routes;
+use super::{repair, routes};
 use crate::driver::DriverError;
-use crate::pod::{owner_mark, PodDriver, PodInterfaceSpec, PodInterfaceState, PodLinkKind};
+use crate::pod::{
+    owner_mark, PodDriver, PodInterfaceSpec, PodInterfaceState, PodLinkKind, Reconciled,
+};
 
 /// Pod interfaces through rtnetlink.
 #[derive(Debug, Default)]
@@ -32,7 +34,11 @@ fn clash(ifname: &str, where_: &str) -> DriverError {
 }
 
 /// Remove what a failed earlier call for the same owner left; refuse foreign interfaces.
-async fn clear_leftover(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), DriverError> {
+pub(super) async fn clear_leftover(
+    s: &Sides,
+    spec: &PodInterfaceSpec,
+    mark: &str,
+) -> Result<(), DriverError> {
     if let Some(l) = find(&s.pod, &spec.ifname).await? {
         if links::alias(&l) != Some(mark) {
             return Err(clash(&spec.ifname, "the pod"));
@@ -50,7 +56,7 @@ async fn clear_leftover(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Resul
     Ok(())
 }
 
-async fn uplink_index(h: &Handle, uplink: &str) -> Result<u32, DriverError> {
+pub(super) async fn uplink_index(h: &Handle, uplink: &str) -> Result<u32, DriverError> {
     find(h, uplink)
         .await?
         .map(|l| l.header.index)
@@ -60,7 +66,11 @@ async fn uplink_index(h: &Handle, uplink: &str) -> Result<u32, DriverError> {
         })
 }
 
-async fn create(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), DriverError> {
+pub(super) async fn create(
+    s: &Sides,
+    spec: &PodInterfaceSpec,
+    mark: &str,
+) -> Result<(), DriverError> {
     let fd = s.pod_ns.as_raw_fd();
     let mac = spec.mac.as_deref().map(links::parse_mac).transpose()?;
     let msg = match &spec.kind {
@@ -115,46 +125,80 @@ async fn create(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), Dr
         hairpin,
     } = &spec.kind
     {
-        let Some(host) = find(&s.host, host_name).await? else {
-            return Err(DriverError::Refused {
-                op: format!("create {host_name}"),
-                reason: "the host end vanished".into(),
-            });
-        };
-        let mut b = LinkUnspec::new_with_index(host.header.index)
-            .up()
-            .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::IfAlias(
-                mark.to_owned(),
-            ));
-        if let Some(br) = bridge {
-            b = b.controller(uplink_index(&s.host, br).await?);
-        }
-        s.host
-            .link()
-            .set(b.build())
-            .execute()
-            .await
-            .map_err(|e| nl_error(format!("set up {host_name}"), e))?;
-        if *hairpin {
-            let port = LinkUnspec::new_with_index(host.header.index)
-                .set_port_kind(InfoPortKind::Bridge)
-                .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
-                    true,
-                )]))
-                .build();
-            s.host
-                .link()
-                .set_port(port)
-                .execute()
-                .await
-                .map_err(|e| nl_error(format!("hairpin on {host_name}"), e))?;
-        }
+        host_end_up(s, host_name, bridge.as_deref(), *hairpin, mark).await?;
     }
     Ok(())
 }
 
+/// The host end of a veth: marked, up, a port of `bridge` (with hairpin when asked).
+pub(super) async fn host_end_up(
+    s: &Sides,
+    host_name: &str,
+    bridge: Option<&str>,
+    hairpin: bool,
+    mark: &str,
+) -> Result<(), DriverError> {
+    let Some(host) = find(&s.host, host_name).await? else {
+        return Err(DriverError::Refused {
+            op: format!("create {host_name}"),
+            reason: "the host end vanished".into(),
+        });
+    };
+    let mut b = LinkUnspec::new_with_index(host.header.index)
+        .up()
+        .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::IfAlias(
+            mark.to_owned(),
+        ));
+    if let Some(br) = bridge {
+        b = b.controller(uplink_index(&s.host, br).await?);
+    }
+    s.host
+        .link()
+        .set(b.build())
+        .execute()
+        .await
+        .map_err(|e| nl_error(format!("set up {host_name}"), e))?;
+    if hairpin {
+        let port = LinkUnspec::new_with_index(host.header.index)
+            .set_port_kind(InfoPortKind::Bridge)
+            .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )]))
+            .build();
+        s.host
+            .link()
+            .set_port(port)
+            .execute()
+            .await
+            .map_err(|e| nl_error(format!("hairpin on {host_name}"), e))?;
+    }
+    Ok(())
+}
+
+/// The addresses (address, prefix length) on the pod interface `index`.
+pub(super) async fn addresses_of(
+    pod: &Handle,
+    index: u32,
+) -> Result<Vec<(std::net::IpAddr, u8)>, DriverError> {
+    pod.address()
+        .get()
+        .set_link_index_filter(index)
+        .execute()
+        .map_ok(|m| {
+            let len = m.header.prefix_len;
+            m.attributes.into_iter().find_map(|a| match a {
+                AddressAttribute::Address(ip) => Some((ip, len)),
+                _ => None,
+            })
+        })
+        .try_filter_map(|x| async move { Ok(x) })
+        .try_collect()
+        .await
+        .map_err(|e| nl_error("dump addresses", e))
+}
+
 /// Inside the pod: up, marked, addresses, routes, rules.
-async fn configure(
+pub(super) async fn configure(
     s: &Sides,
     spec: &PodInterfaceSpec,
     mark: &str,
@@ -213,6 +257,70 @@ async fn remove(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), Dr
     }
     if let Some(h) = spec.host_name() {
         links::delete(&s.host, h).await?;
+    }
+    Ok(())
+}
+
+/// The link group a DEL gathers an owner's pod interfaces in, so one request deletes them
+/// all. Only this owner's interfaces are ever put in it, just before they are deleted.
+fn delete_group(mark: &str) -> u32 {
+    let h = mark.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    // never 0, the group every interface starts in
+    h | 0x8000_0000
+}
+
+/// Remove a set of interfaces (both ends of veths) and their rules; what is not there is
+/// fine. The pod ends go in one request (a link group): the kernel waits out one RCU grace
+/// period for all of them instead of one per interface, which is most of a DEL's time.
+async fn remove_all(s: &Sides, specs: &[PodInterfaceSpec], mark: &str) -> Result<(), DriverError> {
+    for spec in specs {
+        for r in &spec.rules {
+            routes::delete_rule(&s.pod, r).await?;
+        }
+    }
+    let mut ours = Vec::new();
+    for spec in specs {
+        if let Some(l) = find(&s.pod, &spec.ifname).await? {
+            if links::alias(&l) == Some(mark) {
+                ours.push(l.header.index);
+            }
+        }
+    }
+    match ours.as_slice() {
+        [] => {}
+        [one] => links::delete_index(&s.pod, *one).await?,
+        many => {
+            let group = delete_group(mark);
+            for index in many {
+                s.pod
+                    .link()
+                    .set(
+                        LinkUnspec::new_with_index(*index)
+                            .append_extra_attribute(LinkAttribute::Group(group))
+                            .build(),
+                    )
+                    .execute()
+                    .await
+                    .map_err(|e| nl_error(format!("group link {index}"), e))?;
+            }
+            let mut req = s.pod.link().del(0);
+            req.message_mut()
+                .attributes
+                .push(LinkAttribute::Group(group));
+            match req.execute().await {
+                Ok(()) => {}
+                Err(e) if links::is_gone(&e) => {}
+                Err(e) => return Err(nl_error("delete the pod's interfaces", e)),
+            }
+        }
+    }
+    for spec in specs {
+        // normally gone with its pod end; left when the pod end was missing
+        if let Some(h) = spec.host_name() {
+            links::delete(&s.host, h).await?;
+        }
     }
     Ok(())
 }
@@ -287,9 +395,12 @@ impl PodDriver for KernelPods {
         let mark = owner_mark(owner);
         let in_netns = match netns {
             Some(ns) => in_pod(ns, |s| async move {
+                if remove_all(&s, specs, &mark).await.is_ok() {
+                    return Ok(());
+                }
+                // one by one, keeping going: report the first error after trying everything
                 let mut first = None;
                 for spec in specs {
-                    // keep going: report the first error after trying everything
                     if let Err(e) = remove(&s, spec, &mark).await {
                         first.get_or_insert(e);
                     }
@@ -335,23 +446,7 @@ impl PodDriver for KernelPods {
                 if !l.header.flags.contains(LinkFlags::Up) {
                     return Err(missing("the interface is down".into()));
                 }
-                let have: Vec<(std::net::IpAddr, u8)> = s
-                    .pod
-                    .address()
-                    .get()
-                    .set_link_index_filter(l.header.index)
-                    .execute()
-                    .map_ok(|m| {
-                        let len = m.header.prefix_len;
-                        m.attributes.into_iter().find_map(|a| match a {
-                            AddressAttribute::Address(ip) => Some((ip, len)),
-                            _ => None,
-                        })
-                    })
-                    .try_filter_map(|x| async move { Ok(x) })
-                    .try_collect()
-                    .await
-                    .map_err(|e| nl_error("dump addresses", e))?;
+                let have = addresses_of(&s.pod, l.header.index).await?;
                 for a in &spec.addresses {
                     if !have.contains(&(a.addr(), a.prefix_len())) {
                         return Err(missing(format!("address {a} is missing")));
@@ -369,6 +464,23 @@ impl PodDriver for KernelPods {
                 }
             }
             Ok(())
+        })
+    }
+
+    fn repair(
+        &self,
+        netns: &Path,
+        owner: &str,
+        specs: &[PodInterfaceSpec],
+    ) -> Result<Vec<Reconciled>, DriverError> {
+        let mark = owner_mark(owner);
+        in_pod(netns, |s| async move {
+            lo_up(&s.pod).await?;
+            let mut out = Vec::new();
+            for spec in specs {
+                out.push(repair::repair(&s, spec, &mark).await?);
+            }
+            Ok(out)
         })
     }
 

@@ -1,0 +1,223 @@
+//! Helpers of the CNI end-to-end tests: network namespaces the test makes (deleted on drop),
+//! the `netloom-cni` shim exec'd the way a runtime does, a database seeded with committed
+//! config, and a kernel-dataplane daemon started inside a "node" namespace.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use netloom_daemon::Engine;
+use netloom_northbound::api::Principal;
+use netloom_southbound::MemoryDriver;
+use netloom_store::DatastoreId;
+use netloom_yang::{DataPath, Edit, EditOp, Schema};
+use serde_json::{json, Value};
+
+use crate::{netloom_cni_path, Daemon};
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Skip (with the reason printed) unless root with `ip` available.
+#[macro_export]
+macro_rules! need_root {
+    () => {
+        if !$crate::cni::is_root()
+            || ::std::process::Command::new("ip")
+                .arg("-V")
+                .output()
+                .is_err()
+        {
+            eprintln!("skipped: needs root and iproute2 to make network namespaces");
+            return;
+        }
+    };
+}
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A network namespace the test made; deleted on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        let name = format!(
+            "nlt{}-{tag}{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        run("ip", &["netns", "add", &name]);
+        run("ip", &["-n", &name, "link", "set", "lo", "up"]);
+        Netns { name }
+    }
+
+    pub fn path(&self) -> String {
+        format!("/run/netns/{}", self.name)
+    }
+
+    pub fn ip_json(&self, args: &[&str]) -> Value {
+        let mut full = vec!["-j", "-n", &self.name];
+        full.extend_from_slice(args);
+        serde_json::from_str(&run("ip", &full)).unwrap_or(Value::Null)
+    }
+
+    pub fn ping(&self, to: &str) -> bool {
+        Command::new("ip")
+            .args([
+                "netns", "exec", &self.name, "ping", "-c", "1", "-W", "2", to,
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    pub fn addresses(&self, ifname: &str) -> Vec<String> {
+        self.ip_json(&["addr", "show", "dev", ifname])
+            .pointer("/0/addr_info")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|a| a["scope"] == "global")
+            .map(|a| format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]))
+            .collect()
+    }
+
+    pub fn links(&self) -> Vec<String> {
+        self.ip_json(&["link"])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| l["ifname"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+pub fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Commit `edits` (xpath, value) to running in the database of `dir`, before the daemon runs.
+pub fn seed(dir: &Path, edits: &[(&str, Value)]) {
+    let schema = Arc::new(Schema::new().unwrap());
+    let mut engine = Engine::open(
+        schema,
+        &dir.join("netloom.db"),
+        Box::new(MemoryDriver::new()),
+    )
+    .unwrap();
+    let edits: Vec<Edit> = edits
+        .iter()
+        .map(|(p, v)| Edit {
+            op: EditOp::Merge,
+            path: DataPath::parse_xpath(p).unwrap(),
+            value: Some(v.clone()),
+        })
+        .collect();
+    let who = Principal {
+        session: 1,
+        user: "test".into(),
+    };
+    engine
+        .edit(&who, DatastoreId::Running, edits, None)
+        .unwrap();
+}
+
+/// Exec the shim like a runtime: env + stdin config; returns (exit ok, stdout JSON).
+pub fn cni(
+    socket: &Path,
+    command: &str,
+    cid: &str,
+    netns: &str,
+    ifname: &str,
+    args: &str,
+    config: Value,
+) -> (bool, Value) {
+    let mut config = config;
+    config["socket"] = json!(socket.display().to_string());
+    let mut child = Command::new(netloom_cni_path())
+        .env_clear()
+        .env("CNI_COMMAND", command)
+        .env("CNI_CONTAINERID", cid)
+        .env("CNI_NETNS", netns)
+        .env("CNI_IFNAME", ifname)
+        .env("CNI_ARGS", args)
+        .env("CNI_PATH", "/usr/lib/cni")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(config.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    (
+        out.status.success(),
+        serde_json::from_str(text.trim()).unwrap_or(Value::Null),
+    )
+}
+
+pub fn conf(extra: Value) -> Value {
+    let mut c = json!({"cniVersion": "1.1.0", "name": "netloom-test", "type": "netloom-cni"});
+    if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    c
+}
+
+pub fn bridge_network(name: &str, v4: &str, gw4: &str) -> (String, Value) {
+    let v6 = format!(
+        "fd{:02x}::/64",
+        name.len() * 7 + name.as_bytes()[0] as usize % 200
+    );
+    let gw6 = v6.replace("::/64", "::1");
+    (
+        format!("/netloom-host:networks/network[name='{name}']"),
+        json!({"type": "bridge", "ipam": {"pool": [
+            {"name": "v4", "subnet": v4, "gateway": gw4},
+            {"name": "v6", "subnet": v6, "gateway": gw6}],
+            "dns": {"nameserver": ["10.77.0.53"], "search": ["pods.local"]}}}),
+    )
+}
+
+/// Start a kernel-dataplane daemon inside `node` on a seeded data dir.
+pub fn kernel_daemon(node: &Netns, edits: &[(&str, Value)]) -> Daemon {
+    let temp = tempfile::tempdir().unwrap();
+    seed(temp.path(), edits);
+    let net = format!("--net={}", node.path());
+    Daemon::start_wrapped(
+        temp.path().to_owned(),
+        Some(temp),
+        &["nsenter", &net],
+        &["--dataplane", "kernel"],
+    )
+}
+
+pub fn pod_args(name: &str) -> String {
+    format!("K8S_POD_NAMESPACE=default;K8S_POD_NAME={name}")
+}

@@ -1,0 +1,287 @@
+//! CNI against the kernel at scale and at its limits: 100 pods attached and detached in
+//! parallel through the shim (no duplicate address, nothing leaked), an exhausted pool
+//! (the CNI error, nothing left behind, STATUS 50 until an address is free again), the
+//! hairpin option on bridge ports, and VLAN / ipvlan networks, which need kernel modules
+//! this machine's kernel may lack: those tests probe and skip with the reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::sync::Arc;
+
+use netloom_store::Store;
+use netloom_tests::cni::{bridge_network, cni, conf, kernel_daemon, run, Netns};
+use netloom_tests::{need_root, Daemon};
+use netloom_yang::Schema;
+use serde_json::{json, Value};
+
+/// Host ends of pods in the node (everything netloom named `nl...` except its bridges).
+fn host_ends(node: &Netns) -> Vec<String> {
+    node.links()
+        .into_iter()
+        .filter(|l| l.starts_with("nl") && !l.starts_with("nl-"))
+        .collect()
+}
+
+fn store_is_empty(d: &mut Daemon) {
+    d.stop();
+    let store = Store::open(
+        &d.data_dir.join("netloom.db"),
+        Arc::new(Schema::new().unwrap()),
+    )
+    .unwrap();
+    assert!(store.allocations(None).unwrap().is_empty(), "leaked leases");
+    assert!(
+        store.attachments().unwrap().is_empty(),
+        "leaked attachments"
+    );
+}
+
+#[test]
+fn hundred_pods_in_parallel_against_the_kernel() {
+    need_root!();
+    const PODS: usize = 100;
+    let node = Netns::new("node");
+    let (p, v) = bridge_network("blue", "10.77.0.0/24", "10.77.0.1");
+    let mut d = kernel_daemon(&node, &[(&p, v)]);
+    let pods: Vec<Netns> = (0..PODS).map(|i| Netns::new(&format!("h{i}"))).collect();
+    let socket = d.cni_socket.clone();
+    let call = |cmd: &'static str| {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = pods
+                .iter()
+                .enumerate()
+                .map(|(i, pod)| {
+                    let socket = socket.clone();
+                    s.spawn(move || {
+                        cni(
+                            &socket,
+                            cmd,
+                            &format!("h{i}"),
+                            &pod.path(),
+                            "eth0",
+                            "",
+                            conf(json!({"network": "blue"})),
+                        )
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<(bool, Value)>>()
+        })
+    };
+    let added = call("ADD");
+    let mut seen = HashSet::new();
+    for (i, (ok, r)) in added.iter().enumerate() {
+        assert!(ok, "ADD {i}: {r}");
+        for ip in r["ips"].as_array().unwrap() {
+            assert!(seen.insert(ip["address"].clone()), "duplicate {ip}");
+        }
+        // what the result says is what the pod has
+        assert_eq!(pods[i].addresses("eth0")[0], r["ips"][0]["address"]);
+    }
+    assert_eq!(seen.len(), 2 * PODS);
+    assert_eq!(host_ends(&node).len(), PODS);
+    for (i, (ok, r)) in call("DEL").iter().enumerate() {
+        assert!(ok, "DEL {i}: {r}");
+    }
+    assert!(host_ends(&node).is_empty(), "{:?}", host_ends(&node));
+    assert!(pods.iter().all(|p| p.links() == vec!["lo".to_string()]));
+    store_is_empty(&mut d);
+}
+
+#[test]
+fn exhausted_pool_fails_add_cleanly_and_status_says_50() {
+    need_root!();
+    let node = Netns::new("node");
+    // a /30: the gateway and one address for pods
+    let d = kernel_daemon(
+        &node,
+        &[(
+            "/netloom-host:networks/network[name='tiny']",
+            json!({"type": "bridge", "ipam": {"pool": [
+                {"name": "v4", "subnet": "10.66.0.0/30", "gateway": "10.66.0.1"}]}}),
+        )],
+    );
+    let s = &d.cni_socket;
+    let pods = [Netns::new("t1"), Netns::new("t2")];
+    let add = |i: usize| {
+        cni(
+            s,
+            "ADD",
+            &format!("t{i}"),
+            &pods[i].path(),
+            "eth0",
+            "",
+            conf(json!({"network": "tiny"})),
+        )
+    };
+    let status = || cni(s, "STATUS", "", "", "", "", conf(json!({})));
+    assert_eq!(status(), (true, Value::Null));
+    let (ok, r) = add(0);
+    assert!(ok, "{r}");
+    assert_eq!(r["ips"][0]["address"], "10.66.0.2/30");
+    let (ok, v) = add(1);
+    assert!(!ok, "{v}");
+    assert_eq!(v["code"], 101, "{v}");
+    assert!(v["msg"].as_str().unwrap().contains("exhausted"), "{v}");
+    // nothing of the failed ADD is left: no interface in the pod, no host end
+    assert_eq!(pods[1].links(), vec!["lo".to_string()]);
+    assert_eq!(host_ends(&node).len(), 1);
+    let (ok, v) = status();
+    assert!(!ok && v["code"] == 50, "{v}");
+    assert!(v["details"].as_str().unwrap().contains("tiny"), "{v}");
+    // an address comes free: ready again, and the second pod gets it
+    assert!(
+        cni(
+            s,
+            "DEL",
+            "t0",
+            &pods[0].path(),
+            "eth0",
+            "",
+            conf(json!({"network": "tiny"}))
+        )
+        .0
+    );
+    assert_eq!(status(), (true, Value::Null));
+    let (ok, r) = add(1);
+    assert!(ok, "{r}");
+}
+
+#[test]
+fn hairpin_bridge_ports() {
+    need_root!();
+    let node = Netns::new("node");
+    let (p, mut v) = bridge_network("blue", "10.77.0.0/24", "10.77.0.1");
+    v["bridge"] = json!({"hairpin": true});
+    let (p2, v2) = bridge_network("plain", "10.78.0.0/24", "10.78.0.1");
+    let d = kernel_daemon(&node, &[(&p, v), (&p2, v2)]);
+    let pod = Netns::new("hp");
+    for (ifname, net) in [("eth0", "blue"), ("net1", "plain")] {
+        let (ok, r) = cni(
+            &d.cni_socket,
+            "ADD",
+            &format!("hp-{ifname}"),
+            &pod.path(),
+            ifname,
+            "",
+            conf(json!({"network": net})),
+        );
+        assert!(ok, "{r}");
+        let host = r["interfaces"][0]["name"].as_str().unwrap().to_owned();
+        let port: Value = serde_json::from_str(&run(
+            "bridge",
+            &["-n", &node.name, "-d", "-j", "link", "show", "dev", &host],
+        ))
+        .unwrap();
+        assert_eq!(port[0]["hairpin"], net == "blue", "{net}: {port}");
+    }
+}
+
+/// Whether the node's kernel makes links of `kind` (a module may be missing).
+fn kernel_has(node: &Netns, kind: &[&str]) -> bool {
+    let mut args = vec![
+        "-n", &node.name, "link", "add", "probe0", "link", "upl0", "type",
+    ];
+    args.extend_from_slice(kind);
+    let ok = Command::new("ip")
+        .args(&args)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        run("ip", &["-n", &node.name, "link", "del", "probe0"]);
+    }
+    ok
+}
+
+fn node_with_uplink() -> Netns {
+    let node = Netns::new("node");
+    run(
+        "ip",
+        &[
+            "-n", &node.name, "link", "add", "upl0", "type", "veth", "peer", "name", "upl0p",
+        ],
+    );
+    run("ip", &["-n", &node.name, "link", "set", "upl0", "up"]);
+    run("ip", &["-n", &node.name, "link", "set", "upl0p", "up"]);
+    node
+}
+
+#[test]
+fn ipvlan_pods_or_skip_without_the_module() {
+    need_root!();
+    let node = node_with_uplink();
+    if !kernel_has(&node, &["ipvlan", "mode", "l2"]) {
+        eprintln!("skipped: this kernel cannot make ipvlan links (module ipvlan missing)");
+        return;
+    }
+    let d = kernel_daemon(
+        &node,
+        &[(
+            "/netloom-host:networks/network[name='iv']",
+            json!({"type": "ipvlan", "uplink": "upl0",
+                "ipam": {"pool": [{"name": "v4", "subnet": "10.67.0.0/24"}]}}),
+        )],
+    );
+    let pods = [Netns::new("iv1"), Netns::new("iv2")];
+    let mut addrs = Vec::new();
+    for (i, pod) in pods.iter().enumerate() {
+        let (ok, r) = cni(
+            &d.cni_socket,
+            "ADD",
+            &format!("iv{i}"),
+            &pod.path(),
+            "eth0",
+            "",
+            conf(json!({"network": "iv"})),
+        );
+        assert!(ok, "{r}");
+        let l = pod.ip_json(&["-d", "link", "show", "eth0"]);
+        assert_eq!(l[0]["linkinfo"]["info_kind"], "ipvlan", "{l}");
+        addrs.push(
+            r["ips"][0]["address"]
+                .as_str()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert!(pods[0].ping(&addrs[1]));
+}
+
+#[test]
+fn vlan_pods_or_skip_without_the_module() {
+    need_root!();
+    let node = node_with_uplink();
+    if !kernel_has(&node, &["vlan", "id", "7"]) {
+        eprintln!("skipped: this kernel cannot make VLAN links (module 8021q missing)");
+        return;
+    }
+    let d = kernel_daemon(
+        &node,
+        &[(
+            "/netloom-host:networks/network[name='v7']",
+            json!({"type": "vlan", "uplink": "upl0", "vlan-id": 7,
+                "ipam": {"pool": [{"name": "v4", "subnet": "10.68.0.0/24"}]}}),
+        )],
+    );
+    let sub = node.ip_json(&["-d", "link", "show", "upl0.7"]);
+    assert_eq!(sub[0]["linkinfo"]["info_data"]["id"], 7, "{sub}");
+    let pod = Netns::new("v7");
+    let (ok, r) = cni(
+        &d.cni_socket,
+        "ADD",
+        "v7",
+        &pod.path(),
+        "eth0",
+        "",
+        conf(json!({"network": "v7"})),
+    );
+    assert!(ok, "{r}");
+    let l = pod.ip_json(&["-d", "link", "show", "eth0"]);
+    assert_eq!(l[0]["linkinfo"]["info_kind"], "macvlan", "{l}");
+}

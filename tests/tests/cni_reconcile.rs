@@ -1,0 +1,146 @@
+//! Reconcile at start, end to end: a kernel-dataplane daemon in a "node" namespace attaches
+//! pods, is stopped, the kernel drifts while it is down, and the restarted daemon (same data
+//! dir) adopts what matches without touching it, repairs what drifted, and removes netloom
+//! links nothing owns — never anyone else's.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use netloom_store::Store;
+use netloom_tests::cni::{bridge_network, cni, conf, kernel_daemon, pod_args, run, Netns};
+use netloom_tests::need_root;
+use netloom_yang::Schema;
+use serde_json::{json, Value};
+
+fn link(ns: &Netns, ifname: &str) -> Value {
+    ns.ip_json(&["link", "show", ifname])[0].clone()
+}
+
+fn has_default_route(ns: &Netns) -> bool {
+    ns.ip_json(&["route", "show", "default"])
+        .as_array()
+        .is_some_and(|r| r.iter().any(|r| r["gateway"] == "10.77.0.1"))
+}
+
+#[test]
+fn restart_adopts_matching_pods_repairs_drift_and_removes_orphans() {
+    need_root!();
+    let node = Netns::new("node");
+    let (p, v) = bridge_network("blue", "10.77.0.0/24", "10.77.0.1");
+    let mut d = kernel_daemon(&node, &[(&p, v)]);
+    let pods = [Netns::new("a"), Netns::new("b"), Netns::new("c")];
+    let mut results = Vec::new();
+    for (i, pod) in pods.iter().enumerate() {
+        let (ok, r) = cni(
+            &d.cni_socket,
+            "ADD",
+            &format!("ctr{i}"),
+            &pod.path(),
+            "eth0",
+            &pod_args(&format!("p{i}")),
+            conf(json!({"network": "blue"})),
+        );
+        assert!(ok, "{r}");
+        results.push(r);
+    }
+    let before: Vec<Value> = pods.iter().map(|p| link(p, "eth0")).collect();
+    let addrs: Vec<Vec<String>> = pods.iter().map(|p| p.addresses("eth0")).collect();
+
+    // drift while the daemon is down
+    d.stop();
+    run("ip", &["-n", &pods[1].name, "link", "del", "eth0"]);
+    run("ip", &["-n", &pods[2].name, "route", "del", "default"]);
+    let v6 = addrs[2][1].clone();
+    run(
+        "ip",
+        &["-n", &pods[2].name, "addr", "del", &v6, "dev", "eth0"],
+    );
+    // a leftover netloom link no committed network owns, and someone else's link
+    for (name, alias) in [("nl-gone", Some("netloom")), ("nlforeign0", None)] {
+        run(
+            "ip",
+            &["-n", &node.name, "link", "add", name, "type", "bridge"],
+        );
+        if let Some(a) = alias {
+            run("ip", &["-n", &node.name, "link", "set", name, "alias", a]);
+        }
+    }
+    assert!(!has_default_route(&pods[2]));
+
+    d.restart();
+    let log = d.log().join("\n");
+    assert!(
+        log.contains("adopted=1") && log.contains("repaired=1") && log.contains("recreated=1"),
+        "{log}"
+    );
+    // the matching pod was not touched: same interface (ifindex), still up, same addresses
+    let a = link(&pods[0], "eth0");
+    assert_eq!(a["ifindex"], before[0]["ifindex"], "pod a flapped: {a}");
+    assert_eq!(pods[0].addresses("eth0"), addrs[0]);
+    // the deleted interface is back with its MAC and addresses
+    let b = link(&pods[1], "eth0");
+    assert_ne!(b["ifindex"], Value::Null, "eth0 of pod b is not back");
+    assert_eq!(b["address"], before[1]["address"], "pod b's MAC changed");
+    assert_eq!(pods[1].addresses("eth0"), addrs[1]);
+    assert!(has_default_route(&pods[1]));
+    // the deleted route and address are back, on the same interface
+    assert_eq!(link(&pods[2], "eth0")["ifindex"], before[2]["ifindex"]);
+    assert!(has_default_route(&pods[2]));
+    assert!(pods[2].addresses("eth0").contains(&v6), "{v6} not back");
+    // orphans: netloom's went, the foreign one stayed
+    let links = node.links();
+    assert!(!links.contains(&"nl-gone".to_string()), "{links:?}");
+    assert!(links.contains(&"nlforeign0".to_string()), "{links:?}");
+    for (i, pod) in pods.iter().enumerate() {
+        let (ok, v) = cni(
+            &d.cni_socket,
+            "CHECK",
+            &format!("ctr{i}"),
+            &pod.path(),
+            "eth0",
+            "",
+            conf(json!({"network": "blue", "prevResult": results[i]})),
+        );
+        assert!(ok, "CHECK of pod {i} after reconcile: {v}");
+    }
+    let ip_b = addrs[1][0].split('/').next().unwrap().to_owned();
+    let ip_c = addrs[2][0].split('/').next().unwrap().to_owned();
+    assert!(pods[0].ping(&ip_b), "a cannot reach the repaired b");
+    assert!(pods[0].ping(&ip_c), "a cannot reach the repaired c");
+
+    // the bridge itself deleted while down: it comes back, the host ends rejoin it, and the
+    // pods themselves are not touched
+    d.stop();
+    run("ip", &["-n", &node.name, "link", "del", "nl-blue"]);
+    d.restart();
+    assert!(node
+        .addresses("nl-blue")
+        .contains(&"10.77.0.1/24".to_string()));
+    assert_eq!(link(&pods[0], "eth0")["ifindex"], before[0]["ifindex"]);
+    assert!(
+        pods[0].ping(&ip_b),
+        "a cannot reach b after the bridge came back"
+    );
+    assert!(pods[2].ping("10.77.0.1"), "c cannot reach the gateway");
+
+    for (i, pod) in pods.iter().enumerate() {
+        let (ok, v) = cni(
+            &d.cni_socket,
+            "DEL",
+            &format!("ctr{i}"),
+            &pod.path(),
+            "eth0",
+            "",
+            conf(json!({"network": "blue"})),
+        );
+        assert!(ok, "{v}");
+    }
+    d.stop();
+    let store = Store::open(
+        &d.data_dir.join("netloom.db"),
+        Arc::new(Schema::new().unwrap()),
+    )
+    .unwrap();
+    assert!(store.allocations(None).unwrap().is_empty());
+    assert!(store.attachments().unwrap().is_empty());
+}
