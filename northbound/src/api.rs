@@ -116,6 +116,13 @@ pub enum Reply {
     State(serde_json::Value),
 }
 
+/// A new management session id, unique in this process across every front end (so locks and
+/// kill-session name one session, whichever protocol it speaks). 0 is the daemon itself.
+pub fn next_session_id() -> SessionId {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A time in milliseconds since the Unix epoch as a YANG `date-and-time` (RFC 3339, UTC).
 pub fn date_and_time(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)

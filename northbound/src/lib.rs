@@ -5,4 +5,5 @@
 
 pub mod api;
 pub mod auth;
+pub mod netconf;
 pub mod tls;
