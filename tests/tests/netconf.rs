@@ -421,3 +421,55 @@ m.close_session()
 "#,
     );
 }
+
+#[test]
+fn notifications_live_and_replayed() {
+    let d = Daemon::start(&[]);
+    run(
+        &d,
+        r#"
+import datetime
+NN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+def take(m, name, about=""):
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        n = m.take_notification(timeout=5)
+        if n is not None and n.notification_ele.find(".//{%s}%s" % (NN, name)) is not None \
+                and about in n.notification_xml:
+            return n.notification_ele
+    raise AssertionError("no %s notification" % name)
+start = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+time.sleep(0.01)
+w = connect()
+w.edit_config(target="running", config=config(network("early", 1400)))
+listener = connect()
+listener.create_subscription()
+# interleave: RPCs still work on the subscribed session
+got = networks(listener)
+assert got == {"early": 1400}, got
+expect_error(lambda: listener.create_subscription(), "in-use")
+w.edit_config(target="running", config=config(network("late", 1500)))
+ev = take(listener, "netconf-config-change")
+targets = [t.text for t in ev.findall(".//{%s}target" % NN)]
+assert any("late" in t for t in targets), targets
+shown = etree.tostring(ev).decode()
+assert ev.find(".//{%s}session-id" % NN).text == str(w.session_id), shown
+assert ev.find(".//{%s}operation" % NN).text == "create", shown
+third = connect()
+ev = take(listener, "netconf-session-start")
+assert ev.find(".//{%s}session-id" % NN).text == str(third.session_id)
+third.close_session()
+ev = take(listener, "netconf-session-end")
+assert ev.find(".//{%s}termination-reason" % NN).text == "closed"
+# replay from the commit log
+r = connect()
+r.create_subscription(start_time=start)
+# (startTime has whole seconds: the daemon's own first commit may be replayed too)
+ev = take(r, "netconf-config-change", about="early")
+assert ev.find(".//{%s}session-id" % NN).text == "0"
+expect_error(lambda: connect().create_subscription(stream_name="nope"), "invalid-value")
+for m in (w, listener, r):
+    m.close_session()
+"#,
+    );
+}

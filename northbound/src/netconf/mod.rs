@@ -8,6 +8,7 @@ mod data;
 mod errors;
 mod filter;
 mod framing;
+mod notify;
 mod ops;
 mod session;
 mod xml;
@@ -70,12 +71,14 @@ pub enum NetconfError {
 
 /// A live session, as kill-session and ietf-netconf-monitoring see it.
 #[derive(Debug)]
-#[allow(dead_code)] // peer and login time: read by ietf-netconf-monitoring, next
+#[allow(dead_code)] // peer and login time are for ietf-netconf-monitoring (not built yet)
 pub(crate) struct SessionEntry {
     pub user: String,
     pub peer: String,
     pub login_ms: i64,
     pub kill: Arc<Notify>,
+    /// Who killed it (kill-session), set before `kill` is notified.
+    pub killed_by: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What every session of this server shares.
@@ -86,6 +89,8 @@ pub(crate) struct Shared {
     pub auth: Arc<Authenticator>,
     pub opts: NetconfOptions,
     pub sessions: Mutex<BTreeMap<SessionId, SessionEntry>>,
+    /// Session start/end, for netconf-session-start/end notifications.
+    pub session_events: tokio::sync::broadcast::Sender<notify::SessionEvent>,
 }
 
 /// A bound, not yet serving, NETCONF server.
@@ -171,6 +176,7 @@ impl Netconf {
                 auth,
                 opts,
                 sessions: Mutex::new(BTreeMap::new()),
+                session_events: tokio::sync::broadcast::channel(256).0,
             }),
         })
     }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::data;
 use super::errors::RpcError;
 use super::filter;
+use super::notify::{Subscription, NS_NOTIFICATION};
 use super::session::{BASE_1_0, BASE_1_1};
 use super::xml::{Element, NS_BASE};
 use super::Shared;
@@ -25,7 +26,7 @@ pub(crate) enum Answer {
     /// The content of `<data>`.
     Data(String),
     /// Reply content as is.
-    #[allow(dead_code)] // for RPCs with output, next
+    #[allow(dead_code)] // for RPCs with output (get-schema, commit listing: not built yet)
     Body(String),
     /// `<ok/>`, then end the session.
     Close,
@@ -36,6 +37,9 @@ pub(crate) struct Ctx {
     pub shared: Arc<Shared>,
     pub who: Principal,
     pub identity: Identity,
+    subscription: Option<Subscription>,
+    /// (module name, namespace) of every data module, to declare in notifications.
+    modules: Vec<(String, String)>,
 }
 
 impl Ctx {
@@ -44,17 +48,43 @@ impl Ctx {
             shared,
             who,
             identity,
+            subscription: None,
+            modules: MODULES
+                .iter()
+                .map(|m| (m.name.to_owned(), m.namespace.to_owned()))
+                .collect(),
         }
     }
 
     /// Whether the session has a notification subscription.
     pub fn subscribed(&self) -> bool {
-        false
+        self.subscription.is_some()
     }
 
-    /// The next notification to send, as a whole `<notification>` message.
+    /// The next notification to send, as a whole `<notification>` message; None when the
+    /// subscription just ended (it is then dropped).
     pub async fn next_notification(&mut self) -> Option<String> {
-        std::future::pending().await
+        let sub = self.subscription.as_mut()?;
+        let note = sub.next(&self.modules).await;
+        if note.is_none() || sub.ended() {
+            self.subscription = None;
+        }
+        note
+    }
+
+    async fn create_subscription(&mut self, op: &Element) -> Result<Answer, RpcError> {
+        if self.subscription.is_some() {
+            return Err(RpcError::new(
+                super::errors::Layer::Protocol,
+                "in-use",
+                "this session already has a subscription",
+            ));
+        }
+        let sessions = self.shared.session_events.subscribe();
+        let sub = Subscription::create(&self.shared.handle, &self.who, sessions, op, &self.modules)
+            .await?;
+        self.subscription = Some(sub);
+        Ok(Answer::Ok)
     }
 
     async fn call(&self, request: Request) -> Result<Reply, RpcError> {
@@ -90,6 +120,8 @@ pub fn capabilities(_schema: &Schema) -> Vec<String> {
         "urn:ietf:params:netconf:capability:validate:1.0",
         "urn:ietf:params:netconf:capability:validate:1.1",
         "urn:ietf:params:netconf:capability:startup:1.0",
+        "urn:ietf:params:netconf:capability:notification:1.0",
+        "urn:ietf:params:netconf:capability:interleave:1.0",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -108,6 +140,9 @@ pub(crate) async fn dispatch(
     op: &Element,
     rpc: &Element,
 ) -> Result<Answer, RpcError> {
+    if op.is(NS_NOTIFICATION, "create-subscription") {
+        return ctx.create_subscription(op).await;
+    }
     if op.ns != NS_BASE {
         return Err(RpcError::not_supported(format!(
             "the operation <{}> ({}) is not supported",
@@ -406,13 +441,11 @@ async fn kill_session(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
             "a session cannot kill itself; use close-session",
         ));
     }
-    let target = ctx
-        .shared
-        .sessions
-        .lock()
-        .ok()
-        .and_then(|s| s.get(&id).map(|e| (e.user.clone(), e.kill.clone())));
-    let Some((user, kill)) = target else {
+    let target = ctx.shared.sessions.lock().ok().and_then(|s| {
+        s.get(&id)
+            .map(|e| (e.user.clone(), e.kill.clone(), e.killed_by.clone()))
+    });
+    let Some((user, kill, killed_by)) = target else {
         return Err(RpcError::invalid_value(format!(
             "there is no NETCONF session {id}"
         )));
@@ -425,6 +458,7 @@ async fn kill_session(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
         .call(&victim, Request::EndSession)
         .await
         .map_err(RpcError::from)?;
+    killed_by.store(ctx.who.session, std::sync::atomic::Ordering::Relaxed);
     kill.notify_one();
     tracing::info!(killed = id, "kill-session");
     Ok(Answer::Ok)

@@ -12,8 +12,11 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::Instrument;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::errors::RpcError;
 use super::framing::{encode, FrameReader, Framing, FramingError};
+use super::notify::SessionEvent;
 use super::ops::{self, Answer, Ctx};
 use super::xml::{self, escape, Element, NS_BASE};
 use super::{SessionEntry, Shared};
@@ -61,17 +64,28 @@ pub(crate) async fn run(
     let span = tracing::info_span!("netconf", session = id, user = %identity.user, peer = %peer);
     async move {
         let kill = Arc::new(Notify::new());
+        let killed_by = Arc::new(AtomicU64::new(0));
         if let Ok(mut s) = shared.sessions.lock() {
             s.insert(
                 id,
                 SessionEntry {
                     user: identity.user.clone(),
-                    peer,
+                    peer: peer.clone(),
                     login_ms: now_ms(),
                     kill: kill.clone(),
+                    killed_by: killed_by.clone(),
                 },
             );
         }
+        let event = |started: bool| SessionEvent {
+            time_ms: now_ms(),
+            user: identity.user.clone(),
+            session: id,
+            peer: peer.clone(),
+            started,
+            killed_by: Some(killed_by.load(Ordering::Relaxed)).filter(|&k| k != 0),
+        };
+        let _ = shared.session_events.send(event(true));
         let who = Principal {
             session: id,
             user: identity.user.clone(),
@@ -86,13 +100,14 @@ pub(crate) async fn run(
             framing_rx,
         ));
         let mut out = write_half.make_writer();
-        let mut ctx = Ctx::new(shared.clone(), who.clone(), identity);
+        let mut ctx = Ctx::new(shared.clone(), who.clone(), identity.clone());
         let end = serve(&mut ctx, &mut out, rx, framing_tx, &kill).await;
         tracing::info!(reason = %end, "NETCONF session ended");
         reader.abort();
         if let Ok(mut s) = shared.sessions.lock() {
             s.remove(&id);
         }
+        let _ = shared.session_events.send(event(false));
         if let Err(e) = shared.handle.call(&who, Request::EndSession).await {
             tracing::warn!(error = %e, "releasing the session's locks");
         }
