@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(build-essential cmake pkg-config libpcre2-dev libyang2-tools python3-venv iproute2 iputils-ping containernetworking-plugins curl)
+apt_packages=(build-essential cmake pkg-config libpcre2-dev libyang2-tools python3-venv iproute2 iputils-ping containernetworking-plugins curl openssh-client)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,11 +18,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-python_packages=(pyang==2.7.1 pygnmi==0.8.15)
+python_packages=(pyang==2.7.1 pygnmi==0.8.15 ncclient==0.6.19)
+# The import name of each package above, to tell whether the venv is complete.
+python_modules=(pyang pygnmi ncclient)
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import pyang, pygnmi" 2>/dev/null; then
+if ! .venv/bin/python -c "import $(IFS=,; echo "${python_modules[*]}")" 2>/dev/null; then
   echo "dev-setup: installing ${python_packages[*]} into .venv"
   .venv/bin/pip install -q --disable-pip-version-check "${python_packages[@]}"
 fi

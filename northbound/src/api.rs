@@ -111,7 +111,8 @@ pub enum Request {
 /// The app tag of the error an [`Request::IfVersion`] gets when the datastore moved on.
 pub const STALE_VERSION: &str = "netloom-stale-version";
 
-/// A session id unique across every front end of this process (0 is the system's own).
+/// A management session id unique in this process across every front end (so locks and
+/// kill-session name one session, whichever protocol it speaks). 0 is the daemon itself.
 pub fn new_session_id() -> SessionId {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)

@@ -8,5 +8,6 @@ pub mod auth;
 pub mod cli;
 pub mod cni;
 pub mod gnmi;
+pub mod netconf;
 pub mod restconf;
 pub mod tls;

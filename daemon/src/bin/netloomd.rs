@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, ValueEnum};
@@ -15,6 +16,7 @@ use netloom_daemon::users;
 use netloom_northbound::api::Request;
 use netloom_northbound::auth::Authenticator;
 use netloom_northbound::gnmi;
+use netloom_northbound::netconf;
 use netloom_northbound::restconf::{self, Restconf};
 use netloom_northbound::tls::TlsIdentity;
 use netloom_southbound::{
@@ -54,6 +56,12 @@ struct Args {
     /// NETCONF over SSH listener address.
     #[arg(long, default_value = "127.0.0.1:8830")]
     netconf: SocketAddr,
+    /// Seconds a NETCONF session may take to send its <hello>.
+    #[arg(long, default_value_t = 60)]
+    netconf_hello_timeout: u64,
+    /// Seconds of no RPC after which a NETCONF session (without a subscription) is closed.
+    #[arg(long, default_value_t = 3600)]
+    netconf_idle_timeout: u64,
     /// gNMI listener address.
     #[arg(long, default_value = "127.0.0.1:9339")]
     gnmi: SocketAddr,
@@ -200,6 +208,17 @@ fn main() -> anyhow::Result<()> {
         auth.clone(),
     )?;
     frontends.spawn_on(async move { Ok(restconf.serve().await?) }, rt.handle());
+    let netconf = netconf::Netconf::bind(
+        args.netconf,
+        netconf::NetconfOptions {
+            hello_timeout: Duration::from_secs(args.netconf_hello_timeout),
+            idle_timeout: Duration::from_secs(args.netconf_idle_timeout),
+            ..netconf::NetconfOptions::new(&args.data_dir)
+        },
+        handle.clone(),
+        schema.clone(),
+        auth.clone(),
+    )?;
     let cli_listener = netloom_northbound::cli::bind(&cli_socket)?;
     frontends.spawn_on(
         {
@@ -208,6 +227,7 @@ fn main() -> anyhow::Result<()> {
         },
         rt.handle(),
     );
+    frontends.spawn_on(async move { Ok(netconf.serve().await?) }, rt.handle());
     tracing::info!(
         restconf = %args.restconf,
         netconf = %args.netconf,

@@ -11,10 +11,8 @@ mod session;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use netloom_store::SessionId;
 use netloom_yang::Schema;
 use tokio::task::JoinSet;
 
@@ -31,14 +29,6 @@ pub enum CliError {
     },
     #[error("CLI socket: {0}")]
     Io(#[from] std::io::Error),
-}
-
-/// CLI sessions get ids in their own range, so they never collide with another front end's.
-const FIRST_SESSION: SessionId = 0x0C11_0000_0000;
-static NEXT_SESSION: AtomicU64 = AtomicU64::new(FIRST_SESSION);
-
-fn new_session_id() -> SessionId {
-    NEXT_SESSION.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Bind the socket now (so a bad path fails the daemon's start), readable and writable by
@@ -89,7 +79,7 @@ pub async fn serve(
                 };
                 let handle = handle.clone();
                 let schema = schema.clone();
-                sessions.spawn(session::run(stream, handle, schema, new_session_id()));
+                sessions.spawn(session::run(stream, handle, schema, crate::api::new_session_id()));
             }
             Some(done) = sessions.join_next() => {
                 if let Err(e) = done {

@@ -14,7 +14,6 @@ mod tree;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,12 +142,10 @@ struct Inner {
 #[derive(Clone)]
 struct Gnmi(Arc<Inner>);
 
-/// gNMI sessions are RPCs; their ids carry a tag ("GN") so they never collide with the
-/// session ids other front ends hand out from their own counters.
+/// gNMI sessions are RPCs, each with a session id from the process-wide counter.
 fn new_session(user: &str) -> Principal {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
     Principal {
-        session: 0x474E_0000_0000_0000 | NEXT.fetch_add(1, Ordering::Relaxed),
+        session: crate::api::new_session_id(),
         user: user.to_owned(),
     }
 }

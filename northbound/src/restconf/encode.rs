@@ -276,12 +276,12 @@ pub fn xml_root(text: &str) -> Result<XmlRoot, Error> {
                     if root.is_some() {
                         return Err(Error::Malformed("more than one root element".into()));
                     }
-                    let name = String::from_utf8_lossy(s.local_name().as_ref()).into_owned();
+                    let name = s.local_name().as_ref().to_owned();
                     let ns = s
                         .attributes()
                         .flatten()
-                        .find(|a| a.key.as_ref() == b"xmlns")
-                        .map(|a| String::from_utf8_lossy(&a.value).into_owned());
+                        .find(|a| a.key.as_ref() == "xmlns")
+                        .map(|a| a.value.into_owned());
                     root = Some((name, ns, reader.buffer_position() as usize));
                 }
                 depth += 1;
@@ -303,7 +303,7 @@ pub fn xml_root(text: &str) -> Result<XmlRoot, Error> {
                                         "content after the root element".into(),
                                     ));
                                 }
-                                Ok(Event::Text(t)) if !t.iter().all(u8::is_ascii_whitespace) => {
+                                Ok(Event::Text(t)) if !t.trim().is_empty() => {
                                     return Err(Error::Malformed(
                                         "content after the root element".into(),
                                     ));
@@ -323,12 +323,12 @@ pub fn xml_root(text: &str) -> Result<XmlRoot, Error> {
                 }
             }
             Event::Empty(s) if depth == 0 => {
-                let name = String::from_utf8_lossy(s.local_name().as_ref()).into_owned();
+                let name = s.local_name().as_ref().to_owned();
                 let ns = s
                     .attributes()
                     .flatten()
-                    .find(|a| a.key.as_ref() == b"xmlns")
-                    .map(|a| String::from_utf8_lossy(&a.value).into_owned());
+                    .find(|a| a.key.as_ref() == "xmlns")
+                    .map(|a| a.value.into_owned());
                 let end = reader.buffer_position() as usize;
                 return Ok(XmlRoot {
                     name,

@@ -73,6 +73,7 @@ fn xml_input(body: &str) -> Result<Map<String, Value>, Error> {
     let mut out = Map::new();
     let mut reader = quick_xml::Reader::from_str(&body[root.inner]);
     let mut current: Option<String> = None;
+    let mut text = String::new();
     loop {
         match reader
             .read_event()
@@ -82,23 +83,38 @@ fn xml_input(body: &str) -> Result<Map<String, Value>, Error> {
                 if current.is_some() {
                     return Err(Error::invalid(None, "operation inputs are leaves"));
                 }
-                let name = String::from_utf8_lossy(s.local_name().as_ref()).into_owned();
+                let name = s.local_name().as_ref().to_owned();
                 out.insert(name.clone(), json!(""));
                 current = Some(name);
             }
             Event::Empty(s) => {
-                let name = String::from_utf8_lossy(s.local_name().as_ref()).into_owned();
+                let name = s.local_name().as_ref().to_owned();
                 out.insert(name, json!([null]));
             }
-            Event::Text(t) => {
-                if let Some(c) = &current {
-                    let text = t.decode().map_err(|e| Error::Malformed(e.to_string()))?;
-                    let text = quick_xml::escape::unescape(&text)
-                        .map_err(|e| Error::Malformed(e.to_string()))?;
-                    out.insert(c.clone(), json!(text.trim()));
-                }
+            Event::Text(t) if current.is_some() => text.push_str(&t.xml10_content()),
+            Event::CData(t) if current.is_some() => text.push_str(&t.xml10_content()),
+            // Entity and character references arrive apart from the text around them.
+            Event::GeneralRef(r) => {
+                let c = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c,
+                    Ok(None) => {
+                        let name: &str = r.as_ref();
+                        crate::netconf::xml::predefined(name).ok_or_else(|| {
+                            Error::Malformed(format!("undeclared entity '&{name};'"))
+                        })?
+                    }
+                    Err(e) => {
+                        return Err(Error::Malformed(format!("bad character reference: {e}")))
+                    }
+                };
+                text.push(c);
             }
-            Event::End(_) => current = None,
+            Event::End(_) => {
+                if let Some(c) = current.take() {
+                    out.insert(c, json!(text.trim()));
+                }
+                text.clear();
+            }
             Event::Eof => break,
             _ => {}
         }

@@ -1,0 +1,508 @@
+//! The NETCONF operations (RFC 6241 section 7, 8): each is parsed from its `<rpc>` element
+//! and mapped onto one request-API call, or served from the snapshots (reads).
+
+use std::sync::Arc;
+
+use netloom_store::DatastoreId;
+use netloom_yang::{Edit, EditOp, Encoding, Schema, MODULES};
+use serde_json::Value;
+
+use super::data;
+use super::errors::RpcError;
+use super::filter;
+use super::notify::{Subscription, NS_NOTIFICATION};
+use super::session::{BASE_1_0, BASE_1_1};
+use super::xml::{Element, NS_BASE};
+use super::Shared;
+use crate::api::{ApiError, Confirmed, Principal, Reply, Request};
+use crate::auth::Identity;
+
+/// The namespace of netloom's NETCONF extensions (commit comments).
+pub const NS_NETLOOM: &str = "urn:netloom:yang:netloom-host";
+
+/// What an operation answers with.
+pub(crate) enum Answer {
+    Ok,
+    /// The content of `<data>`.
+    Data(String),
+    /// Reply content as is.
+    #[allow(dead_code)] // for RPCs with output (get-schema, commit listing: not built yet)
+    Body(String),
+    /// `<ok/>`, then end the session.
+    Close,
+}
+
+/// One session's view: who it is, what it may do.
+pub(crate) struct Ctx {
+    pub shared: Arc<Shared>,
+    pub who: Principal,
+    pub identity: Identity,
+    subscription: Option<Subscription>,
+    /// (module name, namespace) of every data module, to declare in notifications.
+    modules: Vec<(String, String)>,
+}
+
+impl Ctx {
+    pub fn new(shared: Arc<Shared>, who: Principal, identity: Identity) -> Self {
+        Ctx {
+            shared,
+            who,
+            identity,
+            subscription: None,
+            modules: MODULES
+                .iter()
+                .map(|m| (m.name.to_owned(), m.namespace.to_owned()))
+                .collect(),
+        }
+    }
+
+    /// Whether the session has a notification subscription.
+    pub fn subscribed(&self) -> bool {
+        self.subscription.is_some()
+    }
+
+    /// The next notification to send, as a whole `<notification>` message; None when the
+    /// subscription just ended (it is then dropped).
+    pub async fn next_notification(&mut self) -> Option<String> {
+        let sub = self.subscription.as_mut()?;
+        let note = sub.next(&self.modules).await;
+        if note.is_none() || sub.ended() {
+            self.subscription = None;
+        }
+        note
+    }
+
+    async fn create_subscription(&mut self, op: &Element) -> Result<Answer, RpcError> {
+        if self.subscription.is_some() {
+            return Err(RpcError::new(
+                super::errors::Layer::Protocol,
+                "in-use",
+                "this session already has a subscription",
+            ));
+        }
+        let sessions = self.shared.session_events.subscribe();
+        let sub = Subscription::create(&self.shared.handle, &self.who, sessions, op, &self.modules)
+            .await?;
+        self.subscription = Some(sub);
+        Ok(Answer::Ok)
+    }
+
+    async fn call(&self, request: Request) -> Result<Reply, RpcError> {
+        self.shared
+            .handle
+            .call(&self.who, request)
+            .await
+            .map_err(RpcError::from)
+    }
+
+    fn may_write(&self, op: &str) -> Result<(), RpcError> {
+        if self.identity.may_write() {
+            Ok(())
+        } else {
+            Err(RpcError::access_denied(format!(
+                "user '{}' may not use <{op}>",
+                self.identity.user
+            )))
+        }
+    }
+}
+
+/// Capabilities this server announces.
+pub fn capabilities(_schema: &Schema) -> Vec<String> {
+    let mut caps: Vec<String> = [
+        BASE_1_0,
+        BASE_1_1,
+        "urn:ietf:params:netconf:capability:writable-running:1.0",
+        "urn:ietf:params:netconf:capability:candidate:1.0",
+        "urn:ietf:params:netconf:capability:confirmed-commit:1.0",
+        "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
+        "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
+        "urn:ietf:params:netconf:capability:validate:1.0",
+        "urn:ietf:params:netconf:capability:validate:1.1",
+        "urn:ietf:params:netconf:capability:startup:1.0",
+        "urn:ietf:params:netconf:capability:notification:1.0",
+        "urn:ietf:params:netconf:capability:interleave:1.0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for m in MODULES {
+        caps.push(format!(
+            "{}?module={}&revision={}",
+            m.namespace, m.name, m.revision
+        ));
+    }
+    caps
+}
+
+pub(crate) async fn dispatch(
+    ctx: &mut Ctx,
+    op: &Element,
+    rpc: &Element,
+) -> Result<Answer, RpcError> {
+    if op.is(NS_NOTIFICATION, "create-subscription") {
+        return ctx.create_subscription(op).await;
+    }
+    if op.ns != NS_BASE {
+        return Err(RpcError::not_supported(format!(
+            "the operation <{}> ({}) is not supported",
+            op.name, op.ns
+        )));
+    }
+    match op.name.as_str() {
+        "get-config" => get_config(ctx, op).await,
+        "get" => get(ctx, op).await,
+        "edit-config" => edit_config(ctx, op, rpc).await,
+        "copy-config" => copy_config(ctx, op, rpc).await,
+        "delete-config" => delete_config(ctx, op).await,
+        "lock" | "unlock" => {
+            ctx.may_write(&op.name)?;
+            let datastore = datastore(op, "target")?;
+            let request = if op.name == "lock" {
+                Request::Lock { datastore }
+            } else {
+                Request::Unlock { datastore }
+            };
+            ctx.call(request).await.map(|_| Answer::Ok)
+        }
+        "close-session" => Ok(Answer::Close),
+        "kill-session" => kill_session(ctx, op).await,
+        "commit" => commit(ctx, op).await,
+        "cancel-commit" => {
+            ctx.may_write("cancel-commit")?;
+            let persist_id = op.param("persist-id").map(|p| p.text().to_owned());
+            ctx.call(Request::CancelCommit { persist_id })
+                .await
+                .map(|_| Answer::Ok)
+        }
+        "discard-changes" => {
+            ctx.may_write("discard-changes")?;
+            ctx.call(Request::DiscardChanges).await.map(|_| Answer::Ok)
+        }
+        "validate" => validate(ctx, op, rpc).await,
+        other => Err(RpcError::not_supported(format!(
+            "the operation <{other}> is not supported"
+        ))),
+    }
+}
+
+/// The datastore named in `<source>`/`<target>`.
+fn datastore(op: &Element, param: &str) -> Result<DatastoreId, RpcError> {
+    let p = op
+        .param(param)
+        .ok_or_else(|| RpcError::missing_element(param))?;
+    let ds = p
+        .children
+        .first()
+        .ok_or_else(|| RpcError::missing_element(param))?;
+    if ds.ns != NS_BASE && !ds.ns.is_empty() {
+        return Err(RpcError::bad_element(
+            param,
+            format!("<{}> is not a datastore", ds.name),
+        ));
+    }
+    match ds.name.as_str() {
+        "running" => Ok(DatastoreId::Running),
+        "candidate" => Ok(DatastoreId::Candidate),
+        "startup" => Ok(DatastoreId::Startup),
+        "url" => Err(RpcError::not_supported(
+            "the :url capability is not supported",
+        )),
+        other => Err(RpcError::bad_element(
+            param,
+            format!("<{other}> is not a datastore"),
+        )),
+    }
+}
+
+/// A datastore's content as an RFC 7951 document.
+fn datastore_json(ctx: &Ctx, ds: DatastoreId) -> Result<Value, RpcError> {
+    let snaps = ctx.shared.handle.snapshots();
+    let units = &snaps.get(ds).units;
+    let text = ctx
+        .shared
+        .schema
+        .to_json(units.iter().map(|(k, v)| (k, &**v)));
+    serde_json::from_str(&text).map_err(|e| RpcError::failed(format!("stored data: {e}")))
+}
+
+fn filtered(ctx: &Ctx, op: &Element, doc: Value) -> Result<Value, RpcError> {
+    let Some(f) = op.param("filter") else {
+        return Ok(doc);
+    };
+    match f.attr("", "type").unwrap_or("subtree") {
+        "subtree" => Ok(filter::subtree(&ctx.shared.schema, &doc, f)),
+        other => Err(RpcError::bad_attribute(
+            "type",
+            "filter",
+            format!("the filter type '{other}' is not supported"),
+        )),
+    }
+}
+
+async fn get_config(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
+    let ds = datastore(op, "source")?;
+    let doc = filtered(ctx, op, datastore_json(ctx, ds)?)?;
+    data::to_xml(&ctx.shared.schema, &doc).map(Answer::Data)
+}
+
+async fn get(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
+    let mut doc = datastore_json(ctx, DatastoreId::Running)?;
+    if let (Reply::State(Value::Object(state)), Some(obj)) =
+        (ctx.call(Request::State).await?, doc.as_object_mut())
+    {
+        obj.extend(state);
+    }
+    let doc = filtered(ctx, op, doc)?;
+    data::to_xml(&ctx.shared.schema, &doc).map(Answer::Data)
+}
+
+/// A netloom `<comment>` given with a change.
+fn comment(op: &Element) -> Option<String> {
+    op.child(NS_NETLOOM, "comment").map(|c| c.text().to_owned())
+}
+
+/// Prefix declarations in scope at `<config>` (declared on the rpc or the operation).
+fn scope(rpc: &Element, op: &Element, config: &Element) -> Vec<(String, String)> {
+    let mut out = rpc.prefixes.clone();
+    out.extend(op.prefixes.iter().cloned());
+    out.extend(config.prefixes.iter().cloned());
+    out
+}
+
+async fn edit_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer, RpcError> {
+    ctx.may_write("edit-config")?;
+    let target = datastore(op, "target")?;
+    if target == DatastoreId::Startup {
+        return Err(RpcError::invalid_value(
+            "edit-config targets running or candidate; use copy-config for startup",
+        ));
+    }
+    let default_op = match op.param("default-operation").map(Element::text) {
+        None | Some("merge") => Some(EditOp::Merge),
+        Some("replace") => Some(EditOp::Replace),
+        Some("none") => None,
+        Some(other) => {
+            return Err(RpcError::bad_element(
+                "default-operation",
+                format!("'{other}' is not a default operation"),
+            ))
+        }
+    };
+    let test_only = match op.param("test-option").map(Element::text) {
+        None | Some("test-then-set") | Some("set") => false,
+        Some("test-only") => true,
+        Some(other) => {
+            return Err(RpcError::bad_element(
+                "test-option",
+                format!("'{other}' is not a test option"),
+            ))
+        }
+    };
+    // Every edit-config is one all-or-nothing engine transaction, which satisfies
+    // rollback-on-error and stop-on-error alike; continue-on-error cannot be honoured
+    // without leaving a partial change, so it is refused rather than silently upgraded.
+    match op.param("error-option").map(Element::text) {
+        None | Some("stop-on-error") | Some("rollback-on-error") => {}
+        Some("continue-on-error") => {
+            return Err(RpcError::not_supported(
+                "continue-on-error is not supported: every edit-config is all or nothing",
+            ))
+        }
+        Some(other) => {
+            return Err(RpcError::bad_element(
+                "error-option",
+                format!("'{other}' is not an error option"),
+            ))
+        }
+    }
+    if op.param("url").is_some() {
+        return Err(RpcError::not_supported(
+            "the :url capability is not supported",
+        ));
+    }
+    let config = op
+        .param("config")
+        .ok_or_else(|| RpcError::missing_element("config"))?;
+    let edits = data::edits_from_config(
+        &ctx.shared.schema,
+        config,
+        scope(rpc, op, config),
+        default_op,
+    )?;
+    if test_only {
+        return test_edits(ctx, target, &edits).map(|_| Answer::Ok);
+    }
+    if edits.is_empty() {
+        return Ok(Answer::Ok);
+    }
+    ctx.call(Request::Edit {
+        datastore: target,
+        edits,
+        comment: comment(op),
+    })
+    .await
+    .map(|_| Answer::Ok)
+}
+
+fn yang_error(e: netloom_yang::Error) -> RpcError {
+    RpcError::from(ApiError {
+        tag: e.tag(),
+        path: e.error_path().map(str::to_owned),
+        message: match &e {
+            netloom_yang::Error::Invalid { message, .. } => message.clone(),
+            other => other.to_string(),
+        },
+        app_tag: None,
+    })
+}
+
+/// test-option test-only: apply the edits to a copy of the datastore and validate it
+/// against the schema; nothing is written.
+fn test_edits(ctx: &Ctx, ds: DatastoreId, edits: &[Edit]) -> Result<(), RpcError> {
+    let schema = &ctx.shared.schema;
+    let mut units = ctx.shared.handle.snapshots().get(ds).units.clone();
+    schema.apply_edits(&mut units, edits).map_err(yang_error)?;
+    let doc = schema.to_json(units.iter().map(|(k, v)| (k, &**v)));
+    schema.validate(&doc, Encoding::Json).map_err(yang_error)?;
+    Ok(())
+}
+
+/// `<config>` given inline as a source: the edits that replace a datastore with it.
+fn inline_config(ctx: &Ctx, op: &Element, rpc: &Element) -> Result<Option<Vec<Edit>>, RpcError> {
+    let Some(config) = op.param("source").and_then(|s| s.param("config")) else {
+        return Ok(None);
+    };
+    data::edits_from_config(
+        &ctx.shared.schema,
+        config,
+        scope(rpc, op, config),
+        Some(EditOp::Replace),
+    )
+    .map(Some)
+}
+
+async fn copy_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer, RpcError> {
+    ctx.may_write("copy-config")?;
+    let to = datastore(op, "target")?;
+    if let Some(edits) = inline_config(ctx, op, rpc)? {
+        return ctx
+            .call(Request::Edit {
+                datastore: to,
+                edits,
+                comment: comment(op),
+            })
+            .await
+            .map(|_| Answer::Ok);
+    }
+    let from = datastore(op, "source")?;
+    if from == to {
+        return Err(RpcError::invalid_value(
+            "source and target are the same datastore",
+        ));
+    }
+    ctx.call(Request::Copy { from, to })
+        .await
+        .map(|_| Answer::Ok)
+}
+
+async fn delete_config(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
+    ctx.may_write("delete-config")?;
+    let target = datastore(op, "target")?;
+    if target == DatastoreId::Running {
+        return Err(RpcError::invalid_value(
+            "the running datastore cannot be deleted",
+        ));
+    }
+    ctx.call(Request::Edit {
+        datastore: target,
+        edits: vec![Edit {
+            op: EditOp::Replace,
+            path: netloom_yang::DataPath::root(),
+            value: Some(Value::Object(Default::default())),
+        }],
+        comment: None,
+    })
+    .await
+    .map(|_| Answer::Ok)
+}
+
+async fn kill_session(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
+    ctx.may_write("kill-session")?;
+    let text = op
+        .param("session-id")
+        .ok_or_else(|| RpcError::missing_element("session-id"))?
+        .text();
+    let id: u64 = text
+        .parse()
+        .map_err(|_| RpcError::invalid_value(format!("'{text}' is not a session id")))?;
+    if id == ctx.who.session {
+        return Err(RpcError::invalid_value(
+            "a session cannot kill itself; use close-session",
+        ));
+    }
+    let target = ctx.shared.sessions.lock().ok().and_then(|s| {
+        s.get(&id)
+            .map(|e| (e.user.clone(), e.kill.clone(), e.killed_by.clone()))
+    });
+    let Some((user, kill, killed_by)) = target else {
+        return Err(RpcError::invalid_value(format!(
+            "there is no NETCONF session {id}"
+        )));
+    };
+    // Release its locks and roll back its unconfirmed commit before answering, so the
+    // caller can lock right after <ok/>.
+    let victim = Principal { session: id, user };
+    ctx.shared
+        .handle
+        .call(&victim, Request::EndSession)
+        .await
+        .map_err(RpcError::from)?;
+    killed_by.store(ctx.who.session, std::sync::atomic::Ordering::Relaxed);
+    kill.notify_one();
+    tracing::info!(killed = id, "kill-session");
+    Ok(Answer::Ok)
+}
+
+async fn commit(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
+    ctx.may_write("commit")?;
+    let text = |name: &str| op.param(name).map(|e| e.text().to_owned());
+    let confirmed = if op.param("confirmed").is_some() {
+        let timeout_secs = match text("confirm-timeout") {
+            None => 600,
+            Some(t) => t.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                RpcError::bad_element("confirm-timeout", format!("'{t}' is not a timeout"))
+            })?,
+        };
+        Some(Confirmed {
+            timeout_secs,
+            persist: text("persist"),
+        })
+    } else {
+        None
+    };
+    ctx.call(Request::Commit {
+        comment: comment(op),
+        confirmed,
+        persist_id: text("persist-id"),
+    })
+    .await
+    .map(|_| Answer::Ok)
+}
+
+async fn validate(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer, RpcError> {
+    if let Some(edits) = inline_config(ctx, op, rpc)? {
+        let schema = &ctx.shared.schema;
+        let mut units = Default::default();
+        schema
+            .apply_edits(&mut units, edits.as_slice())
+            .map_err(yang_error)?;
+        let doc = schema.to_json(units.iter().map(|(k, v)| (k, &**v)));
+        schema.validate(&doc, Encoding::Json).map_err(yang_error)?;
+        return Ok(Answer::Ok);
+    }
+    let datastore = datastore(op, "source")?;
+    ctx.call(Request::Validate { datastore })
+        .await
+        .map(|_| Answer::Ok)
+}
