@@ -33,6 +33,17 @@ fn clash(ifname: &str, where_: &str) -> DriverError {
     ))
 }
 
+/// Whether a pod-side link is this owner's: marked with its alias, or — when a crash came
+/// between creating the link and marking it — in its link group, which is set in the very
+/// request that creates the link.
+fn is_ours(l: &rtnetlink::packet_route::link::LinkMessage, mark: &str) -> bool {
+    let group = delete_group(mark);
+    links::alias(l) == Some(mark)
+        || l.attributes
+            .iter()
+            .any(|a| matches!(a, LinkAttribute::Group(g) if *g == group))
+}
+
 /// Remove what a failed earlier call for the same owner left; refuse foreign interfaces.
 pub(super) async fn clear_leftover(
     s: &Sides,
@@ -40,7 +51,7 @@ pub(super) async fn clear_leftover(
     mark: &str,
 ) -> Result<(), DriverError> {
     if let Some(l) = find(&s.pod, &spec.ifname).await? {
-        if links::alias(&l) != Some(mark) {
+        if !is_ours(&l, mark) {
             return Err(clash(&spec.ifname, "the pod"));
         }
         links::delete_index(&s.pod, l.header.index).await?;
@@ -73,11 +84,14 @@ pub(super) async fn create(
 ) -> Result<(), DriverError> {
     let fd = s.pod_ns.as_raw_fd();
     let mac = spec.mac.as_deref().map(links::parse_mac).transpose()?;
-    let msg = match &spec.kind {
+    // The pod side is born in its owner's link group (see `is_ours`).
+    let group = LinkAttribute::Group(delete_group(mark));
+    let mut msg = match &spec.kind {
         PodLinkKind::Veth { host_name, .. } => {
             let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
                 .name(spec.ifname.clone())
-                .setns_by_fd(fd);
+                .setns_by_fd(fd)
+                .append_extra_attribute(group.clone());
             if let Some(m) = spec.mtu {
                 peer = peer.mtu(u32::from(m));
             }
@@ -114,6 +128,9 @@ pub(super) async fn create(
             built(b, spec.mtu)
         }
     };
+    if !matches!(spec.kind, PodLinkKind::Veth { .. }) {
+        msg.attributes.push(group);
+    }
     match s.host.link().add(msg).execute().await {
         Ok(()) => {}
         Err(e) if is_exists(&e) => return Err(clash(&spec.ifname, "the pod")),
@@ -283,7 +300,7 @@ async fn remove_all(s: &Sides, specs: &[PodInterfaceSpec], mark: &str) -> Result
     let mut ours = Vec::new();
     for spec in specs {
         if let Some(l) = find(&s.pod, &spec.ifname).await? {
-            if links::alias(&l) == Some(mark) {
+            if is_ours(&l, mark) {
                 ours.push(l.header.index);
             }
         }
