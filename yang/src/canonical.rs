@@ -62,20 +62,7 @@ impl Schema {
     pub fn split_canonical(&self, text: &str) -> Result<Vec<(UnitKey, String)>, Error> {
         let mut out = Vec::new();
         for (member, value) in members(text)?.0 {
-            let (module, name) = member.split_once(':').ok_or_else(|| {
-                Error::invalid(
-                    ErrorTag::UnknownElement,
-                    format!("/{member}"),
-                    "a top-level member needs its module name",
-                )
-            })?;
-            let root = self.root(module, name).ok_or_else(|| {
-                Error::invalid(
-                    ErrorTag::UnknownElement,
-                    format!("/{member}"),
-                    "unknown node",
-                )
-            })?;
+            let root = self.root_of_member(&member)?;
             self.split_canonical_root(root, value, &mut out)?;
         }
         Ok(out)

@@ -21,5 +21,5 @@ pub use error::{Error, ErrorTag};
 pub use modules::{Module, MODULES};
 pub use path::{DataPath, Segment};
 pub use schema::{NodeId, NodeKind, Schema, SchemaNodeInfo};
-pub use unit::{UnitKey, UnitListId, UnitMap};
+pub use unit::{remainder_members, UnitKey, UnitListId, UnitMap};
 pub use validate::Encoding;

@@ -110,6 +110,16 @@ pub(crate) fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
+/// The members of a remainder unit's object, without its braces, to splice into the
+/// container object ("" when it has none).
+pub fn remainder_members(text: &str) -> &str {
+    text.trim()
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .map(str::trim)
+        .unwrap_or("")
+}
+
 impl Schema {
     /// The key of the unit of list `list` with these key values (in key order).
     pub fn unit_key(&self, list: UnitListId, values: &[&str]) -> Result<UnitKey, Error> {
@@ -164,6 +174,24 @@ impl Schema {
         self.unit_key(list, &refs)
     }
 
+    /// The root container a top-level RFC 7951 member (`module:name`) names.
+    pub fn root_of_member(&self, member: &str) -> Result<NodeId, Error> {
+        let (module, name) = member.split_once(':').ok_or_else(|| {
+            Error::invalid(
+                ErrorTag::UnknownElement,
+                format!("/{member}"),
+                "a top-level member needs its module name",
+            )
+        })?;
+        self.root(module, name).ok_or_else(|| {
+            Error::invalid(
+                ErrorTag::UnknownElement,
+                format!("/{member}"),
+                "unknown node",
+            )
+        })
+    }
+
     /// Split an RFC 7951 document (an object of module-qualified root members) into units.
     pub fn split(&self, doc: Value) -> Result<Vec<(UnitKey, Value)>, Error> {
         let Value::Object(obj) = doc else {
@@ -174,20 +202,7 @@ impl Schema {
         };
         let mut out = Vec::new();
         for (member, value) in obj {
-            let (module, name) = member.split_once(':').ok_or_else(|| {
-                Error::invalid(
-                    ErrorTag::UnknownElement,
-                    format!("/{member}"),
-                    "a top-level member needs its module name",
-                )
-            })?;
-            let root = self.root(module, name).ok_or_else(|| {
-                Error::invalid(
-                    ErrorTag::UnknownElement,
-                    format!("/{member}"),
-                    "unknown node",
-                )
-            })?;
+            let root = self.root_of_member(&member)?;
             self.split_root(root, value, &mut out)?;
         }
         Ok(out)
@@ -312,12 +327,8 @@ impl Schema {
             match def.list_node() {
                 None => {
                     // A remainder: splice its members into the container object.
-                    let inner = text.trim();
-                    let inner = inner
-                        .strip_prefix('{')
-                        .and_then(|s| s.strip_suffix('}'))
-                        .unwrap_or("");
-                    if !inner.trim().is_empty() {
+                    let inner = remainder_members(text);
+                    if !inner.is_empty() {
                         if !first_in_root {
                             w.write_all(b",")?;
                         }

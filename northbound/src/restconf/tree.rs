@@ -128,12 +128,8 @@ pub fn container_json<W: Write>(
         match def.list_node() {
             None => {
                 for (_, text) in units_of(units, list) {
-                    let inner = text.trim();
-                    let inner = inner
-                        .strip_prefix('{')
-                        .and_then(|s| s.strip_suffix('}'))
-                        .unwrap_or("");
-                    if !inner.trim().is_empty() {
+                    let inner = netloom_yang::remainder_members(text);
+                    if !inner.is_empty() {
                         if !first {
                             w.write_all(b",")?;
                         }
