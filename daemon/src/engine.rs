@@ -280,8 +280,10 @@ impl Engine {
         match ds {
             DatastoreId::Running => {
                 self.check_running_writable(who)?;
+                let started = std::time::Instant::now();
                 let mut units = self.store.snapshot(DatastoreId::Running).units.clone();
                 let changed = self.schema.apply_edits(&mut units, edits)?;
+                tracing::debug!(units = changed.len(), took = ?started.elapsed(), "edits applied");
                 self.commit_running(units, changed, who, comment)
             }
             DatastoreId::Candidate => {
@@ -765,9 +767,11 @@ impl Engine {
             }
             return Ok(Outcome::Unchanged(running.commit_id));
         }
+        let diffed = started.elapsed();
         // apply
         let ops = plan::plan(&self.lists, &diffs)?;
         let journal = executor::execute(self.driver.as_mut(), &ops)?;
+        let applied = started.elapsed();
         // persist
         let changes: Vec<UnitChange> = diffs
             .into_iter()
@@ -846,6 +850,8 @@ impl Engine {
             scope = scope.len(),
             ?validated,
             ?checked,
+            ?diffed,
+            ?applied,
             ?persisted,
             total = ?started.elapsed(),
             "commit phases"

@@ -5,6 +5,7 @@
 //! writes only the units it changed.
 
 mod attachment;
+mod checkpoint;
 mod commit_log;
 mod confirmed;
 mod datastore;

@@ -10,6 +10,7 @@ use netloom_yang::{Schema, UnitKey, UnitMap};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::attachment::Attachment;
+use crate::checkpoint::Checkpointer;
 use crate::commit_log::{self, CommitMeta, CommitRecord, ConfirmState, UnitChange};
 use crate::confirmed::PendingConfirm;
 use crate::datastore::{DatastoreId, Snapshot};
@@ -46,6 +47,15 @@ pub struct Store {
     /// Inside a group commit ([`Store::begin_group`]): batches are savepoints.
     grouped: bool,
     pub locks: Locks,
+    checkpointer: Checkpointer,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // the hook holds a sender: without it the checkpoint thread sees the store close
+        let _ = self.conn.commit_hook(None::<fn() -> bool>);
+        self.checkpointer.stop();
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -64,7 +74,8 @@ const PARALLEL_ENCODE: usize = 4096;
 impl Store {
     /// Open the database at `path`, creating it when absent.
     pub fn open(path: &Path, schema: Arc<Schema>) -> Result<Self, Error> {
-        let conn = db::open(path)?;
+        let mut conn = db::open(path)?;
+        let checkpointer = Checkpointer::start(path, &mut conn)?;
         let shown = path.display().to_string();
         let mut store = Store {
             conn,
@@ -79,6 +90,7 @@ impl Store {
             fresh: true,
             grouped: false,
             locks: Locks::default(),
+            checkpointer,
         };
         store.load()?;
         Ok(store)
@@ -221,6 +233,7 @@ impl Store {
         let p = self.path.clone();
         let id = self.last_commit + 1;
         let time_ms = now_ms();
+        let (started, rows) = (std::time::Instant::now(), changes.len());
         let tx = self.conn.transaction().db(&p)?;
         {
             // A large commit's log entry is encoded while its rows are written.
@@ -287,7 +300,9 @@ impl Store {
                 tx.execute("DELETE FROM candidate", []).db(&p)?;
             }
         }
+        let written = started.elapsed();
         tx.commit().db(&p)?;
+        tracing::debug!(rows, ?written, durable = ?started.elapsed(), "commit stored");
         self.last_commit = id;
         self.fresh = false;
         let version = self.next_version();
