@@ -98,6 +98,18 @@ fn answer(engine: &mut Engine, who: &Principal, request: Request) -> Result<Repl
             .commit(who, comment, confirmed, persist_id)
             .map(reply),
         Request::CancelCommit { persist_id } => engine.cancel_commit(who, persist_id).map(reply),
+        Request::EditConfirmed {
+            edits,
+            comment,
+            confirmed,
+        } => engine
+            .edit_confirmed(who, edits, comment, confirmed)
+            .map(reply),
+        Request::Confirm { persist_id } => engine.confirm(&persist_id).map(reply),
+        Request::ExtendConfirm {
+            persist_id,
+            timeout_secs,
+        } => engine.extend_confirm(&persist_id, timeout_secs).map(reply),
         Request::Rollback { id, comment } => engine.rollback(who, id, comment).map(reply),
         Request::Validate { datastore } => engine.check_datastore(datastore).map(|_| Reply::Done),
         Request::DiscardChanges => engine.discard_changes(who).map(|_| Reply::Done),

@@ -71,6 +71,22 @@ pub enum Request {
     CancelCommit {
         persist_id: Option<String>,
     },
+    /// Edits of running committed at once as a confirmed commit (`confirmed.persist` names
+    /// it), without the candidate.
+    EditConfirmed {
+        edits: Vec<Edit>,
+        comment: Option<String>,
+        confirmed: Confirmed,
+    },
+    /// Confirm the pending confirmed commit with this persist id (nothing else committed).
+    Confirm {
+        persist_id: String,
+    },
+    /// Give the pending confirmed commit with this persist id a new timeout from now.
+    ExtendConfirm {
+        persist_id: String,
+        timeout_secs: u32,
+    },
     /// Make running what it was right after commit `id`.
     Rollback {
         id: u64,

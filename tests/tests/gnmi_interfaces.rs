@@ -3,88 +3,20 @@
 //! Proves that Get answers in/out counters at the OpenConfig paths and under netloom's
 //! `state` tree (host and pod side) that grew by at least the packets pinged, that SAMPLE
 //! shows them growing, and that ON_CHANGE on oper-status fires on the kernel's link event
-//! when the peer is set down and up again (no polling: nothing else changes meanwhile).
+//! when the peer is set down and up again, and on pool usage when a pod is attached (no
+//! polling: state subscriptions are driven by link, attachment and commit events).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
-use netloom_northbound::gnmi::proto::gnmi::g_nmi_client::GNmiClient;
-use netloom_northbound::gnmi::proto::gnmi::subscribe_request::Request as In;
-use netloom_northbound::gnmi::proto::gnmi::subscribe_response::Response as Out;
-use netloom_northbound::gnmi::proto::gnmi::subscription_list::Mode as ListMode;
 use netloom_northbound::gnmi::proto::gnmi::typed_value::Value as Tv;
 use netloom_northbound::gnmi::proto::gnmi::{
-    get_request::DataType, Encoding, GetRequest, Notification, Path, PathElem, SetRequest,
-    SubscribeRequest, SubscribeResponse, Subscription, SubscriptionList, SubscriptionMode,
-    TypedValue, Update,
+    get_request::DataType, Encoding, GetRequest, SetRequest, SubscriptionMode, TypedValue, Update,
 };
 use netloom_tests::cni::{bridge_network, cni, conf, pod_args, run, Netns};
-use netloom_tests::{need_root, Daemon, ADMIN_PASSWORD};
+use netloom_tests::gnmi::{connect, path, subscribe, text, Client};
+use netloom_tests::{need_root, Daemon};
 use serde_json::json;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
-use tonic::Streaming;
-
-#[derive(Clone)]
-struct Creds;
-
-impl tonic::service::Interceptor for Creds {
-    fn call(&mut self, mut r: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        r.metadata_mut()
-            .insert("username", "admin".parse().unwrap());
-        r.metadata_mut()
-            .insert("password", ADMIN_PASSWORD.parse().unwrap());
-        Ok(r)
-    }
-}
-
-type Client = GNmiClient<InterceptedService<Channel, Creds>>;
-
-/// The steps of `/a/b[name=x/y]/c` ('/' inside a key value stays in it).
-fn steps(text: &str) -> Vec<&str> {
-    let (mut out, mut depth, mut start) = (Vec::new(), 0, 0);
-    for (i, ch) in text.char_indices() {
-        match ch {
-            '[' => depth += 1,
-            ']' => depth -= 1,
-            '/' if depth == 0 => {
-                out.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&text[start..]);
-    out
-}
-
-/// `origin:/a/b[name=v]/c`.
-fn path(text: &str) -> Path {
-    let (origin, text) = text.split_once(":/").unwrap_or(("", text));
-    let elem = steps(text.trim_start_matches('/'))
-        .into_iter()
-        .map(|step| match step.split_once('[') {
-            Some((name, rest)) => {
-                let (k, v) = rest.trim_end_matches(']').split_once('=').unwrap();
-                PathElem {
-                    name: name.into(),
-                    key: [(k.to_owned(), v.to_owned())].into(),
-                }
-            }
-            None => PathElem {
-                name: step.into(),
-                key: Default::default(),
-            },
-        })
-        .collect();
-    Path {
-        origin: origin.into(),
-        elem,
-        ..Path::default()
-    }
-}
 
 /// The one value a Get of `p` answers, as a number or text (PROTO encoding).
 async fn get(c: &mut Client, p: &str) -> Tv {
@@ -107,82 +39,6 @@ async fn count(c: &mut Client, p: &str) -> u64 {
     match get(c, p).await {
         Tv::UintVal(n) => n,
         other => panic!("{p}: {other:?}"),
-    }
-}
-
-async fn subscribe(c: &mut Client, p: &str, mode: SubscriptionMode, sample_ms: u64) -> Stream {
-    let (tx, rx) = mpsc::channel(4);
-    tx.send(SubscribeRequest {
-        request: Some(In::Subscribe(SubscriptionList {
-            mode: ListMode::Stream.into(),
-            encoding: Encoding::Proto.into(),
-            subscription: vec![Subscription {
-                path: Some(path(p)),
-                mode: mode.into(),
-                sample_interval: sample_ms * 1_000_000,
-                ..Subscription::default()
-            }],
-            ..SubscriptionList::default()
-        })),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let rx = c
-        .subscribe(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    Stream { _tx: tx, rx }
-}
-
-struct Stream {
-    _tx: mpsc::Sender<SubscribeRequest>,
-    rx: Streaming<SubscribeResponse>,
-}
-
-impl Stream {
-    /// The next notification (sync_response skipped), within `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<Notification> {
-        let until = tokio::time::Instant::now() + wait;
-        loop {
-            match tokio::time::timeout_at(until, self.rx.message()).await {
-                Ok(Ok(Some(SubscribeResponse {
-                    response: Some(Out::Update(n)),
-                    ..
-                }))) => return Some(n),
-                Ok(Ok(Some(SubscribeResponse {
-                    response: Some(Out::SyncResponse(true)),
-                    ..
-                }))) => continue,
-                Ok(other) => panic!("unexpected {other:?}"),
-                Err(_) => return None,
-            }
-        }
-    }
-
-    /// Wait (bounded) for a notification whose value satisfies `want`.
-    async fn until(&mut self, wait: Duration, want: impl Fn(&Tv) -> bool) -> Tv {
-        let deadline = Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let n = self.next(left).await.expect("the awaited value in time");
-            if let Some(v) = n
-                .update
-                .iter()
-                .filter_map(|u| u.val.as_ref()?.value.clone())
-                .find(|v| want(v))
-            {
-                return v;
-            }
-        }
-    }
-}
-
-fn text(tv: &Tv) -> String {
-    match tv {
-        Tv::StringVal(s) => s.clone(),
-        other => format!("{other:?}"),
     }
 }
 
@@ -256,12 +112,7 @@ async fn telemetry(
     peer: &Netns,
     pod: &Netns,
 ) {
-    let ch = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut c = GNmiClient::with_interceptor(ch, Creds);
+    let mut c = connect(addr).await;
     // A bridge network and a pod on it (the shim talks to the daemon's socket by path).
     let (_, mut blue) = bridge_network("blue", "10.77.0.0/24", "10.77.0.1");
     blue["name"] = json!("blue");
@@ -277,6 +128,17 @@ async fn telemetry(
     })
     .await
     .unwrap();
+    // Attachment and ledger changes drive ON_CHANGE on state: no poll, no commit.
+    let mut usage = subscribe(
+        &mut c,
+        "/state/pool-usage[network=blue]/allocated",
+        SubscriptionMode::OnChange,
+        0,
+    )
+    .await;
+    usage
+        .until(Duration::from_secs(5), |v| matches!(v, Tv::UintVal(0)))
+        .await;
     let (ok, r) = cni(
         socket,
         "ADD",
@@ -287,6 +149,9 @@ async fn telemetry(
         conf(json!({"network": "blue"})),
     );
     assert!(ok, "ADD: {r}");
+    usage
+        .until(Duration::from_secs(5), |v| matches!(v, Tv::UintVal(1)))
+        .await;
     let oc = "openconfig:/interfaces/interface[name=gnv0]/state";
     assert_eq!(text(&get(&mut c, &format!("{oc}/oper-status")).await), "UP");
     assert_eq!(
