@@ -235,11 +235,42 @@ struct Outbox {
     /// Live values by path: `None` is a delete. Newer values replace older ones.
     pending: BTreeMap<String, (Path, Option<TypedValue>)>,
     pending_time: i64,
+    /// Whole samples of plain SAMPLE subscriptions, at most one per subscription: the
+    /// shared encoded view itself (no per-leaf copy or key until a leaf goes on the wire);
+    /// a newer sample replaces one not yet begun, so a slow collector gets the newest.
+    samples: VecDeque<SampleOut>,
+}
+
+struct SampleOut {
+    sub: usize,
+    view: View,
+    /// The next leaf to send.
+    next: usize,
+    time: i64,
 }
 
 impl Outbox {
     fn has_output(&self) -> bool {
-        !self.ordered.is_empty() || !self.pending.is_empty()
+        !self.ordered.is_empty() || !self.pending.is_empty() || !self.samples.is_empty()
+    }
+
+    fn sample(&mut self, sub: usize, view: View, time: i64) {
+        match self
+            .samples
+            .iter_mut()
+            .find(|s| s.sub == sub && s.next == 0)
+        {
+            Some(waiting) => {
+                waiting.view = view;
+                waiting.time = time;
+            }
+            None => self.samples.push_back(SampleOut {
+                sub,
+                view,
+                next: 0,
+                time,
+            }),
+        }
     }
 
     fn waiting(&self) -> usize {
@@ -284,6 +315,23 @@ impl Outbox {
     fn next(&mut self) -> Option<SubscribeResponse> {
         if let Some(r) = self.ordered.pop_front() {
             return Some(r);
+        }
+        if let Some(s) = self.samples.front_mut() {
+            let end = (s.next + BATCH).min(s.view.len());
+            let update = s.view[s.next..end]
+                .iter()
+                .map(|(path, val)| Update {
+                    path: Some(path.clone()),
+                    val: Some(val.clone()),
+                    ..Update::default()
+                })
+                .collect();
+            s.next = end;
+            let time = s.time;
+            if end >= s.view.len() {
+                self.samples.pop_front();
+            }
+            return Some(notification(time, update, Vec::new()));
         }
         let mut update = Vec::new();
         let mut delete = Vec::new();
@@ -595,9 +643,9 @@ impl Task {
         let time = now_ns();
         let sub = &mut self.subs[i];
         if !sub.keeps_last() {
-            // Nothing to compare with: a plain sample sends it all.
-            for (path, val) in leaves.iter() {
-                self.outbox.coalesce(path.clone(), Some(val.clone()), time);
+            // Nothing to compare with: a plain sample sends the shared view as it is.
+            if !leaves.is_empty() {
+                self.outbox.sample(i, leaves, time);
             }
             return Ok(());
         }
