@@ -426,6 +426,82 @@ impl Engine {
         self.commit_units(candidate.units.clone(), changed, who, comment, state, true)
     }
 
+    /// Edits of running committed as a confirmed commit at once, without the candidate
+    /// (gNMI's commit extension): rolled back unless confirmed before the timeout. Only one
+    /// may wait at a time.
+    pub fn edit_confirmed(
+        &mut self,
+        who: &Principal,
+        edits: Vec<Edit>,
+        comment: Option<String>,
+        confirmed: Confirmed,
+    ) -> Result<Outcome, Error> {
+        if let Some(p) = &self.pending {
+            return Err(Error::InUse(format!(
+                "confirmed commit {} is waiting for its confirmation",
+                p.commit_id
+            )));
+        }
+        self.check_running_writable(who)?;
+        let rollback_to = self.store.last_commit();
+        let mut units = self.store.snapshot(DatastoreId::Running).units.clone();
+        let changed = self.schema.apply_edits(&mut units, edits)?;
+        let outcome =
+            self.commit_units(units, changed, who, comment, ConfirmState::Pending, false)?;
+        let p = PendingConfirm {
+            commit_id: outcome.commit_id().unwrap_or(rollback_to),
+            rollback_to,
+            deadline_ms: now_ms() + i64::from(confirmed.timeout_secs) * 1000,
+            persist_id: confirmed.persist,
+            session: who.session,
+        };
+        self.store.set_pending_confirm(Some(&p))?;
+        tracing::info!(
+            commit = p.commit_id,
+            timeout = confirmed.timeout_secs,
+            "confirmed commit pending"
+        );
+        self.pending = Some(p);
+        Ok(outcome)
+    }
+
+    /// The pending confirmed commit with persist id `id`, or why there is none.
+    fn pending_with(&self, id: &str) -> Result<PendingConfirm, Error> {
+        match &self.pending {
+            Some(p) if p.persist_id.as_deref() == Some(id) => Ok(p.clone()),
+            Some(p) => Err(Error::InUse(format!(
+                "confirmed commit {} has another id",
+                p.commit_id
+            ))),
+            None => Err(Error::Refused(format!(
+                "no confirmed commit with id {id} is pending"
+            ))),
+        }
+    }
+
+    /// Confirm the pending confirmed commit `id`: it stays, nothing else is committed.
+    pub fn confirm(&mut self, id: &str) -> Result<Outcome, Error> {
+        let p = self.pending_with(id)?;
+        self.store
+            .set_confirm_state(p.commit_id, ConfirmState::Confirmed)?;
+        self.store.set_pending_confirm(None)?;
+        self.pending = None;
+        tracing::info!(commit = p.commit_id, "confirmed commit confirmed");
+        Ok(Outcome::Unchanged(p.commit_id))
+    }
+
+    /// Move the pending confirmed commit's deadline to `timeout_secs` from now.
+    pub fn extend_confirm(&mut self, id: &str, timeout_secs: u32) -> Result<Outcome, Error> {
+        let p = PendingConfirm {
+            deadline_ms: now_ms() + i64::from(timeout_secs) * 1000,
+            ..self.pending_with(id)?
+        };
+        self.store.set_pending_confirm(Some(&p))?;
+        let id = p.commit_id;
+        self.pending = Some(p);
+        Ok(Outcome::Unchanged(id))
+    }
+
     /// Roll back the pending confirmed commit (cancel-commit).
     pub fn cancel_commit(
         &mut self,

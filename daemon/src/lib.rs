@@ -7,6 +7,7 @@ pub mod cni;
 pub mod engine;
 pub mod error;
 pub mod executor;
+pub mod interfaces;
 pub mod ipam;
 pub mod plan;
 pub mod scope;

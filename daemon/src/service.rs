@@ -6,7 +6,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use netloom_northbound::api::{ApiError, Envelope, Handle, Principal, Reply, Request};
+use netloom_northbound::api::{
+    ApiError, Envelope, Handle, Principal, Reply, Request, StateNotifier,
+};
 
 use crate::engine::{now_ms, Engine, Outcome};
 use crate::error::Error;
@@ -96,6 +98,18 @@ fn answer(engine: &mut Engine, who: &Principal, request: Request) -> Result<Repl
             .commit(who, comment, confirmed, persist_id)
             .map(reply),
         Request::CancelCommit { persist_id } => engine.cancel_commit(who, persist_id).map(reply),
+        Request::EditConfirmed {
+            edits,
+            comment,
+            confirmed,
+        } => engine
+            .edit_confirmed(who, edits, comment, confirmed)
+            .map(reply),
+        Request::Confirm { persist_id } => engine.confirm(&persist_id).map(reply),
+        Request::ExtendConfirm {
+            persist_id,
+            timeout_secs,
+        } => engine.extend_confirm(&persist_id, timeout_secs).map(reply),
         Request::Rollback { id, comment } => engine.rollback(who, id, comment).map(reply),
         Request::Validate { datastore } => engine.check_datastore(datastore).map(|_| Reply::Done),
         Request::DiscardChanges => engine.discard_changes(who).map(|_| Reply::Done),
@@ -134,7 +148,12 @@ fn answer(engine: &mut Engine, who: &Principal, request: Request) -> Result<Repl
 /// served next) as one group commit: callers that arrived together share one fsync, and
 /// each result is handed over only after the group is durable, so an ADD never touches the
 /// dataplane, nor answers, before its ledger entry would survive a crash.
-fn run_jobs(engine: &mut Engine, first: Job, rx: &mpsc::Receiver<Work>) -> Option<Envelope> {
+fn run_jobs(
+    engine: &mut Engine,
+    first: Job,
+    rx: &mpsc::Receiver<Work>,
+    state: &StateNotifier,
+) -> Option<Envelope> {
     let grouped = match engine.store_mut().begin_group() {
         Ok(()) => true,
         Err(e) => {
@@ -165,6 +184,8 @@ fn run_jobs(engine: &mut Engine, first: Job, rx: &mpsc::Receiver<Work>) -> Optio
     for d in delivers {
         d(durable);
     }
+    // Jobs write attachments and the address ledger: state subscribers look again.
+    state.notify();
     next
 }
 
@@ -174,6 +195,7 @@ impl Service {
         let (tx, requests) = mpsc::channel::<Envelope>();
         let (work_tx, rx) = mpsc::channel::<Work>();
         let handle = Handle::new(tx, engine.snapshots(), engine.events());
+        let state = handle.state_notifier();
         // Front ends hold `Handle`s (senders of `Envelope`); this thread merges their
         // requests into the engine's one queue, and ends when the last handle is gone.
         let forward = work_tx.clone();
@@ -202,7 +224,7 @@ impl Service {
                 match next {
                     Ok(Work::Api(env)) => serve(&mut engine, env),
                     Ok(Work::Job(job)) => {
-                        if let Some(env) = run_jobs(&mut engine, job, &rx) {
+                        if let Some(env) = run_jobs(&mut engine, job, &rx, &state) {
                             serve(&mut engine, env);
                         }
                     }

@@ -9,6 +9,8 @@ use netloom_store::{CommitRecord, DatastoreId, SessionId, Snapshot, UnitChange};
 use netloom_yang::{Edit, ErrorTag};
 use tokio::sync::{broadcast, oneshot, watch};
 
+use crate::interfaces::{pod_sides, state_entries, InterfaceSource, InterfaceState};
+
 /// The configuration datastores at one moment.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshots {
@@ -68,6 +70,22 @@ pub enum Request {
     },
     CancelCommit {
         persist_id: Option<String>,
+    },
+    /// Edits of running committed at once as a confirmed commit (`confirmed.persist` names
+    /// it), without the candidate.
+    EditConfirmed {
+        edits: Vec<Edit>,
+        comment: Option<String>,
+        confirmed: Confirmed,
+    },
+    /// Confirm the pending confirmed commit with this persist id (nothing else committed).
+    Confirm {
+        persist_id: String,
+    },
+    /// Give the pending confirmed commit with this persist id a new timeout from now.
+    ExtendConfirm {
+        persist_id: String,
+        timeout_secs: u32,
     },
     /// Make running what it was right after commit `id`.
     Rollback {
@@ -183,12 +201,33 @@ pub struct Envelope {
     pub reply: oneshot::Sender<Result<Reply, ApiError>>,
 }
 
-/// What a front end holds to reach the engine.
+/// Tells state subscribers that observed state may have changed.
 #[derive(Debug, Clone)]
+pub struct StateNotifier(Arc<watch::Sender<u64>>);
+
+impl StateNotifier {
+    pub fn notify(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// What a front end holds to reach the engine.
+#[derive(Clone)]
 pub struct Handle {
     requests: mpsc::Sender<Envelope>,
     snapshots: watch::Receiver<Arc<Snapshots>>,
     events: broadcast::Sender<Arc<CommitEvent>>,
+    /// Bumped whenever observed state may have changed (attachments, pools, links).
+    state_changes: Arc<watch::Sender<u64>>,
+    interfaces: Option<Arc<dyn InterfaceSource>>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("interfaces", &self.interfaces.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Handle {
@@ -201,7 +240,75 @@ impl Handle {
             requests,
             snapshots,
             events,
+            state_changes: Arc::new(watch::channel(0).0),
+            interfaces: None,
         }
+    }
+
+    /// Serve interface state and counters read from `source`.
+    pub fn with_interfaces(mut self, source: Arc<dyn InterfaceSource>) -> Self {
+        self.interfaces = Some(source);
+        self
+    }
+
+    /// Tell state subscribers that observed state may have changed (they read it again
+    /// and compare; many notices before they look count as one).
+    pub fn state_changed(&self) {
+        self.state_notifier().notify();
+    }
+
+    /// What the engine's thread bumps [`Handle::state_changed`] with (it holds no handle,
+    /// or the engine would never see its last handle go).
+    pub fn state_notifier(&self) -> StateNotifier {
+        StateNotifier(self.state_changes.clone())
+    }
+
+    /// Notices of [`Handle::state_changed`] from now on.
+    pub fn watch_state(&self) -> watch::Receiver<u64> {
+        self.state_changes.subscribe()
+    }
+
+    /// The operational state, `{"netloom-host:state": {...}}`, with the interfaces the
+    /// source observes now (the host's and the pod sides of attachments) merged in.
+    pub async fn state(&self, who: &Principal) -> Result<serde_json::Value, ApiError> {
+        Ok(self.observe(who).await?.0)
+    }
+
+    /// The interfaces observed now (none without a source).
+    pub async fn interfaces(&self, who: &Principal) -> Result<Vec<InterfaceState>, ApiError> {
+        Ok(self.observe(who).await?.1)
+    }
+
+    async fn observe(
+        &self,
+        who: &Principal,
+    ) -> Result<(serde_json::Value, Vec<InterfaceState>), ApiError> {
+        let Reply::State(mut state) = self.call(who, Request::State).await? else {
+            return Err(ApiError::new(
+                ErrorTag::OperationFailed,
+                "the engine answered a state request with something else",
+            ));
+        };
+        let Some(source) = self.interfaces.clone() else {
+            return Ok((state, Vec::new()));
+        };
+        let pods = pod_sides(&state);
+        // The source blocks on netlink; it runs beside the async workers, not on them.
+        let observed = tokio::task::spawn_blocking(move || source.read(&pods))
+            .await
+            .map_err(|e| ApiError::new(ErrorTag::OperationFailed, format!("observer: {e}")))?;
+        if let Some(obj) = state
+            .get_mut("netloom-host:state")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            if !observed.is_empty() {
+                obj.insert(
+                    "interface".into(),
+                    serde_json::Value::Array(state_entries(&observed)),
+                );
+            }
+        }
+        Ok((state, observed))
     }
 
     /// Hand a request to the engine; the receiver gets its answer.

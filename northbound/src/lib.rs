@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod cni;
 pub mod gnmi;
+pub mod interfaces;
 pub mod netconf;
 pub mod restconf;
 pub mod tls;

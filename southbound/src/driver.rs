@@ -2,7 +2,7 @@
 
 use crate::spec::Op;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DriverError {
     /// The dataplane refused the op (a kernel errno, an OVSDB error, ...).
     #[error("{op}: {reason}")]

@@ -5,6 +5,7 @@
 mod driver;
 pub mod kernel;
 mod memory;
+pub mod observe;
 pub mod pod;
 mod spec;
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod cni;
+pub mod gnmi;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};

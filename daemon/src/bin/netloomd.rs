@@ -136,6 +136,8 @@ fn main() -> anyhow::Result<()> {
         tracing::info!(file = %file.display(), "created user admin; its password is in the file");
     }
     let (service, handle) = Service::start(engine)?;
+    let handle = handle.with_interfaces(Arc::new(netloom_daemon::interfaces::KernelInterfaces));
+    let _link_watch = netloom_daemon::interfaces::watch_links(handle.state_notifier());
     if args.from_startup {
         handle
             .call_blocking(

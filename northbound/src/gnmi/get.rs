@@ -13,7 +13,7 @@ use super::proto::gnmi::get_request::DataType;
 use super::proto::gnmi::{GetRequest, GetResponse, Notification, Path, Update};
 use super::tree::{config_doc, reads_config, reads_state, Content, Match, Walker};
 use super::Inner;
-use crate::api::{Principal, Reply, Request};
+use crate::api::Principal;
 
 pub async fn get(inner: &Inner, who: &Principal, req: GetRequest) -> Result<GetResponse, Status> {
     let enc = encode::encoding(req.encoding)?;
@@ -36,8 +36,30 @@ pub async fn get(inner: &Inner, who: &Principal, req: GetRequest) -> Result<GetR
     }
     let mut notification = Vec::with_capacity(selected.len());
     for g in &selected {
-        let matches = select(inner, who, g, content, false).await?;
-        if matches.is_empty() && !g.has_wildcard() {
+        let update = if g.origin == Origin::OpenConfig {
+            if content == Content::Config {
+                // The OpenConfig tree netloom serves is all state.
+                Vec::new()
+            } else {
+                super::openconfig::select(inner, who, g, enc, false)
+                    .await?
+                    .into_iter()
+                    .map(|(elems, val)| Update {
+                        path: Some(super::path::to_proto(g.origin, elems)),
+                        val: Some(val),
+                        ..Update::default()
+                    })
+                    .collect()
+            }
+        } else {
+            updates(
+                inner,
+                g.origin,
+                enc,
+                &select(inner, who, g, content, false).await?,
+            )
+        };
+        if update.is_empty() && !g.has_wildcard() {
             return Err(Status::not_found(format!(
                 "{} holds no data",
                 show(&g.elems)
@@ -45,7 +67,7 @@ pub async fn get(inner: &Inner, who: &Principal, req: GetRequest) -> Result<GetR
         }
         notification.push(Notification {
             timestamp: now_ns(),
-            update: updates(inner, g.origin, enc, &matches),
+            update,
             ..Notification::default()
         });
     }
@@ -80,7 +102,7 @@ pub async fn select(
     expand: bool,
 ) -> Result<Vec<Match>, Status> {
     if path.origin == Origin::OpenConfig {
-        // No OpenConfig data is served yet (interface telemetry is not built).
+        // Served by `openconfig::select`, schema-less.
         return Ok(Vec::new());
     }
     let mut doc = Map::new();
@@ -89,8 +111,8 @@ pub async fn select(
         doc.extend(config_doc(&inner.schema, &snaps.running.units, &path.elems));
     }
     if reads_state(path, content) {
-        match inner.handle.call(who, Request::State).await {
-            Ok(Reply::State(Value::Object(state))) => doc.extend(state),
+        match inner.handle.state(who).await {
+            Ok(Value::Object(state)) => doc.extend(state),
             Ok(_) => {}
             Err(e) => return Err(status_of(&e)),
         }

@@ -7,6 +7,7 @@ mod capabilities;
 mod encode;
 mod error;
 mod get;
+mod openconfig;
 mod path;
 mod set;
 mod subscribe;

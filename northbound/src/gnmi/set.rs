@@ -12,9 +12,12 @@ use super::get::now_ns;
 use super::path::{GPath, Origin};
 use super::proto::gnmi::update_result::Operation;
 use super::proto::gnmi::{Path, SetRequest, SetResponse, Update, UpdateResult};
+use super::proto::gnmi_ext::commit::Action;
+use super::proto::gnmi_ext::extension::Ext;
+use super::proto::gnmi_ext::{Commit, Extension};
 use super::tree::{config_doc, Walker};
 use super::Inner;
-use crate::api::{Principal, Request};
+use crate::api::{Confirmed, Principal, Request};
 use crate::auth::Identity;
 
 pub async fn set(
@@ -29,9 +32,7 @@ pub async fn set(
             who.user
         )));
     }
-    if !req.extension.is_empty() {
-        return Err(Status::unimplemented("Set extensions are not supported"));
-    }
+    let commit = commit_extension(&req.extension)?;
     let prefix = req.prefix.as_ref();
     let mut edits = Vec::new();
     let mut response = Vec::new();
@@ -56,7 +57,15 @@ pub async fn set(
             response.push(result(u.path.clone().unwrap_or_default(), op));
         }
     }
-    if !edits.is_empty() {
+    if let Some(commit) = commit {
+        let request = confirmed_request(commit, edits)?;
+        let outcome = inner.handle.call(principal, request).await;
+        let _ = inner.handle.call(principal, Request::EndSession).await;
+        outcome.map_err(|e| {
+            tracing::info!(error = %e, "gNMI Set (commit extension) refused");
+            status_of(&e)
+        })?;
+    } else if !edits.is_empty() {
         let outcome = inner
             .handle
             .call(
@@ -81,6 +90,86 @@ pub async fn set(
         timestamp: now_ns(),
         ..SetResponse::default()
     })
+}
+
+/// The one extension Set understands: gNMI's commit-confirmed `Commit`; any other is
+/// UNIMPLEMENTED (gNMI extensions spec: a target refuses extensions it does not support).
+fn commit_extension(extensions: &[Extension]) -> Result<Option<Commit>, Status> {
+    let mut commit = None;
+    for e in extensions {
+        match &e.ext {
+            Some(Ext::Commit(c)) if commit.is_none() => commit = Some(c.clone()),
+            Some(Ext::Commit(_)) => return Err(invalid("more than one commit extension")),
+            _ => {
+                return Err(Status::unimplemented(
+                    "only the commit extension is supported on Set",
+                ))
+            }
+        }
+    }
+    Ok(commit)
+}
+
+/// The default rollback duration when the client names none (NETCONF's confirm-timeout).
+const DEFAULT_ROLLBACK_SECS: u32 = 600;
+
+fn seconds(d: Option<&prost_types::Duration>) -> Result<u32, Status> {
+    let Some(d) = d else {
+        return Ok(DEFAULT_ROLLBACK_SECS);
+    };
+    if d.seconds < 0 || d.nanos < 0 || (d.seconds == 0 && d.nanos == 0) {
+        return Err(invalid("rollback_duration must be positive"));
+    }
+    // Whole seconds, rounded up: the rollback never comes earlier than asked.
+    let secs = d.seconds.saturating_add(i64::from(d.nanos > 0));
+    u32::try_from(secs).map_err(|_| invalid("rollback_duration is too long"))
+}
+
+/// The engine request a Set with the commit extension makes: a commit starts a confirmed
+/// commit of the Set's edits whose persist id is the client's id; confirm, cancel and a new
+/// rollback duration act on that pending commit and carry no edits.
+fn confirmed_request(commit: Commit, edits: Vec<Edit>) -> Result<Request, Status> {
+    if commit.id.is_empty() {
+        return Err(invalid("the commit extension needs an id"));
+    }
+    let id = commit.id;
+    let no_edits = |what: &str| {
+        if edits.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid(format!(
+                "a commit {what} carries no updates or deletes"
+            )))
+        }
+    };
+    match commit.action {
+        Some(Action::Commit(c)) => Ok(Request::EditConfirmed {
+            edits,
+            comment: Some(format!("gNMI Set, commit {id}")),
+            confirmed: Confirmed {
+                timeout_secs: seconds(c.rollback_duration.as_ref())?,
+                persist: Some(id),
+            },
+        }),
+        Some(Action::Confirm(_)) => {
+            no_edits("confirm")?;
+            Ok(Request::Confirm { persist_id: id })
+        }
+        Some(Action::Cancel(_)) => {
+            no_edits("cancel")?;
+            Ok(Request::CancelCommit {
+                persist_id: Some(id),
+            })
+        }
+        Some(Action::SetRollbackDuration(d)) => {
+            no_edits("set_rollback_duration")?;
+            Ok(Request::ExtendConfirm {
+                persist_id: id,
+                timeout_secs: seconds(d.rollback_duration.as_ref())?,
+            })
+        }
+        None => Err(invalid("the commit extension names no action")),
+    }
 }
 
 fn result(path: Path, op: Operation) -> UpdateResult {

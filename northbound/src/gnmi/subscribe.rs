@@ -6,8 +6,10 @@
 //! - the task never blocks on the collector; when output has waited longer than the stall
 //!   timeout, or more paths wait than the bound, the stream ends with RESOURCE_EXHAUSTED.
 //!
-//! Config changes come from the engine's commit events (only the changed units are walked);
-//! state has no events, so ON_CHANGE on state compares a fresh read every second.
+//! Config changes come from the engine's commit events (only the changed units are walked).
+//! ON_CHANGE on state (netloom's `state` tree, the OpenConfig interfaces) is event-driven
+//! too, never polled: a commit, an attachment or ledger change, or a kernel link event
+//! makes the stream read the state again and send what differs from what it last sent.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::pin::Pin;
@@ -41,8 +43,6 @@ use crate::api::{CommitEvent, Principal};
 const QUEUE: usize = 64;
 /// Updates per notification.
 const BATCH: usize = 512;
-/// How often ON_CHANGE subscriptions to state compare.
-const STATE_POLL: Duration = Duration::from_secs(1);
 /// The default and the smallest sample and heartbeat intervals.
 const DEFAULT_SAMPLE: Duration = Duration::from_secs(1);
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -91,22 +91,20 @@ struct Sub {
     heartbeat: Option<Duration>,
     next_sample: Instant,
     next_heartbeat: Option<Instant>,
-    next_state_poll: Option<Instant>,
+    /// ON_CHANGE on state: compared on every state event.
+    on_state: bool,
     /// What the collector was last sent, by path, where comparisons need it.
     last: HashMap<String, TypedValue>,
 }
 
 impl Sub {
     fn keeps_last(&self) -> bool {
-        self.suppress || self.next_state_poll.is_some()
+        self.suppress || self.on_state
     }
 
     fn next_deadline(&self) -> Option<Instant> {
         let sample = matches!(self.mode, Mode::Sample(_)).then_some(self.next_sample);
-        [sample, self.next_heartbeat, self.next_state_poll]
-            .into_iter()
-            .flatten()
-            .min()
+        [sample, self.next_heartbeat].into_iter().flatten().min()
     }
 }
 
@@ -141,7 +139,7 @@ fn parse(inner: &Inner, list: &SubscriptionList) -> Result<Vec<Sub>, Status> {
             Err(_) => return Err(invalid(format!("unknown subscription mode {}", s.mode))),
         };
         let heartbeat = interval(s.heartbeat_interval, "heartbeat_interval")?;
-        let state_poll = mode == Mode::OnChange
+        let on_state = mode == Mode::OnChange
             && (reads_state(&path, Content::All) || path.origin == Origin::OpenConfig);
         subs.push(Sub {
             path,
@@ -153,7 +151,7 @@ fn parse(inner: &Inner, list: &SubscriptionList) -> Result<Vec<Sub>, Status> {
                 Mode::OnChange => now,
             },
             next_heartbeat: heartbeat.map(|h| now + h),
-            next_state_poll: state_poll.then_some(now + STATE_POLL),
+            on_state,
             last: HashMap::new(),
         });
     }
@@ -237,11 +235,42 @@ struct Outbox {
     /// Live values by path: `None` is a delete. Newer values replace older ones.
     pending: BTreeMap<String, (Path, Option<TypedValue>)>,
     pending_time: i64,
+    /// Whole samples of plain SAMPLE subscriptions, at most one per subscription: the
+    /// shared encoded view itself (no per-leaf copy or key until a leaf goes on the wire);
+    /// a newer sample replaces one not yet begun, so a slow collector gets the newest.
+    samples: VecDeque<SampleOut>,
+}
+
+struct SampleOut {
+    sub: usize,
+    view: View,
+    /// The next leaf to send.
+    next: usize,
+    time: i64,
 }
 
 impl Outbox {
     fn has_output(&self) -> bool {
-        !self.ordered.is_empty() || !self.pending.is_empty()
+        !self.ordered.is_empty() || !self.pending.is_empty() || !self.samples.is_empty()
+    }
+
+    fn sample(&mut self, sub: usize, view: View, time: i64) {
+        match self
+            .samples
+            .iter_mut()
+            .find(|s| s.sub == sub && s.next == 0)
+        {
+            Some(waiting) => {
+                waiting.view = view;
+                waiting.time = time;
+            }
+            None => self.samples.push_back(SampleOut {
+                sub,
+                view,
+                next: 0,
+                time,
+            }),
+        }
     }
 
     fn waiting(&self) -> usize {
@@ -286,6 +315,23 @@ impl Outbox {
     fn next(&mut self) -> Option<SubscribeResponse> {
         if let Some(r) = self.ordered.pop_front() {
             return Some(r);
+        }
+        if let Some(s) = self.samples.front_mut() {
+            let end = (s.next + BATCH).min(s.view.len());
+            let update = s.view[s.next..end]
+                .iter()
+                .map(|(path, val)| Update {
+                    path: Some(path.clone()),
+                    val: Some(val.clone()),
+                    ..Update::default()
+                })
+                .collect();
+            s.next = end;
+            let time = s.time;
+            if end >= s.view.len() {
+                self.samples.pop_front();
+            }
+            return Some(notification(time, update, Vec::new()));
         }
         let mut update = Vec::new();
         let mut delete = Vec::new();
@@ -367,6 +413,8 @@ impl Task {
         mut events: broadcast::Receiver<Arc<CommitEvent>>,
     ) -> Result<(), End> {
         let tx = self.tx.clone();
+        let mut state_changes = self.inner.handle.watch_state();
+        state_changes.mark_unchanged();
         if !updates_only || mode != ListMode::Stream {
             self.initial(None).await?;
         } else {
@@ -404,11 +452,13 @@ impl Task {
             } else {
                 far
             };
-            let on_change = mode == ListMode::Stream
-                && self
-                    .subs
-                    .iter()
-                    .any(|s| s.mode == Mode::OnChange && reads_config(&s.path, Content::All));
+            let on_state = mode == ListMode::Stream && self.subs.iter().any(|s| s.on_state);
+            let on_change = on_state
+                || mode == ListMode::Stream
+                    && self
+                        .subs
+                        .iter()
+                        .any(|s| s.mode == Mode::OnChange && reads_config(&s.path, Content::All));
             tokio::select! {
                 biased;
                 _ = tx.closed() => return Err(End::Gone),
@@ -419,7 +469,13 @@ impl Task {
                     }
                 }
                 event = events.recv(), if on_change => match event {
-                    Ok(event) => self.changed(&event),
+                    Ok(event) => {
+                        self.changed(&event);
+                        // The commit log is state too.
+                        if on_state {
+                            self.recheck_state().await?;
+                        }
+                    }
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         return Err(End::Fail(Status::resource_exhausted(format!(
                             "the stream fell {n} commits behind"
@@ -446,6 +502,10 @@ impl Task {
                     // A STREAM collector may half-close; its subscriptions go on.
                     Ok(None) => reading = false,
                     Err(_) => return Err(End::Gone),
+                },
+                changed = state_changes.changed(), if on_state => match changed {
+                    Ok(()) => self.recheck_state().await?,
+                    Err(_) => return Err(End::Fail(Status::unavailable("netloomd is stopping"))),
                 },
                 _ = sleep_until(tick), if tick < far => self.ticks().await?,
                 _ = sleep_until(stall), if stall < far => {
@@ -510,6 +570,18 @@ impl Task {
                 return Ok(v);
             }
         }
+        if sub.path.origin == Origin::OpenConfig {
+            let leaves =
+                super::openconfig::select(&self.inner, &self.who, &sub.path, self.enc, true)
+                    .await
+                    .map_err(End::Fail)?;
+            return Ok(Arc::new(
+                leaves
+                    .into_iter()
+                    .map(|(elems, v)| (to_proto(sub.path.origin, elems), v))
+                    .collect(),
+            ));
+        }
         let matches = select(&self.inner, &self.who, &sub.path, content, true)
             .await
             .map_err(End::Fail)?;
@@ -529,59 +601,76 @@ impl Task {
         Ok(view)
     }
 
-    /// Timers that are due: samples, heartbeats, state comparisons.
+    /// Timers that are due: samples and heartbeats.
     async fn ticks(&mut self) -> Result<(), End> {
         let now = Instant::now();
         for i in 0..self.subs.len() {
             let sub = &self.subs[i];
             let heartbeat = sub.next_heartbeat.is_some_and(|t| t <= now);
             let sample = matches!(sub.mode, Mode::Sample(_)) && sub.next_sample <= now;
-            let state = sub.next_state_poll.is_some_and(|t| t <= now);
-            if !(heartbeat || sample || state) {
+            if !(heartbeat || sample) {
                 continue;
             }
-            let content = if sample || heartbeat {
-                Content::All
-            } else {
-                Content::State
-            };
-            let leaves = self.view(i, content).await?;
-            let time = now_ns();
-            let sub = &mut self.subs[i];
             // Heartbeats and samples without suppression send everything; the rest only
             // what changed since the collector last heard.
             let everything = heartbeat || (sample && !sub.suppress);
-            let mut seen = HashMap::with_capacity(leaves.len());
-            for (path, val) in leaves.iter() {
-                let key = key_of(path);
-                let changed = sub.last.get(&key) != Some(val);
-                if everything || changed {
-                    self.outbox.coalesce(path.clone(), Some(val.clone()), time);
-                }
-                if sub.keeps_last() {
-                    seen.insert(key, val.clone());
-                }
-            }
-            if sub.keeps_last() {
-                if content == Content::All || state {
-                    for (key, _) in sub.last.iter().filter(|(k, _)| !seen.contains_key(*k)) {
-                        if let Some(path) = deleted_path(&self.outbox, key, &sub.path) {
-                            self.outbox.coalesce(path, None, time);
-                        }
-                    }
-                }
-                sub.last = seen;
-            }
+            self.refresh(i, Content::All, everything).await?;
+            let sub = &mut self.subs[i];
             if let Some(h) = sub.heartbeat.filter(|_| heartbeat) {
                 sub.next_heartbeat = Some(next(now, h));
             }
             if let (true, Mode::Sample(d)) = (sample, sub.mode) {
                 sub.next_sample = next(now, d);
             }
-            if state {
-                sub.next_state_poll = Some(next(now, STATE_POLL));
+        }
+        Ok(())
+    }
+
+    /// State may have changed: every ON_CHANGE subscription to state reads it again.
+    async fn recheck_state(&mut self) -> Result<(), End> {
+        for i in 0..self.subs.len() {
+            if self.subs[i].on_state {
+                self.refresh(i, Content::State, false).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Read subscription `i` again and queue what the collector has not heard yet (all of
+    /// it with `everything`), and deletes for what is gone.
+    async fn refresh(&mut self, i: usize, content: Content, everything: bool) -> Result<(), End> {
+        let leaves = self.view(i, content).await?;
+        let time = now_ns();
+        let sub = &mut self.subs[i];
+        if !sub.keeps_last() {
+            // Nothing to compare with: a plain sample sends the shared view as it is.
+            if !leaves.is_empty() {
+                self.outbox.sample(i, leaves, time);
+            }
+            return Ok(());
+        }
+        let mut seen = HashMap::with_capacity(leaves.len());
+        for (path, val) in leaves.iter() {
+            let key = key_of(path);
+            if everything || sub.last.get(&key) != Some(val) {
+                self.outbox.coalesce(path.clone(), Some(val.clone()), time);
+            }
+            seen.insert(key, val.clone());
+        }
+        // Gone since the last look: deleted. A read of state alone says nothing of config.
+        let gone: Vec<String> = sub
+            .last
+            .keys()
+            .filter(|k| !seen.contains_key(*k) && (content == Content::All || is_state_key(k)))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(path) = deleted_path(&self.outbox, &key, &sub.path) {
+                self.outbox.coalesce(path, None, time);
+            }
+            sub.last.remove(&key);
+        }
+        sub.last.extend(seen);
         Ok(())
     }
 
@@ -637,6 +726,17 @@ impl Task {
             }
         }
     }
+}
+
+/// Whether a [`key_of`] text names state: the OpenConfig tree, or netloom's `state`.
+fn is_state_key(key: &str) -> bool {
+    if key.starts_with("openconfig/") {
+        return true;
+    }
+    let first = key
+        .strip_prefix('/')
+        .map(|k| k.split(['/', '[']).next().unwrap_or(""));
+    matches!(first, Some("state" | "netloom-host:state"))
 }
 
 /// The path of a value that disappeared, rebuilt from what the outbox or the subscription

@@ -3,7 +3,7 @@
 //! follow CNI calls ([`KernelPods`], a [`crate::PodDriver`]).
 
 mod links;
-mod netns;
+pub(crate) mod netns;
 mod pods;
 mod repair;
 mod routes;
