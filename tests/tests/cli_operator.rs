@@ -388,3 +388,31 @@ fn drill_down_show_and_vf_completion() {
     );
     run(&mut p, "exit discard", PROMPT);
 }
+
+/// CLI sessions take their ids from the one counter every front end draws from (so locks
+/// and kill-session name one session whatever protocol it speaks): a RESTCONF connection
+/// accepted between two CLI sessions leaves a gap in the CLI's ids.
+#[test]
+fn session_ids_are_shared_with_the_other_front_ends() {
+    let d = Daemon::start(&[]);
+    let hello = |d: &Daemon| {
+        Conn::open(d).ok(json!({"op": "hello"}))["session"]
+            .as_u64()
+            .unwrap()
+    };
+    let first = hello(&d);
+    let second = hello(&d);
+    assert_eq!(second, first + 1, "nothing else connected in between");
+    let _restconf = std::net::TcpStream::connect(d.restconf).unwrap();
+    let mut last = second;
+    eventually(
+        "a CLI session id after the RESTCONF connection's",
+        Duration::from_secs(5),
+        || {
+            let next = hello(&d);
+            let gap = next > last + 1;
+            last = next;
+            gap
+        },
+    );
+}
