@@ -277,7 +277,54 @@ fn live_keys(
         })
         .collect();
     out.dedup();
+    if shell.schema.node(list).name == "vf" && steps.len() >= 3 {
+        vf_ids(shell, &doc, steps, &mut out);
+    }
     out
+}
+
+/// A PF's VF ids: the configured ones and the others below `num-vfs` (which the schema's
+/// `must` allows), each marked with the container holding it, if any.
+fn vf_ids(shell: &mut Shell, doc: &Value, steps: &[Step], out: &mut Vec<Candidate>) {
+    let pf_steps = &steps[..steps.len() - 1];
+    let num = at(&shell.schema, doc, pf_steps)
+        .and_then(|pf| pf["num-vfs"].as_u64())
+        .unwrap_or(0);
+    let pf = pf_steps
+        .last()
+        .and_then(|s| s.keys.first())
+        .cloned()
+        .unwrap_or_default();
+    let held: Vec<(String, String)> = shell
+        .client
+        .call(&json!({"op": "state"}))
+        .map(|mut r| r["data"]["netloom-host:state"]["vf-allocation"].take())
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| cell(&a["physical-function"]) == pf)
+        .map(|a| (cell(&a["id"]), cell(&a["container-id"])))
+        .collect();
+    for c in out.iter_mut() {
+        c.help = "configured".into();
+    }
+    for id in 0..num.min(KEY_LIMIT as u64) {
+        let id = id.to_string();
+        if !out.iter().any(|c| c.word == id) {
+            out.push(Candidate {
+                word: id,
+                help: "not configured yet".into(),
+            });
+        }
+    }
+    for c in out.iter_mut() {
+        if let Some((_, ctr)) = held.iter().find(|(id, _)| *id == c.word) {
+            let short: String = ctr.chars().take(12).collect();
+            c.help = format!("{}, in use by container {short}", c.help);
+        }
+    }
+    out.sort_by_key(|c| c.word.parse::<u64>().unwrap_or(u64::MAX));
 }
 
 fn top_level_keys(

@@ -140,8 +140,27 @@ pub fn exec(shell: &mut Shell, words: &[Word], out: &mut String) -> Result<Flow,
         }
         "commit" => commit(shell, cmd, args, out)?,
         "confirm" => {
-            no_more(args)?;
-            shell.client.call(&json!({"op": "confirm"}))?;
+            // `confirm persist-id ID` confirms another front end's persisted commit.
+            let mut req = json!({"op": "confirm"});
+            if let Some(w) = args.first() {
+                if w.text != "persist-id" {
+                    return Err(ParseError::at(
+                        w,
+                        format!("unexpected '{}'; confirm [persist-id ID]", w.text),
+                    )
+                    .into());
+                }
+                let Some(id) = args.get(1) else {
+                    return Err(ParseError {
+                        col: w.end + 1,
+                        message: "'persist-id' needs a value".into(),
+                    }
+                    .into());
+                };
+                no_more(&args[2..])?;
+                req["persist_id"] = Value::String(id.text.clone());
+            }
+            shell.client.call(&req)?;
             shell.confirm_pending = false;
             out.push_str("commit confirmed\n");
         }
@@ -159,8 +178,17 @@ pub fn exec(shell: &mut Shell, words: &[Word], out: &mut String) -> Result<Flow,
                 .parse()
                 .map_err(|_| ParseError::at(id, format!("'{}' is not a commit id", id.text)))?;
             let reply = shell.client.call(&json!({"op": "rollback", "id": n}))?;
-            report_commit(&reply, out, &format!("rolled back to commit {n}"));
-            set_dirty(shell, false);
+            let edits = reply["edits"].as_u64().unwrap_or(0);
+            if edits == 0 {
+                out.push_str(&format!(
+                    "commit {n}'s configuration is what running has; nothing to commit\n"
+                ));
+            } else {
+                out.push_str(&format!(
+                    "loaded commit {n}'s configuration into the candidate; `compare` to review it, `commit` to apply it\n"
+                ));
+            }
+            set_dirty(shell, edits > 0);
         }
         "discard" => {
             no_more(args)?;
@@ -314,7 +342,7 @@ fn commit(shell: &mut Shell, cmd: &Word, args: &[Word], out: &mut String) -> Res
                 .strip_suffix('s')
                 .map_or(format!("{m} minute(s)"), |s| format!("{s} second(s)"));
             out.push_str(&format!(
-                "commit {id} complete; it is rolled back in {when} unless you `confirm` it\n"
+                "commit {id} complete; it is rolled back in {when} unless confirmed (`confirm` here or from any CLI session)\n"
             ));
         }
         _ => report_commit(&reply, out, "commit complete"),

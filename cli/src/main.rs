@@ -6,6 +6,7 @@ mod client;
 mod command;
 mod complete;
 mod configure;
+mod drill;
 mod operational;
 mod shell;
 mod show;
@@ -180,7 +181,7 @@ fn script(mut shell: Shell, lines: impl Iterator<Item = std::io::Result<String>>
         eprintln!("warning: uncommitted changes dropped at the end of input");
     }
     if shell.confirm_pending {
-        eprintln!("warning: the unconfirmed commit is rolled back as this session ends");
+        eprintln!("note: the confirmed commit still waits: `confirm` it from a CLI session before its timeout, or it is rolled back");
     }
     ExitCode::SUCCESS
 }

@@ -11,7 +11,10 @@ use crate::show::{at, braces, cell, prune, render, table};
 /// What `show` can show, and how.
 pub const TARGETS: &[(&str, &str)] = &[
     ("networks", "Networks (NAME for one in full)"),
-    ("pods", "Pods and their interfaces (NAMESPACE [NAME])"),
+    (
+        "pods",
+        "Pods and their interfaces ([NAMESPACE] NAME [interface IFNAME] for one)",
+    ),
     ("attachments", "CNI attachments of pods"),
     ("ipam", "IP pool usage"),
     ("sriov", "SR-IOV physical functions and VFs"),
@@ -46,6 +49,8 @@ pub fn show(
     };
     let rest = &words[1..];
     match target.text.as_str() {
+        "networks" if !rest.is_empty() => crate::drill::network(shell, rest, display, out),
+        "pods" if !rest.is_empty() => crate::drill::pod(shell, rest, display, out),
         "networks" => config_table(
             shell,
             &["networks", "network"],

@@ -32,8 +32,14 @@ pub const CONFIGURE: &[(&str, &str)] = &[
     ("compare", "Show what a commit would change in running"),
     ("validate", "Check the candidate as a commit would"),
     ("commit", "Commit: [comment TEXT] [confirmed MINUTES]"),
-    ("confirm", "Confirm a pending confirmed commit"),
-    ("rollback", "Make running what it was after commit N"),
+    (
+        "confirm",
+        "Confirm the pending confirmed commit: [persist-id ID]",
+    ),
+    (
+        "rollback",
+        "Load commit N's configuration into the candidate (then compare, commit)",
+    ),
     ("discard", "Drop this session's uncommitted changes"),
     (
         "update",
@@ -139,6 +145,16 @@ impl Shell {
             }
             "help" => help(OPERATIONAL, out),
             "exit" | "quit" => return Ok(Flow::Exit),
+            "rollback" | "commit" | "confirm" | "set" | "delete" => {
+                return Err(ParseError::at(
+                    cmd,
+                    format!(
+                        "'{}' is a configure-mode command: `configure` first",
+                        cmd.text
+                    ),
+                )
+                .into())
+            }
             _ => return Err(unknown_command(cmd, OPERATIONAL).into()),
         }
         Ok(Flow::Continue)

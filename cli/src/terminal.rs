@@ -175,7 +175,7 @@ pub fn interactive(shell: Shell) -> ExitCode {
         let _ = editor.save_history(&h);
     }
     if shell.borrow().confirm_pending {
-        println!("warning: the unconfirmed commit is rolled back as this session ends");
+        println!("note: the confirmed commit still waits: `confirm` it from a CLI session before its timeout, or it is rolled back");
     }
     code
 }

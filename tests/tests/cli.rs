@@ -2,44 +2,15 @@
 //! pseudo-terminal against the real daemon.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
+mod cli_support;
 
-use netloom_tests::Daemon;
+use std::io::Write;
+use std::process::Command;
+use std::time::Duration;
+
+use cli_support::*;
+use netloom_tests::{netloom_path, Daemon};
 use serde_json::{json, Value};
-
-/// One CLI socket connection.
-struct Conn {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-}
-
-impl Conn {
-    fn open(d: &Daemon) -> Conn {
-        let s = UnixStream::connect(&d.cli_socket).unwrap();
-        Conn {
-            reader: BufReader::new(s.try_clone().unwrap()),
-            writer: s,
-        }
-    }
-
-    fn ask(&mut self, request: Value) -> Value {
-        writeln!(self.writer, "{request}").unwrap();
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap()
-    }
-
-    fn ok(&mut self, request: Value) -> Value {
-        let r = self.ask(request.clone());
-        assert_eq!(r["ok"], true, "{request} -> {r}");
-        r
-    }
-}
-
-fn set(path: &str, value: Value) -> Value {
-    json!({"op": "edit", "edits": [{"op": "merge", "path": path, "value": value}]})
-}
 
 #[test]
 fn socket_protocol_private_candidates_and_conflicts() {
@@ -143,72 +114,6 @@ fn socket_protocol_private_candidates_and_conflicts() {
 }
 
 // ---- `netloom` itself: through a pseudo-terminal, and as a script ----
-
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-use netloom_tests::netloom_path;
-use rexpect::session::PtySession;
-
-const PROMPT: &str = "root@netloom> ";
-const CONFIG_PROMPT: &str = "root@netloom# ";
-
-/// `netloom` on a fresh pseudo-terminal, talking to `d`.
-fn terminal(d: &Daemon, home: &std::path::Path) -> PtySession {
-    let mut c = Command::new(netloom_path());
-    c.env("NETLOOM_CLI_SOCKET", &d.cli_socket)
-        .env("HOME", home)
-        .env("TERM", "xterm");
-    let mut p = rexpect::session::spawn_command(c, Some(15_000)).unwrap();
-    p.exp_string(PROMPT).unwrap();
-    p
-}
-
-/// Run one line and wait for the next fresh prompt (an empty line with the cursor after the
-/// prompt; line editing redraws the prompt too, followed by the line); returns what came
-/// before it.
-fn run(p: &mut PtySession, line: &str, prompt: &str) -> String {
-    p.send_line(line).unwrap();
-    p.exp_string(&format!("{prompt}\r\x1b[{}C", prompt.len()))
-        .unwrap()
-}
-
-/// Type keys (no Enter) and make sure they reach the terminal now.
-fn keys(p: &mut PtySession, text: &str) {
-    p.send(text).unwrap();
-    p.flush().unwrap();
-}
-
-/// `netloom -c ...` as a script: (exit code, stdout, stderr).
-fn script(d: &Daemon, commands: &[&str]) -> (i32, String, String) {
-    let mut c = Command::new(netloom_path());
-    c.env("NETLOOM_CLI_SOCKET", &d.cli_socket);
-    for cmd in commands {
-        c.arg("-c").arg(cmd);
-    }
-    let out = c.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn running_network(d: &Daemon, name: &str) -> Value {
-    let mut c = Conn::open(d);
-    let r = c
-        .ok(json!({"op": "get", "path": format!("/netloom-host:networks/network[name='{name}']")}));
-    r["data"]["netloom-host:networks"]["network"][0].clone()
-}
-
-/// Poll until `check` holds (bounded).
-fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn terminal_completion_help_errors_and_commit() {
@@ -347,7 +252,7 @@ fn terminal_confirmed_commit_rolls_back_unless_confirmed() {
     );
     let c = run(&mut p, "commit confirmed 3s", CONFIG_PROMPT);
     assert!(
-        c.contains("rolled back in 3 second(s) unless you `confirm`"),
+        c.contains("rolled back in 3 second(s) unless confirmed"),
         "{c}"
     );
     assert_eq!(running_network(&d, "red")["type"], "bridge");

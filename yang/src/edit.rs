@@ -180,7 +180,10 @@ impl Schema {
                             if !op.creates() {
                                 return missing(op, &shown);
                             }
-                            work.set(key.clone(), Some(Value::Object(key_object(&segs[1]))));
+                            work.set(
+                                key.clone(),
+                                Some(Value::Object(key_object(self, second, &segs[1]))),
+                            );
                         }
                         let Some(Value::Object(obj)) = work.load(&key)? else {
                             return Err(err(
@@ -542,7 +545,7 @@ impl Schema {
             let i = match idx {
                 Some(i) => i,
                 None if op.creates() => {
-                    arr.push(Value::Object(key_object(seg)));
+                    arr.push(Value::Object(key_object(self, node, seg)));
                     arr.len() - 1
                 }
                 None => return missing(op, shown),
@@ -754,10 +757,12 @@ fn key_json(schema: &Schema, list_or_leaf: NodeId, key: &str, text: &str) -> Val
     }
 }
 
-fn key_object(seg: &Segment) -> Map<String, Value> {
+/// A new list entry holding only its keys, typed as RFC 7951 wants them (a `uint16` key
+/// from a path is a number, not the string the path spells).
+fn key_object(schema: &Schema, list: NodeId, seg: &Segment) -> Map<String, Value> {
     let mut m = Map::new();
     for (k, v) in &seg.keys {
-        m.insert(k.clone(), Value::String(v.clone()));
+        m.insert(k.clone(), key_json(schema, list, k, v));
     }
     m
 }

@@ -1,14 +1,15 @@
 //! A configure session's private candidate: the running snapshot it started from (its base)
 //! and the edits made since. What the session shows is base + edits; what it commits is the
-//! edits, replayed on running as it is at commit time, unless running changed meanwhile in a
-//! unit the session touched: that is a conflict, reported and never overwritten.
+//! edits, replayed on running as it is at commit time, unless that would change a leaf
+//! someone else changed meanwhile (see [`super::conflict`]): reported, never overwritten.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use netloom_store::Snapshot;
-use netloom_yang::{Edit, EditOp, ErrorTag, NodeId, Schema, UnitKey, UnitMap};
+use netloom_yang::{Edit, EditOp, ErrorTag, Schema, UnitMap};
 
+use super::conflict::{leaf_conflicts, Conflict};
+use super::history::edits_between;
 use crate::api::ApiError;
 
 #[derive(Debug)]
@@ -17,10 +18,6 @@ pub struct PrivateCandidate {
     /// base + edits, kept so `show` costs no replay.
     units: UnitMap,
     edits: Vec<Edit>,
-    /// Units the edits named or changed.
-    touched: BTreeSet<UnitKey>,
-    /// Root containers edited as a whole (e.g. `delete networks`): every unit below counts.
-    touched_roots: BTreeSet<NodeId>,
 }
 
 /// One unit as a commit would change it.
@@ -46,8 +43,6 @@ impl PrivateCandidate {
             units: base.units.clone(),
             base,
             edits: Vec::new(),
-            touched: BTreeSet::new(),
-            touched_roots: BTreeSet::new(),
         }
     }
 
@@ -70,62 +65,50 @@ impl PrivateCandidate {
     /// Apply edits (all or none) to the private view.
     pub fn edit(&mut self, schema: &Schema, edits: Vec<Edit>) -> Result<(), ApiError> {
         let mut units = self.units.clone();
-        let changed = schema
+        schema
             .apply_edits(&mut units, edits.as_slice())
             .map_err(yang_error)?;
         self.units = units;
-        self.touched.extend(changed);
-        for e in &edits {
-            let path = schema.resolve(&e.path).map_err(yang_error)?;
-            // A unit list entry or anything inside it names its unit; anything above a
-            // unit (a root container, a whole list) names its whole root.
-            let unit = path
-                .segments
-                .iter()
-                .take(2)
-                .try_fold(String::new(), |mut s, seg| {
-                    let one = netloom_yang::DataPath {
-                        segments: vec![seg.clone()],
-                    };
-                    s.push_str(&one.to_xpath().ok()?);
-                    Some(s)
-                });
-            match unit.and_then(|u| schema.unit_of_path(&u)) {
-                Some(key) if !schema.unit(key.list).is_remainder() || path.segments.len() > 1 => {
-                    self.touched.insert(key);
-                }
-                _ => {
-                    if let Some(root) = path.segments.first().and_then(|s| s.node) {
-                        self.touched_roots.insert(root);
-                    } else {
-                        self.touched_roots.extend(schema.roots().iter().copied());
-                    }
-                }
-            }
-        }
         self.edits.extend(edits);
         Ok(())
     }
 
-    /// Units running changed since the base that this session's edits touch.
-    pub fn conflicts(&self, schema: &Schema, running: &Snapshot) -> Vec<String> {
+    /// Leaves running changed since the base that committing now would not keep as running
+    /// has them.
+    pub fn conflicts(
+        &self,
+        schema: &Schema,
+        running: &Snapshot,
+    ) -> Result<Vec<Conflict>, ApiError> {
         if running.commit_id == self.base.commit_id {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        let mut out: Vec<String> = Vec::new();
-        for item in self.base.units.diff(&running.units) {
-            let key = match item {
-                imbl::ordmap::DiffItem::Add(k, _)
-                | imbl::ordmap::DiffItem::Remove(k, _)
-                | imbl::ordmap::DiffItem::Update { new: (k, _), .. } => k,
-            };
-            if self.touched.contains(key)
-                || self.touched_roots.contains(&schema.unit(key.list).root())
-            {
-                out.push(key.path.to_string());
-            }
-        }
-        out
+        let mut result = running.units.clone();
+        schema
+            .apply_edits(&mut result, self.edits.as_slice())
+            .map_err(yang_error)?;
+        Ok(leaf_conflicts(
+            schema,
+            &self.base.units,
+            &running.units,
+            &result,
+        ))
+    }
+
+    /// Make the candidate `target` (e.g. an old configuration), as edits on `base` (running
+    /// now) that replace this session's uncommitted changes; how many edits that took.
+    pub fn load(
+        &mut self,
+        schema: &Schema,
+        base: Arc<Snapshot>,
+        target: &UnitMap,
+    ) -> Result<usize, ApiError> {
+        let edits = edits_between(schema, &base.units, target)?;
+        let n = edits.len();
+        let mut next = PrivateCandidate::new(base);
+        next.edit(schema, edits)?;
+        *self = next;
+        Ok(n)
     }
 
     /// What committing now would change in `running`: the edits replayed on it.

@@ -4,6 +4,8 @@
 //! the session ends (locks released, an unconfirmed commit rolled back) when the peer leaves.
 
 mod candidate;
+mod conflict;
+mod history;
 mod peer;
 pub mod protocol;
 mod read;

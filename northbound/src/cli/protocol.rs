@@ -10,8 +10,10 @@
 //!   key after the `fixed` ones of the top-level list `path`, starting with `prefix`
 //! - `configure` -> `{base}`; `leave`; `edit {edits: [{op, path, value?}]}`; `compare` ->
 //!   `{changes: [{path, old, new}]}`; `validate`; `discard`; `update` (rebase on running);
-//!   `commit {comment?, confirmed_secs?}` -> `{commit}` or `{unchanged}`; `confirm`;
-//!   `rollback {id, comment?}` -> `{commit}`; `lock`/`unlock` (running)
+//!   `commit {comment?, confirmed_secs?}` -> `{commit}` or `{unchanged}` (a confirmed
+//!   commit is persistent: it outlives the session, any admin session may `confirm` it);
+//!   `confirm {persist_id?}`; `rollback {id}` -> `{loaded, edits}`: commit `id`'s
+//!   configuration loaded into the private candidate (nothing committed); `lock`/`unlock`
 //!
 //! Replies are `{"ok": true, ...}` or `{"ok": false, "error": {tag, path?, message}}`.
 
@@ -63,11 +65,12 @@ pub enum CliRequest {
         #[serde(default)]
         confirmed_secs: Option<u32>,
     },
-    Confirm,
+    Confirm {
+        #[serde(default)]
+        persist_id: Option<String>,
+    },
     Rollback {
         id: u64,
-        #[serde(default)]
-        comment: Option<String>,
     },
     Lock,
     Unlock,

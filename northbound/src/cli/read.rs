@@ -88,38 +88,65 @@ pub fn keys(
     let Some(key_name) = def.keys().get(fixed.len()) else {
         return Ok((Vec::new(), false));
     };
-    // Unit paths spell keys as [k='v'] in key order, so a key prefix is a path prefix.
-    let mut scan = path.to_owned();
+    // Unit paths spell keys as [k='v'] in key order (or [k="v"] when v holds a '), so a key
+    // prefix is a path prefix: one lazy range scan per quote style, merged in order.
+    let mut head = path.to_owned();
     for (k, v) in def.keys().iter().zip(fixed) {
-        scan.push_str(&format!("[{k}='{v}']"));
+        head.push_str(&format!("[{k}={}]", predicate(v)));
     }
-    scan.push_str(&format!("[{key_name}='"));
-    let head = scan.len();
-    scan.push_str(prefix);
-    let mut out: Vec<String> = Vec::new();
-    // A lazy range scan: completion over 100k entries stops after `limit` matches.
-    let from = UnitKey {
-        list: netloom_yang::UnitListId(def_id as u16),
-        path: Arc::from(scan.as_str()),
-    };
-    let matching = units
-        .range(from..)
-        .take_while(|(k, _)| k.list.0 as usize == def_id && k.path.starts_with(scan.as_str()));
-    for (key, _) in matching {
-        let Some(rest) = key.path.get(head..) else {
+    let list = netloom_yang::UnitListId(def_id as u16);
+    let mut found: Vec<String> = Vec::new();
+    let mut more = false;
+    for quote in ['\'', '"'] {
+        if quote == '\'' && prefix.contains('\'') {
             continue;
+        }
+        let scan = format!("{head}[{key_name}={quote}{prefix}");
+        let start = scan.len() - prefix.len();
+        let end = format!("{quote}]");
+        let from = UnitKey {
+            list,
+            path: Arc::from(scan.as_str()),
         };
-        let Some(end) = rest.find("']") else { continue };
-        let value = &rest[..end];
-        if out.last().is_some_and(|l| l == value) {
-            continue;
+        // Stops after `limit` distinct matches even over 100k entries.
+        let mut taken: Vec<String> = Vec::new();
+        for (key, _) in units
+            .range(from..)
+            .take_while(|(k, _)| k.list == list && k.path.starts_with(scan.as_str()))
+        {
+            let Some(rest) = key.path.get(start..) else {
+                continue;
+            };
+            let Some(stop) = rest.find(end.as_str()) else {
+                continue;
+            };
+            let value = &rest[..stop];
+            if taken.last().is_some_and(|l| l == value) {
+                continue;
+            }
+            if taken.len() == limit {
+                more = true;
+                break;
+            }
+            taken.push(value.to_owned());
         }
-        if out.len() == limit {
-            return Ok((out, true));
-        }
-        out.push(value.to_owned());
+        found.extend(taken);
     }
-    Ok((out, false))
+    found.sort();
+    if found.len() > limit {
+        found.truncate(limit);
+        more = true;
+    }
+    Ok((found, more))
+}
+
+/// A key value in the quotes a unit path spells it with.
+fn predicate(v: &str) -> String {
+    if v.contains('\'') {
+        format!("\"{v}\"")
+    } else {
+        format!("'{v}'")
+    }
 }
 
 /// The commit log for the CLI.
@@ -148,4 +175,43 @@ pub fn commits(records: Vec<CommitRecord>, diff: bool) -> Value {
         })
         .collect();
     json!({ "commits": list })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Completion reads keys straight off unit paths, so values holding quotes or spaces
+    /// (which key types with a free string allow) come back whole and in order.
+    #[test]
+    fn keys_with_quotes_and_spaces_complete_whole() {
+        let s = Schema::new().unwrap();
+        let list = netloom_yang::UnitListId(
+            s.units()
+                .iter()
+                .position(|u| u.path_prefix() == "/netloom-host:networks/network")
+                .unwrap() as u16,
+        );
+        let mut units = UnitMap::new();
+        for name in ["it's", "it is", "its", "plain"] {
+            let key = s.unit_key(list, &[name]).unwrap();
+            units.insert(key, Arc::from("{}"));
+        }
+        let p = "/netloom-host:networks/network";
+        let all = keys(&s, &units, p, &[], "", 10).unwrap();
+        assert_eq!(
+            all,
+            (
+                vec!["it is".into(), "it's".into(), "its".into(), "plain".into()],
+                false
+            )
+        );
+        let quoted = keys(&s, &units, p, &[], "it'", 10).unwrap();
+        assert_eq!(quoted.0, vec!["it's".to_owned()]);
+        let spaced = keys(&s, &units, p, &[], "it ", 10).unwrap();
+        assert_eq!(spaced.0, vec!["it is".to_owned()]);
+        let limited = keys(&s, &units, p, &[], "i", 2).unwrap();
+        assert_eq!(limited, (vec!["it is".into(), "it's".into()], true));
+    }
 }

@@ -11,10 +11,16 @@ use tokio::net::UnixStream;
 use tracing::Instrument;
 
 use super::candidate::{edit_op, yang_error, PrivateCandidate};
+use super::history;
 use super::peer::{self, Role};
 use super::protocol::{failed, ok, CliRequest, WireEdit};
 use super::read;
-use crate::api::{ApiError, Confirmed, Handle, Principal, Reply, Request};
+use crate::api::{ApiError, Confirmed, Handle, Principal, Reply, Request, STALE_VERSION};
+
+/// The persist id (RFC 6241 section 8.4) of every confirmed commit made from the CLI: the
+/// commit outlives the session that made it (and a CLI or daemon restart), and `confirm`
+/// from any admin CLI session confirms it. One is pending at a time, so one id serves.
+pub const CLI_PERSIST_ID: &str = "netloom-cli";
 
 /// Longest request line accepted (10k edits fit easily).
 const MAX_LINE: u64 = 64 << 20;
@@ -251,21 +257,11 @@ impl Session {
                 self.require_admin("commit")?;
                 self.commit(comment, confirmed_secs).await
             }
-            CliRequest::Confirm => {
+            CliRequest::Confirm { persist_id } => {
                 self.require_admin("confirm")?;
                 // Without a pending confirmed commit, a confirming commit would be a plain
                 // commit of the shared candidate: refuse instead.
-                let pending = match self
-                    .call(Request::Commits {
-                        limit: 1,
-                        with_diff: false,
-                    })
-                    .await?
-                {
-                    Reply::Commits(c) => c.first().is_some_and(|r| r.confirm.as_str() == "pending"),
-                    _ => false,
-                };
-                if !pending {
+                if !self.confirm_pending().await? {
                     return Err(ApiError::new(
                         ErrorTag::OperationFailed,
                         "no confirmed commit is waiting for confirmation (it may have been rolled back already)",
@@ -276,30 +272,32 @@ impl Session {
                     Request::Commit {
                         comment: None,
                         confirmed: None,
-                        persist_id: None,
+                        persist_id: Some(persist_id.unwrap_or_else(|| CLI_PERSIST_ID.into())),
                     },
                 )
                 .await?;
                 Ok(json!({}))
             }
-            CliRequest::Rollback { id, comment } => {
+            CliRequest::Rollback { id } => {
                 self.require_admin("rollback")?;
-                if self
-                    .candidate
-                    .as_ref()
-                    .is_some_and(PrivateCandidate::is_dirty)
-                {
-                    return Err(ApiError::new(
-                        ErrorTag::OperationFailed,
-                        "uncommitted changes: commit or discard them before a rollback",
-                    ));
-                }
-                let reply = self.call(Request::Rollback { id, comment }).await?;
                 let running = self.running();
-                if let Some(c) = self.candidate.as_mut() {
-                    c.reset(running);
-                }
-                Ok(commit_reply(reply))
+                let limit =
+                    usize::try_from(running.commit_id.saturating_sub(id) + 1).unwrap_or(usize::MAX);
+                let records = match self
+                    .call(Request::Commits {
+                        limit,
+                        with_diff: true,
+                    })
+                    .await?
+                {
+                    Reply::Commits(r) => r,
+                    _ => Vec::new(),
+                };
+                let schema = self.schema.clone();
+                let target =
+                    history::units_at(&schema, &running.units, running.commit_id, &records, id)?;
+                let edits = self.candidate()?.load(&schema, running, &target)?;
+                Ok(json!({ "loaded": id, "edits": edits }))
             }
             CliRequest::Lock => {
                 self.require_admin("lock")?;
@@ -319,62 +317,103 @@ impl Session {
         }
     }
 
-    /// Commit the private candidate's edits, unless running changed meanwhile where they
-    /// apply. A confirmed commit goes through the shared candidate, which the engine's
-    /// confirmed-commit timer works on.
+    /// Whether a confirmed commit waits for its confirmation (it is the newest commit: while
+    /// it waits, no one else may change running).
+    async fn confirm_pending(&self) -> Result<bool, ApiError> {
+        Ok(
+            match self
+                .call(Request::Commits {
+                    limit: 1,
+                    with_diff: false,
+                })
+                .await?
+            {
+                Reply::Commits(c) => c.first().is_some_and(|r| r.confirm.as_str() == "pending"),
+                _ => false,
+            },
+        )
+    }
+
+    /// Commit the private candidate's edits, unless that would change a leaf someone else
+    /// changed since the candidate's base. A plain commit is made only while running is
+    /// still the version checked (the engine checks that atomically); a confirmed commit
+    /// goes through the shared candidate, which the engine's confirmed-commit timer works on.
     async fn commit(
         &mut self,
         comment: Option<String>,
         confirmed_secs: Option<u32>,
     ) -> Result<Value, ApiError> {
-        let running = self.running();
-        let schema = self.schema.clone();
-        let cand = self.candidate()?;
-        let conflicts = cand.conflicts(&schema, &running);
-        if !conflicts.is_empty() {
-            return Err(ApiError {
-                tag: ErrorTag::InUse,
-                path: conflicts.first().cloned(),
-                message: format!(
-                    "conflict: since this session started from commit {}, running changed (now commit {}) where this session's changes apply: {}; `discard` to start over, or `update` to put this session's changes on top",
-                    cand.base().commit_id,
-                    running.commit_id,
-                    conflicts.join(", ")
-                ),
-                app_tag: None,
-            });
-        }
-        let edits = cand.edits().to_vec();
-        if edits.is_empty() {
-            return Ok(json!({ "unchanged": running.commit_id }));
-        }
-        let reply = match confirmed_secs {
-            None => {
-                self.call(Request::Edit {
-                    datastore: DatastoreId::Running,
-                    edits,
-                    comment,
-                })
-                .await?
+        // Another commit slipping in between the check and the commit: check again.
+        for _ in 0..3 {
+            let running = self.running();
+            let schema = self.schema.clone();
+            let cand = self.candidate()?;
+            let conflicts = cand.conflicts(&schema, &running)?;
+            if !conflicts.is_empty() {
+                let listed: Vec<String> = conflicts.iter().map(ToString::to_string).collect();
+                return Err(ApiError {
+                    tag: ErrorTag::InUse,
+                    path: conflicts.first().map(|c| c.path.clone()),
+                    message: format!(
+                        "conflict: since this session started from commit {}, running changed (now commit {}) where this session's changes apply: {}; nothing was committed; `discard` to start over, or `update` to put this session's changes on top",
+                        cand.base().commit_id,
+                        running.commit_id,
+                        listed.join(", ")
+                    ),
+                    app_tag: None,
+                });
             }
-            Some(secs) => {
-                self.on_shared_candidate(
-                    edits,
-                    Request::Commit {
-                        comment,
-                        confirmed: Some(Confirmed {
-                            timeout_secs: secs,
-                            persist: None,
-                        }),
-                        persist_id: None,
-                    },
-                )
-                .await?
+            let edits = cand.edits().to_vec();
+            if edits.is_empty() {
+                return Ok(json!({ "unchanged": running.commit_id }));
             }
-        };
-        let running = self.running();
-        self.candidate()?.reset(running);
-        Ok(commit_reply(reply))
+            let reply = match confirmed_secs {
+                None => {
+                    let edit = Request::Edit {
+                        datastore: DatastoreId::Running,
+                        edits,
+                        comment: comment.clone(),
+                    };
+                    match self
+                        .call(Request::IfVersion {
+                            datastore: DatastoreId::Running,
+                            version: running.version,
+                            request: Box::new(edit),
+                        })
+                        .await
+                    {
+                        Err(e) if e.app_tag.as_deref() == Some(STALE_VERSION) => continue,
+                        other => other?,
+                    }
+                }
+                Some(secs) => {
+                    // Extending a pending confirmed commit (this CLI's) needs its persist id.
+                    let persist_id = self
+                        .confirm_pending()
+                        .await?
+                        .then(|| CLI_PERSIST_ID.to_owned());
+                    self.on_shared_candidate(
+                        edits,
+                        Request::Commit {
+                            comment: comment.clone(),
+                            confirmed: Some(Confirmed {
+                                timeout_secs: secs,
+                                persist: Some(CLI_PERSIST_ID.into()),
+                            }),
+                            persist_id,
+                        },
+                    )
+                    .await?
+                }
+            };
+            let running = self.running();
+            self.candidate()?.reset(running);
+            return Ok(commit_reply(reply));
+        }
+        Err(ApiError::new(
+            ErrorTag::InUse,
+            "running kept changing while committing; try again",
+        ))
     }
 
     /// Put `edits` on the shared candidate under this session's lock, make `request`, and
