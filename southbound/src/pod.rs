@@ -20,6 +20,10 @@ pub enum PodLinkKind {
         host_name: String,
         bridge: Option<String>,
         hairpin: bool,
+        /// The host end's MAC, chosen before the kernel is touched so the attachment can
+        /// be recorded first (specs recorded before round 3 have none: the kernel picks).
+        #[serde(default)]
+        host_mac: Option<String>,
     },
     /// A macvlan of `uplink` (mode: bridge, private, vepa, passthru).
     Macvlan { uplink: String, mode: String },
@@ -98,6 +102,22 @@ pub trait PodDriver: Send + Sync {
         specs: &[PodInterfaceSpec],
     ) -> Result<(), DriverError>;
 
+    /// The fast half of a DEL: take the interfaces off the network without waiting for
+    /// the kernel to unregister them. Afterwards no packet flows through them and none of
+    /// their addresses is configured anywhere (rules removed, pod ends down with their
+    /// addresses removed, veth host ends down), so the addresses may be handed out again.
+    /// Returns whether links remain for [`PodDriver::detach`] to remove (the slow half,
+    /// which the caller may run later); the default does the whole detach at once.
+    fn disconnect(
+        &self,
+        netns: Option<&Path>,
+        owner: &str,
+        specs: &[PodInterfaceSpec],
+    ) -> Result<bool, DriverError> {
+        self.detach(netns, owner, specs)?;
+        Ok(false)
+    }
+
     /// Whether every interface is there as specified.
     fn check(
         &self,
@@ -168,7 +188,17 @@ impl PodDriver for MemoryPods {
                         .mac
                         .clone()
                         .unwrap_or_else(|| fake_mac(&format!("{owner}/{}", s.ifname))),
-                    host: s.host_name().map(|h| (h.to_owned(), fake_mac(h))),
+                    host: match &s.kind {
+                        PodLinkKind::Veth {
+                            host_name,
+                            host_mac,
+                            ..
+                        } => Some((
+                            host_name.clone(),
+                            host_mac.clone().unwrap_or_else(|| fake_mac(host_name)),
+                        )),
+                        _ => None,
+                    },
                 }
             })
             .collect();

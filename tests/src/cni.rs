@@ -221,3 +221,16 @@ pub fn kernel_daemon(node: &Netns, edits: &[(&str, Value)]) -> Daemon {
 pub fn pod_args(name: &str) -> String {
     format!("K8S_POD_NAMESPACE=default;K8S_POD_NAME={name}")
 }
+
+/// `probe()` once `done` holds of it, or what it is after 5 s. A DEL answers once the pod's
+/// interfaces are off the network; the kernel unregisters the links a few ms later.
+pub fn eventually<T>(probe: impl Fn() -> T, done: impl Fn(&T) -> bool) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let v = probe();
+        if done(&v) || std::time::Instant::now() > deadline {
+            return v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -18,7 +18,9 @@ use netloom_northbound::api::{Principal, Reply, Request};
 use netloom_northbound::cni::{CniBackend, CniCall, Command as CniCommand};
 use netloom_southbound::{MemoryDriver, MemoryPods};
 use netloom_store::Store;
-use netloom_tests::cni::{bridge_network, cni, conf, kernel_daemon, pod_args, run, seed, Netns};
+use netloom_tests::cni::{
+    bridge_network, cni, conf, eventually, kernel_daemon, pod_args, run, seed, Netns,
+};
 use netloom_tests::{need_root, netloom_cni_path, Daemon};
 use netloom_yang::Schema;
 use serde_json::{json, Value};
@@ -337,7 +339,10 @@ fn bridge_pods_add_check_del_gc_in_namespaces() {
         conf(json!({"network": "blue"})),
     );
     assert!(ok, "{v}");
-    assert!(!pods[0].links().contains(&"eth0".to_string()));
+    assert!(
+        !eventually(|| pods[0].links(), |l| !l.contains(&"eth0".to_string()))
+            .contains(&"eth0".to_string())
+    );
     assert!(
         cni(
             &s,
@@ -374,10 +379,12 @@ fn bridge_pods_add_check_del_gc_in_namespaces() {
     );
     assert!(ok, "{v}");
     assert!(
-        !node
-            .links()
-            .iter()
-            .any(|l| l.starts_with("nl") && l != "nl-blue"),
+        !eventually(
+            || node.links(),
+            |l| !l.iter().any(|l| l.starts_with("nl") && l != "nl-blue")
+        )
+        .iter()
+        .any(|l| l.starts_with("nl") && l != "nl-blue"),
         "{:?}",
         node.links()
     );
@@ -535,7 +542,10 @@ fn three_interface_pods_bridge_macvlan_vxlan() {
             conf(json!({})),
         );
         assert!(ok, "{v}");
-        assert_eq!(pod.links(), vec!["lo".to_string()]);
+        assert_eq!(
+            eventually(|| pod.links(), |l| l.len() == 1),
+            vec!["lo".to_string()]
+        );
     }
     assert!(pods[0]
         .ip_json(&["rule"])
@@ -607,13 +617,18 @@ fn daemon_killed_mid_add_then_retry_succeeds_without_leaks() {
             )
             .0
         );
-        assert_eq!(pod.links(), vec!["lo".to_string()]);
+        assert_eq!(
+            eventually(|| pod.links(), |l| l.len() == 1),
+            vec!["lo".to_string()]
+        );
     }
     assert!(
-        !node
-            .links()
-            .iter()
-            .any(|l| l.starts_with("nl") && l != "nl-blue"),
+        !eventually(
+            || node.links(),
+            |l| !l.iter().any(|l| l.starts_with("nl") && l != "nl-blue")
+        )
+        .iter()
+        .any(|l| l.starts_with("nl") && l != "nl-blue"),
         "{:?}",
         node.links()
     );

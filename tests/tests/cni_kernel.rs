@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use netloom_store::Store;
-use netloom_tests::cni::{bridge_network, cni, conf, kernel_daemon, run, Netns};
+use netloom_tests::cni::{bridge_network, cni, conf, eventually, kernel_daemon, run, Netns};
 use netloom_tests::{need_root, Daemon};
 use netloom_yang::Schema;
 use serde_json::{json, Value};
@@ -86,8 +86,11 @@ fn hundred_pods_in_parallel_against_the_kernel() {
     for (i, (ok, r)) in call("DEL").iter().enumerate() {
         assert!(ok, "DEL {i}: {r}");
     }
-    assert!(host_ends(&node).is_empty(), "{:?}", host_ends(&node));
-    assert!(pods.iter().all(|p| p.links() == vec!["lo".to_string()]));
+    let left = eventually(|| host_ends(&node), Vec::is_empty);
+    assert!(left.is_empty(), "{left:?}");
+    assert!(pods
+        .iter()
+        .all(|p| eventually(|| p.links(), |l| l.len() == 1) == vec!["lo".to_string()]));
     store_is_empty(&mut d);
 }
 

@@ -14,7 +14,7 @@ mod teardown;
 mod view;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use netloom_northbound::api::Handle;
 use netloom_northbound::cni::{CniBackend, CniCall, CniError, Command};
@@ -32,7 +32,38 @@ use view::ConfigView;
 
 pub use spec::host_veth_name;
 
-type Locks = Arc<Mutex<HashMap<String, Arc<Mutex<()>>>>>;
+type Locks = Arc<Mutex<HashMap<String, Arc<Gate>>>>;
+
+/// One container's turn: whoever holds it may act on the container; another call waits.
+#[derive(Debug, Default)]
+struct Gate {
+    busy: Mutex<bool>,
+    free: Condvar,
+}
+
+/// The turn of one container, held by a call and, after a DEL, by the thread that
+/// finishes unregistering the container's links (it can be handed over, unlike a mutex
+/// guard). Dropping it lets the next call in and forgets the gate once nobody waits.
+pub(super) struct Serial {
+    locks: Locks,
+    container_id: String,
+    gate: Arc<Gate>,
+}
+
+impl Drop for Serial {
+    fn drop(&mut self) {
+        *lock(&self.gate.busy) = false;
+        self.gate.free.notify_one();
+        let mut locks = lock(&self.locks);
+        // the map's reference and ours: nobody else waits for this container
+        if locks
+            .get(&self.container_id)
+            .is_some_and(|g| Arc::ptr_eq(g, &self.gate) && Arc::strong_count(g) == 2)
+        {
+            locks.remove(&self.container_id);
+        }
+    }
+}
 
 pub struct CniService {
     jobs: Jobs,
@@ -45,6 +76,16 @@ pub struct CniService {
     attachments: Mutex<HashMap<String, Vec<Attachment>>>,
     view: Mutex<Arc<ConfigView>>,
     locks: Locks,
+    /// Threads finishing DELs (unregistering links off the reply path); joined on drop.
+    finishing: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for CniService {
+    fn drop(&mut self) {
+        for t in lock(&self.finishing).drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for CniService {
@@ -135,6 +176,7 @@ impl CniService {
             attachments: Mutex::new(attachments),
             view: Mutex::new(Arc::new(ConfigView::default())),
             locks: Arc::default(),
+            finishing: Mutex::default(),
         };
         service.reconcile();
         tracing::info!(
@@ -168,21 +210,27 @@ impl CniService {
             .map_err(cni_error)
     }
 
-    /// The lock of one container's calls.
-    fn container_lock(&self, container_id: &str) -> Arc<Mutex<()>> {
-        lock(&self.locks)
+    /// Wait for the turn of `container_id`: its calls, and the unregistering of links its
+    /// DEL left to finish, run one at a time.
+    fn serialize(&self, container_id: &str) -> Serial {
+        let gate = lock(&self.locks)
             .entry(container_id.to_owned())
             .or_default()
-            .clone()
-    }
-
-    fn release_container_lock(&self, container_id: &str) {
-        let mut locks = lock(&self.locks);
-        if locks
-            .get(container_id)
-            .is_some_and(|l| Arc::strong_count(l) == 1)
+            .clone();
         {
-            locks.remove(container_id);
+            let mut busy = lock(&gate.busy);
+            while *busy {
+                busy = gate
+                    .free
+                    .wait(busy)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            *busy = true;
+        }
+        Serial {
+            locks: self.locks.clone(),
+            container_id: container_id.to_owned(),
+            gate,
         }
     }
 
@@ -214,19 +262,13 @@ impl CniBackend for CniService {
             }
             _ => {}
         }
-        let l = self.container_lock(&call.container_id);
-        let out = {
-            let _serial = lock(&l);
-            match call.command {
-                Command::Add => self.add(&call).map(Some),
-                Command::Del => self
-                    .del(&call.container_id, &call.ifname, &call.netns)
-                    .map(|_| None),
-                _ => self.check(&call).map(|_| None),
-            }
-        };
-        drop(l);
-        self.release_container_lock(&call.container_id);
-        out
+        let serial = self.serialize(&call.container_id);
+        match call.command {
+            Command::Add => self.add(&call).map(Some),
+            Command::Del => self
+                .del(serial, &call.container_id, &call.ifname, &call.netns)
+                .map(|_| None),
+            _ => self.check(&call).map(|_| None),
+        }
     }
 }

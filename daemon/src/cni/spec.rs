@@ -26,6 +26,27 @@ pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
     format!("nl{:012x}", h & 0xffff_ffff_ffff)
 }
 
+/// A MAC for one end of (container, interface): locally administered, unicast, stable, so
+/// it is known before the kernel is touched (the attachment is recorded first) and a
+/// retried ADD or a recreated interface gets the same one.
+pub fn derived_mac(container_id: &str, ifname: &str, end: &str) -> String {
+    let h = format!("{container_id}/{ifname}/{end}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let b = h.to_be_bytes();
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        (b[0] & 0xfe) | 0x02,
+        b[1],
+        b[2],
+        b[3],
+        b[4],
+        b[5]
+    )
+}
+
 fn default_destination(a: &IpNet) -> IpNet {
     if a.addr().is_ipv4() {
         IpNet::V4(Default::default())
@@ -100,6 +121,7 @@ pub fn pod_spec(
             host_name: host_veth_name(container_id, &w.ifname),
             bridge: Some(n.bridge_name()),
             hairpin: n.bridge.as_ref().is_some_and(|b| b.hairpin),
+            host_mac: Some(derived_mac(container_id, &w.ifname, "host")),
         },
         NetworkType::Macvlan => PodLinkKind::Macvlan {
             uplink: uplink()?,
@@ -132,11 +154,20 @@ pub fn pod_spec(
             table: p.table,
         })
         .collect();
+    // an ipvlan shares its uplink's MAC and cannot have its own
+    let mac = match kind {
+        PodLinkKind::Ipvlan { .. } => None,
+        _ => Some(
+            w.mac
+                .clone()
+                .unwrap_or_else(|| derived_mac(container_id, &w.ifname, "pod")),
+        ),
+    };
     Ok(PodInterfaceSpec {
         ifname: w.ifname.clone(),
         kind,
         mtu: n.mtu,
-        mac: w.mac.clone(),
+        mac,
         addresses: leases.iter().map(|l| l.address).collect(),
         routes,
         rules,
@@ -159,5 +190,16 @@ mod tests {
             host_veth_name("0123456789abcdef0123456789abcdef", "net1")
         );
         assert!(a.len() <= 15);
+    }
+
+    #[test]
+    fn derived_macs_are_local_unicast_stable_and_distinct() {
+        let m = derived_mac("c1", "eth0", "pod");
+        assert_eq!(m, derived_mac("c1", "eth0", "pod"));
+        assert_ne!(m, derived_mac("c1", "eth0", "host"));
+        assert_ne!(m, derived_mac("c2", "eth0", "pod"));
+        let first = u8::from_str_radix(&m[..2], 16).unwrap();
+        assert_eq!(first & 0x03, 0x02, "{m}");
+        assert_eq!(m.len(), 17);
     }
 }

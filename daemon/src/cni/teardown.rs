@@ -4,7 +4,8 @@
 //! `cni.dev/valid-attachments`, then releases leases and removes host ends nobody owns.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use netloom_northbound::cni::{CniCall, CniError};
 use netloom_southbound::{PodInterfaceSpec, PodLinkKind};
@@ -13,7 +14,7 @@ use serde_json::Value;
 
 use super::result::stored_rules;
 use super::spec::host_veth_name;
-use super::{dataplane_error, lock, CniService};
+use super::{dataplane_error, lock, CniService, Serial};
 
 fn stored(a: &Attachment) -> Value {
     serde_json::from_str(&a.result).unwrap_or(Value::Null)
@@ -38,6 +39,7 @@ pub(super) fn detach_spec(a: &Attachment) -> PodInterfaceSpec {
                 host_name: h.to_owned(),
                 bridge: None,
                 hairpin: false,
+                host_mac: None,
             },
             None => PodLinkKind::Macvlan {
                 uplink: String::new(),
@@ -64,12 +66,23 @@ impl CniService {
             .collect()
     }
 
+    /// DEL. What the runtime can observe once this returns: the interfaces are off the
+    /// network (down, without addresses, their rules gone), their leases are released and
+    /// their attachment rows removed, durably. Unregistering the links themselves (for a
+    /// veth most of a DEL's time: the kernel waits out RCU grace periods) finishes on a
+    /// thread that holds the container's turn (`serial`), so any later call for the same
+    /// container waits for it, and other pods never see the names (they are per
+    /// container). After a crash in between, reconcile removes the host ends no attachment
+    /// owns (a veth's pod end goes with it); a macvlan pod end left down without addresses
+    /// goes with its netns.
     pub(super) fn del(
         &self,
+        serial: Serial,
         container_id: &str,
         ifname: &str,
         netns: &str,
     ) -> Result<(), CniError> {
+        let started = Instant::now();
         let existing = self.group(container_id, ifname);
         let specs: Vec<PodInterfaceSpec> = if existing.is_empty() {
             // nothing recorded: still clear what an interrupted ADD may have left
@@ -79,6 +92,7 @@ impl CniService {
                     host_name: host_veth_name(container_id, ifname),
                     bridge: None,
                     hairpin: false,
+                    host_mac: None,
                 },
                 mtu: None,
                 mac: None,
@@ -90,9 +104,11 @@ impl CniService {
             existing.iter().map(detach_spec).collect()
         };
         let netns = (!netns.is_empty()).then(|| Path::new(netns));
-        self.pods
-            .detach(netns, container_id, &specs)
+        let unfinished = self
+            .pods
+            .disconnect(netns, container_id, &specs)
             .map_err(dataplane_error)?;
+        let detached = started.elapsed();
         let ifnames: Vec<String> = specs.iter().map(|s| s.ifname.clone()).collect();
         {
             let (cid, ifnames) = (container_id.to_owned(), ifnames.clone());
@@ -113,7 +129,49 @@ impl CniService {
                 index.remove(container_id);
             }
         }
+        tracing::info!(
+            interfaces = ifnames.len(),
+            dataplane_us = detached.as_micros() as u64,
+            release_us = (started.elapsed() - detached).as_micros() as u64,
+            "detached"
+        );
+        if unfinished {
+            self.finish_later(serial, container_id, netns.map(Path::to_owned), specs);
+        }
         Ok(())
+    }
+
+    /// Unregister the links a DEL took off the network, holding the container's turn.
+    fn finish_later(
+        &self,
+        serial: Serial,
+        container_id: &str,
+        netns: Option<PathBuf>,
+        specs: Vec<PodInterfaceSpec>,
+    ) {
+        let pods = self.pods.clone();
+        let cid = container_id.to_owned();
+        let span = tracing::Span::current();
+        let spawned = std::thread::Builder::new()
+            .name("netloom-unlink".into())
+            .spawn(move || {
+                let _enter = span.enter();
+                let started = Instant::now();
+                if let Err(e) = pods.detach(netns.as_deref(), &cid, &specs) {
+                    tracing::warn!(error = %e, "unregistering a deleted pod's links failed; reconcile or GC removes them");
+                }
+                tracing::debug!(
+                    micros = started.elapsed().as_micros() as u64,
+                    "links unregistered"
+                );
+                drop(serial);
+            });
+        let mut finishing = lock(&self.finishing);
+        finishing.retain(|t| !t.is_finished());
+        match spawned {
+            Ok(t) => finishing.push(t),
+            Err(e) => tracing::error!(error = %e, "no thread to unregister a deleted pod's links"),
+        }
     }
 
     pub(super) fn gc(&self, call: &CniCall) -> Result<Option<Value>, CniError> {
@@ -153,18 +211,14 @@ impl CniService {
             .collect();
         let mut errors = Vec::new();
         for (cid, group, netns) in &stale {
-            let l = self.container_lock(cid);
-            let done = {
-                let _serial = lock(&l);
-                // the netns may be gone: DEL copes
-                self.del(
-                    cid,
-                    group,
-                    if Path::new(netns).exists() { netns } else { "" },
-                )
-            };
-            drop(l);
-            self.release_container_lock(cid);
+            let serial = self.serialize(cid);
+            // the netns may be gone: DEL copes
+            let done = self.del(
+                serial,
+                cid,
+                group,
+                if Path::new(netns).exists() { netns } else { "" },
+            );
             if let Err(e) = done {
                 errors.push(format!("{cid}/{group}: {}", e.msg));
             }

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use futures_util::TryStreamExt;
-use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, IpVlanMode,
     LinkAttribute, LinkFlags, MacVlanMode,
@@ -16,12 +16,14 @@ use rtnetlink::packet_route::link::{
 use rtnetlink::{Handle, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
 use super::links::{self, built, find, is_exists, nl_error};
-use super::netns::{in_host, in_pod, sysctl, Sides};
+use super::netns::{in_host, in_pod, Sides};
 use super::{repair, routes};
 use crate::driver::DriverError;
 use crate::pod::{
     owner_mark, PodDriver, PodInterfaceSpec, PodInterfaceState, PodLinkKind, Reconciled,
 };
+
+const LOOPBACK_INDEX: u32 = 1;
 
 /// Pod interfaces through rtnetlink.
 #[derive(Debug, Default)]
@@ -77,17 +79,26 @@ pub(super) async fn uplink_index(h: &Handle, uplink: &str) -> Result<u32, Driver
         })
 }
 
-pub(super) async fn create(
+/// The request that makes `spec`'s link with everything the kernel takes at creation, so
+/// an ADD needs few round trips: the pod side born in the pod's netns with its MAC and in
+/// its owner's link group (see `is_ours`); a veth's host end with its MAC, already a port
+/// of its bridge. Neither end of a veth can be born up (the kernel opens it before the two
+/// ends know each other: ENOTCONN): the marking requests bring them up.
+async fn link_request(
     s: &Sides,
     spec: &PodInterfaceSpec,
     mark: &str,
-) -> Result<(), DriverError> {
+) -> Result<rtnetlink::packet_route::link::LinkMessage, DriverError> {
     let fd = s.pod_ns.as_raw_fd();
     let mac = spec.mac.as_deref().map(links::parse_mac).transpose()?;
-    // The pod side is born in its owner's link group (see `is_ours`).
     let group = LinkAttribute::Group(delete_group(mark));
     let mut msg = match &spec.kind {
-        PodLinkKind::Veth { host_name, .. } => {
+        PodLinkKind::Veth {
+            host_name,
+            bridge,
+            host_mac,
+            ..
+        } => {
             let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
                 .name(spec.ifname.clone())
                 .setns_by_fd(fd)
@@ -98,9 +109,15 @@ pub(super) async fn create(
             if let Some(mac) = &mac {
                 peer = peer.address(mac.clone());
             }
-            let b = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+            let mut b = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
                 .name(host_name.clone())
                 .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())));
+            if let Some(m) = host_mac.as_deref().map(links::parse_mac).transpose()? {
+                b = b.address(m);
+            }
+            if let Some(br) = bridge {
+                b = b.controller(uplink_index(&s.host, br).await?);
+            }
             built(b, spec.mtu)
         }
         PodLinkKind::Macvlan { uplink, mode } => {
@@ -111,7 +128,8 @@ pub(super) async fn create(
                 _ => MacVlanMode::Bridge,
             };
             let mut b = LinkMacVlan::new(&spec.ifname, uplink_index(&s.host, uplink).await?, mode)
-                .setns_by_fd(fd);
+                .setns_by_fd(fd)
+                .up();
             if let Some(mac) = &mac {
                 b = b.address(mac.clone());
             }
@@ -124,25 +142,76 @@ pub(super) async fn create(
                 _ => IpVlanMode::L2,
             };
             let b = LinkIpVlan::new(&spec.ifname, uplink_index(&s.host, uplink).await?, mode)
-                .setns_by_fd(fd);
+                .setns_by_fd(fd)
+                .up();
             built(b, spec.mtu)
         }
     };
     if !matches!(spec.kind, PodLinkKind::Veth { .. }) {
         msg.attributes.push(group);
     }
-    match s.host.link().add(msg).execute().await {
+    Ok(msg)
+}
+
+/// Make `spec`'s link. The name is tried first and a leftover of this owner's earlier try
+/// cleared only when the kernel says the name is taken, which saves two lookups per
+/// interface on every ordinary ADD.
+pub(super) async fn create(
+    s: &Sides,
+    spec: &PodInterfaceSpec,
+    mark: &str,
+) -> Result<(), DriverError> {
+    let msg = link_request(s, spec, mark).await?;
+    match s.host.link().add(msg.clone()).execute().await {
         Ok(()) => {}
-        Err(e) if is_exists(&e) => return Err(clash(&spec.ifname, "the pod")),
+        Err(e) if is_exists(&e) => {
+            clear_leftover(s, spec, mark).await?;
+            match s.host.link().add(msg).execute().await {
+                Ok(()) => {}
+                Err(e) if is_exists(&e) => return Err(clash(&spec.ifname, "the pod")),
+                Err(e) => return Err(nl_error(format!("create {}", spec.ifname), e)),
+            }
+        }
         Err(e) => return Err(nl_error(format!("create {}", spec.ifname), e)),
     }
     if let PodLinkKind::Veth {
-        host_name,
-        bridge,
-        hairpin,
+        host_name, hairpin, ..
     } = &spec.kind
     {
-        host_end_up(s, host_name, bridge.as_deref(), *hairpin, mark).await?;
+        mark_host_end(s, host_name, *hairpin, mark).await?;
+    }
+    Ok(())
+}
+
+/// The host end of a new veth (already on its bridge): up, the owner mark, hairpin.
+async fn mark_host_end(
+    s: &Sides,
+    host_name: &str,
+    hairpin: bool,
+    mark: &str,
+) -> Result<(), DriverError> {
+    let b = LinkUnspec::new_with_name(host_name)
+        .up()
+        .append_extra_attribute(LinkAttribute::IfAlias(mark.to_owned()));
+    s.host
+        .link()
+        .set(b.build())
+        .execute()
+        .await
+        .map_err(|e| nl_error(format!("mark {host_name}"), e))?;
+    if hairpin {
+        let port = LinkUnspec::new_with_name(host_name)
+            .set_port_kind(InfoPortKind::Bridge)
+            .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+                true,
+            )]))
+            .build();
+        s.host
+            .link()
+            .set_port(port)
+            .execute()
+            .await
+            .map_err(|e| nl_error(format!("hairpin on {host_name}"), e))?;
     }
     Ok(())
 }
@@ -214,12 +283,41 @@ pub(super) async fn addresses_of(
         .map_err(|e| nl_error("dump addresses", e))
 }
 
+/// An address on a pod interface; IPv6 ones without duplicate address detection, so the
+/// pod's first packet need not wait for it (what the `accept_dad` sysctl did, per address).
+async fn add_pod_address(pod: &Handle, index: u32, a: &ipnet::IpNet) -> Result<(), DriverError> {
+    let mut req = pod.address().add(index, a.addr(), a.prefix_len());
+    if a.addr().is_ipv6() {
+        req.message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+    match req.execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if is_exists(&e) => Ok(()),
+        Err(e) => Err(nl_error(format!("add address {a}"), e)),
+    }
+}
+
 /// Inside the pod: up, marked, addresses, routes, rules.
 pub(super) async fn configure(
     s: &Sides,
     spec: &PodInterfaceSpec,
     mark: &str,
 ) -> Result<PodInterfaceState, DriverError> {
+    let b = LinkUnspec::new_with_name(&spec.ifname)
+        .up()
+        .append_extra_attribute(LinkAttribute::IfAlias(mark.to_owned()));
+    if let Err(e) = s.pod.link().set(b.build()).execute().await {
+        return Err(if links::is_gone(&e) {
+            DriverError::Refused {
+                op: format!("configure {}", spec.ifname),
+                reason: "the interface is not in the pod".into(),
+            }
+        } else {
+            nl_error(format!("set up {}", spec.ifname), e)
+        });
+    }
     let Some(l) = find(&s.pod, &spec.ifname).await? else {
         return Err(DriverError::Refused {
             op: format!("configure {}", spec.ifname),
@@ -227,21 +325,8 @@ pub(super) async fn configure(
         });
     };
     let idx = l.header.index;
-    if spec.addresses.iter().any(|a| a.addr().is_ipv6()) {
-        // addresses are usable at once: the pod's first packet must not wait for DAD
-        let _ = sysctl(&format!("net.ipv6.conf.{}.accept_dad", spec.ifname), "0");
-    }
-    let b = LinkUnspec::new_with_index(idx).up().append_extra_attribute(
-        rtnetlink::packet_route::link::LinkAttribute::IfAlias(mark.to_owned()),
-    );
-    s.pod
-        .link()
-        .set(b.build())
-        .execute()
-        .await
-        .map_err(|e| nl_error(format!("set up {}", spec.ifname), e))?;
     for a in &spec.addresses {
-        links::add_address(&s.pod, idx, a).await?;
+        add_pod_address(&s.pod, idx, a).await?;
     }
     for r in &spec.routes {
         routes::add_route(&s.pod, r, Some(idx)).await?;
@@ -249,11 +334,16 @@ pub(super) async fn configure(
     for r in &spec.rules {
         routes::add_rule(&s.pod, r).await?;
     }
-    let host = match spec.host_name() {
-        Some(h) => find(&s.host, h)
+    let host = match &spec.kind {
+        PodLinkKind::Veth {
+            host_name,
+            host_mac: Some(m),
+            ..
+        } => Some((host_name.clone(), m.clone())),
+        PodLinkKind::Veth { host_name, .. } => find(&s.host, host_name)
             .await?
-            .map(|l| (h.to_owned(), links::mac(&l))),
-        None => None,
+            .map(|l| (host_name.clone(), links::mac(&l))),
+        _ => None,
     };
     Ok(PodInterfaceState {
         ifname: spec.ifname.clone(),
@@ -342,17 +432,70 @@ async fn remove_all(s: &Sides, specs: &[PodInterfaceSpec], mark: &str) -> Result
     Ok(())
 }
 
-async fn lo_up(pod: &Handle) -> Result<(), DriverError> {
-    if let Some(lo) = find(pod, "lo").await? {
-        if !lo.header.flags.contains(LinkFlags::Up) {
-            pod.link()
-                .set(LinkUnspec::new_with_index(lo.header.index).up().build())
-                .execute()
-                .await
-                .map_err(|e| nl_error("set up lo", e))?;
+/// Take one owner's interfaces off the network, fast: rules removed, each pod end down with
+/// its addresses removed, each veth host end down (so out of its bridge's forwarding).
+/// None of this waits for an RCU grace period the way unregistering a link does.
+async fn take_down(s: &Sides, specs: &[PodInterfaceSpec], mark: &str) -> Result<(), DriverError> {
+    for spec in specs {
+        for r in &spec.rules {
+            routes::delete_rule(&s.pod, r).await?;
+        }
+    }
+    for spec in specs {
+        if let Some(l) = find(&s.pod, &spec.ifname).await? {
+            if is_ours(&l, mark) {
+                let index = l.header.index;
+                set_down(&s.pod, LinkUnspec::new_with_index(index), &spec.ifname).await?;
+                let addresses: Vec<_> = s
+                    .pod
+                    .address()
+                    .get()
+                    .set_link_index_filter(index)
+                    .execute()
+                    .try_collect()
+                    .await
+                    .map_err(|e| nl_error(format!("dump addresses of {}", spec.ifname), e))?;
+                for a in addresses {
+                    match s.pod.address().del(a).execute().await {
+                        Ok(()) => {}
+                        Err(e) if links::is_gone(&e) => {}
+                        Err(e) => {
+                            return Err(nl_error(
+                                format!("remove an address of {}", spec.ifname),
+                                e,
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(h) = spec.host_name() {
+            set_down(&s.host, LinkUnspec::new_with_name(h), h).await?;
         }
     }
     Ok(())
+}
+
+async fn set_down(
+    h: &Handle,
+    link: LinkMessageBuilder<LinkUnspec>,
+    name: &str,
+) -> Result<(), DriverError> {
+    match h.link().set(link.down().build()).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if links::is_gone(&e) => Ok(()),
+        Err(e) => Err(nl_error(format!("set down {name}"), e)),
+    }
+}
+
+/// Loopback up. It is interface 1 in every network namespace, so no lookup is needed;
+/// setting up what is up already changes nothing.
+async fn lo_up(pod: &Handle) -> Result<(), DriverError> {
+    pod.link()
+        .set(LinkUnspec::new_with_index(LOOPBACK_INDEX).up().build())
+        .execute()
+        .await
+        .map_err(|e| nl_error("set up lo", e))
 }
 
 impl PodDriver for KernelPods {
@@ -365,9 +508,6 @@ impl PodDriver for KernelPods {
         let mark = owner_mark(owner);
         in_pod(netns, |s| async move {
             lo_up(&s.pod).await?;
-            for spec in specs {
-                clear_leftover(&s, spec, &mark).await?;
-            }
             let mut made = 0;
             let mut out = Vec::new();
             let mut failure = None;
@@ -438,6 +578,25 @@ impl PodDriver for KernelPods {
                 Ok(())
             }),
             other => other,
+        }
+    }
+
+    fn disconnect(
+        &self,
+        netns: Option<&Path>,
+        owner: &str,
+        specs: &[PodInterfaceSpec],
+    ) -> Result<bool, DriverError> {
+        let mark = owner_mark(owner);
+        let taken_down = match netns {
+            Some(ns) => in_pod(ns, |s| async move { take_down(&s, specs, &mark).await }),
+            None => Err(DriverError::NoNetns(String::new())),
+        };
+        match taken_down {
+            Ok(()) => Ok(true),
+            // no pod netns: nothing can flow; what is left (host ends) goes now
+            Err(DriverError::NoNetns(_)) => self.detach(None, owner, specs).map(|()| false),
+            Err(e) => Err(e),
         }
     }
 

@@ -62,6 +62,7 @@ pub(super) async fn repair(
         host_name,
         bridge,
         hairpin,
+        ..
     } = &spec.kind
     {
         if let Some(host) = find(&s.host, host_name).await? {
