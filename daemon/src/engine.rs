@@ -5,7 +5,10 @@
 //! Nothing is persisted or published unless every earlier step succeeded, and a persist
 //! failure unwinds the dataplane too.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
+
+// foldhash: the indexes hash 100k unit paths per bulk commit; SipHash showed in profiles
+use foldhash::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 

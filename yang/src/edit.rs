@@ -108,7 +108,7 @@ impl Schema {
         for edit in edits.into() {
             self.apply_one(&mut work, edit)?;
         }
-        let mut changed = Vec::new();
+        let mut changed = Vec::with_capacity(work.touched.len());
         for (key, value) in work.touched {
             let old = base.get(&key);
             match value {
