@@ -534,25 +534,24 @@ pub async fn put(r: DataRequest<'_>, body: &str) -> Result<Response, Error> {
     let media = encode::content_type(r.headers)?;
     let value = target_value(schema, &path, media, body)?;
     let (existed, guard) = preconditions(&r, &path)?;
-    let guard = match super::patch::ordered_insert(&r, &path, &value)? {
-        Some(edits) => {
-            let g = guard.or(Some(
-                r.app.handle.snapshots().get(r.view.datastore()).version,
-            ));
-            write(&r, edits, g, false).await?;
-            return Ok(written(
-                if existed {
-                    StatusCode::NO_CONTENT
-                } else {
-                    StatusCode::CREATED
-                },
-                r.app,
-                r.view,
-                None,
-            ));
-        }
-        None => guard,
-    };
+    if let Some(edit) = super::patch::ordered_insert(&r, &path, &value, super::ordered::Mode::Put)?
+    {
+        // The order was computed from this snapshot: guard against a commit in between.
+        let g = guard.or(Some(
+            r.app.handle.snapshots().get(r.view.datastore()).version,
+        ));
+        write(&r, vec![edit], g, false).await?;
+        return Ok(written(
+            if existed {
+                StatusCode::NO_CONTENT
+            } else {
+                StatusCode::CREATED
+            },
+            r.app,
+            r.view,
+            None,
+        ));
+    }
     write(
         &r,
         vec![Edit {
@@ -652,31 +651,27 @@ pub async fn create(r: DataRequest<'_>, body: &str) -> Result<Response, Error> {
     let child_path = schema.resolve(&child_path).map_err(Error::from_yang)?;
     let (_, guard) = preconditions(&r, &parent)?;
     let location = format!("{}/{}", r.view.prefix(), child_path.to_restconf());
-    let edits = match super::patch::ordered_insert(&r, &child_path, &value)? {
-        Some(mut edits) => {
-            // Creating: the entry must not exist yet.
-            edits.insert(
-                0,
-                Edit {
-                    op: EditOp::Create,
-                    path: child_path.clone(),
-                    value: Some(value.clone()),
-                },
-            );
-            edits
-        }
-        None => vec![Edit {
-            op: EditOp::Create,
-            path: child_path,
-            value: Some(value),
-        }],
-    };
-    let guard = if r.query.insert.is_some() {
-        guard.or(Some(
-            r.app.handle.snapshots().get(r.view.datastore()).version,
-        ))
-    } else {
-        guard
+    let (edits, guard) = match super::patch::ordered_insert(
+        &r,
+        &child_path,
+        &value,
+        super::ordered::Mode::Create,
+    )? {
+        // The order was computed from this snapshot: guard against a commit in between.
+        Some(edit) => (
+            vec![edit],
+            guard.or(Some(
+                r.app.handle.snapshots().get(r.view.datastore()).version,
+            )),
+        ),
+        None => (
+            vec![Edit {
+                op: EditOp::Create,
+                path: child_path,
+                value: Some(value),
+            }],
+            guard,
+        ),
     };
     write(&r, edits, guard, false).await?;
     Ok(written(StatusCode::CREATED, r.app, r.view, Some(location)))

@@ -20,8 +20,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new().fallback(dispatch).with_state(app)
 }
 
-const ACCEPT_PATCH: &str =
-    "application/yang-data+json, application/yang-data+xml, application/yang-patch+json";
+const ACCEPT_PATCH: &str = "application/yang-data+json, application/yang-data+xml, application/yang-patch+json, application/yang-patch+xml";
 
 async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let method = req.method().clone();
@@ -34,7 +33,7 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
             if e.status().is_server_error() {
                 tracing::warn!(%method, path = %uri_path, error = %e, "request failed");
             }
-            e.into_response_as(media)
+            e.into_response_as(media, Some(&app.schema))
         }
     };
     tracing::debug!(%method, path = %uri_path, status = resp.status().as_u16(), us = started.elapsed().as_micros() as u64, "request");
