@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::conditional::{self, Validators};
 use super::encode::{self, MediaType};
 use super::error::Error;
-use super::query::{Content, Query};
+use super::query::{Content, Query, WithDefaults};
 use super::tree::{self, Target};
 use super::App;
 use crate::api::{Principal, Reply, Request};
@@ -208,7 +208,24 @@ pub async fn read(r: DataRequest<'_>, head: bool) -> Result<Response, Error> {
                     let entry_unit = schema.unit(unit.list).list_node().is_some();
                     tree::dig(schema, v, steps, entry_unit)
                 });
-            let value = found.ok_or_else(|| Error::missing(format!("/{}", path.to_restconf())))?;
+            let value = match found {
+                Some(v) => v,
+                // A node made only of defaults exists for report-all (RFC 6243 section
+                // 3.1): start from nothing and let the defaults fill it.
+                None if want_config
+                    && matches!(
+                        r.query.with_defaults,
+                        WithDefaults::ReportAll | WithDefaults::ReportAllTagged
+                    ) =>
+                {
+                    match super::defaults::reference(schema, &snap.units, &target) {
+                        Some(Value::Object(_)) => Value::Object(Default::default()),
+                        Some(leaf) => leaf,
+                        None => return Err(Error::missing(format!("/{}", path.to_restconf()))),
+                    }
+                }
+                None => return Err(Error::missing(format!("/{}", path.to_restconf()))),
+            };
             let node = path.segments.last().and_then(|s| s.node);
             (
                 node.map(|n| tree::qualified(schema, n)).unwrap_or_default(),
@@ -245,8 +262,15 @@ pub async fn read(r: DataRequest<'_>, head: bool) -> Result<Response, Error> {
     } else {
         node
     };
-    if r.query.with_defaults != super::query::WithDefaults::Explicit {
-        tree::apply_defaults(schema, node, &mut value, r.query.with_defaults);
+    let mode = r.query.with_defaults;
+    if mode != WithDefaults::Explicit {
+        let reference = matches!(
+            mode,
+            WithDefaults::ReportAll | WithDefaults::ReportAllTagged
+        )
+        .then(|| super::defaults::reference(schema, &snap.units, &target))
+        .flatten();
+        super::defaults::apply_defaults(schema, node, &mut value, mode, reference.as_ref());
     }
     if let Some(f) = &r.query.fields {
         tree::select_fields(schema, node, &mut value, f);

@@ -7,10 +7,12 @@
 mod access;
 mod conditional;
 mod data;
+mod defaults;
 mod encode;
 mod error;
 mod error_path;
 mod events;
+mod filter;
 mod library;
 mod operations;
 mod ordered;

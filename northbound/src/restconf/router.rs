@@ -124,7 +124,9 @@ async fn handle(app: &Arc<App>, req: Request) -> Result<Response, Error> {
     }
     if let Some(stream) = rest.strip_prefix("/streams/") {
         let xml = match stream {
-            "NETCONF" | "NETCONF/json" => false,
+            // The bare stream speaks what Accept asks for.
+            "NETCONF" => media.is_xml(),
+            "NETCONF/json" => false,
             "NETCONF/xml" => true,
             _ => return Err(Error::NotFound(path)),
         };
@@ -160,6 +162,7 @@ async fn handle(app: &Arc<App>, req: Request) -> Result<Response, Error> {
     let steps: Vec<&str> = data_path.split('/').collect();
     let synthesized = match steps[0] {
         "ietf-yang-library:yang-library" => Some(library::yang_library(app, &parts.headers)),
+        "ietf-yang-library:modules-state" => Some(library::modules_state(app, &parts.headers)),
         "ietf-restconf-monitoring:restconf-state" => {
             let oldest = match app
                 .handle
