@@ -214,6 +214,7 @@ pub fn monitoring(app: &App, headers: &HeaderMap, replay_from_ms: Option<i64>) -
             "urn:ietf:params:restconf:capability:fields:1.0",
             "urn:ietf:params:restconf:capability:with-defaults:1.0",
             "urn:ietf:params:restconf:capability:replay:1.0",
+            "urn:ietf:params:restconf:capability:filter:1.0",
             "urn:ietf:params:restconf:capability:yang-patch:1.0",
         ]},
         "streams": {"stream": [stream]},
