@@ -162,5 +162,23 @@ mod tests {
         for bad in ["/a[", "/nope:x", "/a/nope:b", "frobnicate(1)", ""] {
             assert!(EventFilter::new(bad, &s).is_err(), "{bad}");
         }
+        // Odd but parseable input never panics (sxd-xpath does on unbound prefixes).
+        for odd in [
+            "$x",
+            "//*[",
+            "1 div 0",
+            "namespace::*",
+            "id('a')",
+            "lang('en')",
+            "ietf-restconf:*",
+            "//@*",
+            "processing-instruction('x')",
+            "string(/*) = 'a' or count(//*) > 3",
+            "/*/ietf-netconf-notifications:edit[last()]",
+        ] {
+            if let Ok(f) = EventFilter::new(odd, &s) {
+                let _ = f.matches(EVENT);
+            }
+        }
     }
 }
