@@ -97,6 +97,42 @@ impl Schema {
     }
 }
 
+impl Schema {
+    /// A configuration document with every default the schema gives it (RFC 6243
+    /// report-all): libyang adds the defaults during validation, including those under a
+    /// `when` that holds, and none under one that does not. Constraint violations (a
+    /// leafref into data left out of `doc`) are only warnings here: this reads, it does
+    /// not admit anything.
+    pub fn with_defaults(&self, doc: &str) -> Result<String, Error> {
+        reject_nul(doc, Encoding::Json)?;
+        let mut tree = DataTree::parse_string(
+            self.context(),
+            doc,
+            DataFormat::JSON,
+            DataParserFlags::STRICT | DataParserFlags::NO_VALIDATION,
+            DataValidationFlags::empty(),
+        )
+        .map_err(|e| Error::from_libyang(e, "/"))?;
+        tree.validate(
+            DataValidationFlags::PRESENT
+                | DataValidationFlags::NO_STATE
+                | DataValidationFlags::from_bits_retain(VALIDATE_OPERATIONAL),
+        )
+        .map_err(|e| Error::from_libyang(e, "/"))?;
+        if tree.reference().is_none() {
+            return Ok("{}".into());
+        }
+        tree.print_string(
+            DataFormat::JSON,
+            DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | DataPrinterFlags::WD_ALL,
+        )
+        .map_err(|e| Error::Context(e.to_string()))
+    }
+}
+
+/// libyang's `LYD_VALIDATE_OPERATIONAL` (RFC 8342 section 5.3), which yang3 does not name.
+const VALIDATE_OPERATIONAL: u32 = 0x0008;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +173,14 @@ mod tests {
         );
         let back = s.convert(&xml, Encoding::Xml, Encoding::Json).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn defaults_follow_when() {
+        let s = Schema::new().unwrap();
+        let doc = r#"{"netloom-host:networks":{"network":[{"name":"x","type":"vxlan","vxlan":{"vni":5,"remote":["192.0.2.1"]}}]}}"#;
+        let full = s.with_defaults(doc).unwrap();
+        assert!(full.contains("\"port\":4789"), "{full}");
+        assert!(!full.contains("\"macvlan\""), "{full}");
     }
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::conditional::{self, Validators};
 use super::encode::{self, MediaType};
 use super::error::Error;
-use super::query::{Content, Query};
+use super::query::{Content, Query, WithDefaults};
 use super::tree::{self, Target};
 use super::App;
 use crate::api::{Principal, Reply, Request};
@@ -208,7 +208,24 @@ pub async fn read(r: DataRequest<'_>, head: bool) -> Result<Response, Error> {
                     let entry_unit = schema.unit(unit.list).list_node().is_some();
                     tree::dig(schema, v, steps, entry_unit)
                 });
-            let value = found.ok_or_else(|| Error::missing(format!("/{}", path.to_restconf())))?;
+            let value = match found {
+                Some(v) => v,
+                // A node made only of defaults exists for report-all (RFC 6243 section
+                // 3.1): start from nothing and let the defaults fill it.
+                None if want_config
+                    && matches!(
+                        r.query.with_defaults,
+                        WithDefaults::ReportAll | WithDefaults::ReportAllTagged
+                    ) =>
+                {
+                    match super::defaults::reference(schema, &snap.units, &target) {
+                        Some(Value::Object(_)) => Value::Object(Default::default()),
+                        Some(leaf) => leaf,
+                        None => return Err(Error::missing(format!("/{}", path.to_restconf()))),
+                    }
+                }
+                None => return Err(Error::missing(format!("/{}", path.to_restconf()))),
+            };
             let node = path.segments.last().and_then(|s| s.node);
             (
                 node.map(|n| tree::qualified(schema, n)).unwrap_or_default(),
@@ -245,8 +262,15 @@ pub async fn read(r: DataRequest<'_>, head: bool) -> Result<Response, Error> {
     } else {
         node
     };
-    if r.query.with_defaults != super::query::WithDefaults::Explicit {
-        tree::apply_defaults(schema, node, &mut value, r.query.with_defaults);
+    let mode = r.query.with_defaults;
+    if mode != WithDefaults::Explicit {
+        let reference = matches!(
+            mode,
+            WithDefaults::ReportAll | WithDefaults::ReportAllTagged
+        )
+        .then(|| super::defaults::reference(schema, &snap.units, &target))
+        .flatten();
+        super::defaults::apply_defaults(schema, node, &mut value, mode, reference.as_ref());
     }
     if let Some(f) = &r.query.fields {
         tree::select_fields(schema, node, &mut value, f);
@@ -534,25 +558,24 @@ pub async fn put(r: DataRequest<'_>, body: &str) -> Result<Response, Error> {
     let media = encode::content_type(r.headers)?;
     let value = target_value(schema, &path, media, body)?;
     let (existed, guard) = preconditions(&r, &path)?;
-    let guard = match super::patch::ordered_insert(&r, &path, &value)? {
-        Some(edits) => {
-            let g = guard.or(Some(
-                r.app.handle.snapshots().get(r.view.datastore()).version,
-            ));
-            write(&r, edits, g, false).await?;
-            return Ok(written(
-                if existed {
-                    StatusCode::NO_CONTENT
-                } else {
-                    StatusCode::CREATED
-                },
-                r.app,
-                r.view,
-                None,
-            ));
-        }
-        None => guard,
-    };
+    if let Some(edit) = super::patch::ordered_insert(&r, &path, &value, super::ordered::Mode::Put)?
+    {
+        // The order was computed from this snapshot: guard against a commit in between.
+        let g = guard.or(Some(
+            r.app.handle.snapshots().get(r.view.datastore()).version,
+        ));
+        write(&r, vec![edit], g, false).await?;
+        return Ok(written(
+            if existed {
+                StatusCode::NO_CONTENT
+            } else {
+                StatusCode::CREATED
+            },
+            r.app,
+            r.view,
+            None,
+        ));
+    }
     write(
         &r,
         vec![Edit {
@@ -652,31 +675,27 @@ pub async fn create(r: DataRequest<'_>, body: &str) -> Result<Response, Error> {
     let child_path = schema.resolve(&child_path).map_err(Error::from_yang)?;
     let (_, guard) = preconditions(&r, &parent)?;
     let location = format!("{}/{}", r.view.prefix(), child_path.to_restconf());
-    let edits = match super::patch::ordered_insert(&r, &child_path, &value)? {
-        Some(mut edits) => {
-            // Creating: the entry must not exist yet.
-            edits.insert(
-                0,
-                Edit {
-                    op: EditOp::Create,
-                    path: child_path.clone(),
-                    value: Some(value.clone()),
-                },
-            );
-            edits
-        }
-        None => vec![Edit {
-            op: EditOp::Create,
-            path: child_path,
-            value: Some(value),
-        }],
-    };
-    let guard = if r.query.insert.is_some() {
-        guard.or(Some(
-            r.app.handle.snapshots().get(r.view.datastore()).version,
-        ))
-    } else {
-        guard
+    let (edits, guard) = match super::patch::ordered_insert(
+        &r,
+        &child_path,
+        &value,
+        super::ordered::Mode::Create,
+    )? {
+        // The order was computed from this snapshot: guard against a commit in between.
+        Some(edit) => (
+            vec![edit],
+            guard.or(Some(
+                r.app.handle.snapshots().get(r.view.datastore()).version,
+            )),
+        ),
+        None => (
+            vec![Edit {
+                op: EditOp::Create,
+                path: child_path,
+                value: Some(value),
+            }],
+            guard,
+        ),
     };
     write(&r, edits, guard, false).await?;
     Ok(written(StatusCode::CREATED, r.app, r.view, Some(location)))

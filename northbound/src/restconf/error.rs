@@ -9,7 +9,10 @@ use axum::response::{IntoResponse, Response};
 use netloom_yang::ErrorTag;
 use serde_json::{json, Map, Value};
 
+use netloom_yang::Schema;
+
 use super::encode::{xml_escape, MediaType};
+use super::error_path;
 use crate::api::{ApiError, STALE_VERSION};
 
 #[derive(Debug, thiserror::Error)]
@@ -158,10 +161,11 @@ impl Error {
         }
     }
 
-    /// The response in `media` (JSON unless the client asked for XML).
-    pub fn into_response_as(self, media: MediaType) -> Response {
+    /// The response in `media` (JSON unless the client asked for XML); with the schema,
+    /// error paths are written as instance-identifiers of that encoding.
+    pub fn into_response_as(self, media: MediaType, schema: Option<&Schema>) -> Response {
         let status = self.status();
-        let body = render(&[self.entry()], media);
+        let body = render(&[self.entry()], media, schema);
         let mut resp =
             (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response();
         let h = resp.headers_mut();
@@ -188,7 +192,7 @@ impl Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        self.into_response_as(MediaType::Json)
+        self.into_response_as(MediaType::Json, None)
     }
 }
 
@@ -223,7 +227,7 @@ pub struct ErrorEntry {
 }
 
 impl ErrorEntry {
-    pub fn to_json(&self) -> Value {
+    pub fn to_json(&self, schema: Option<&Schema>) -> Value {
         let mut e = Map::new();
         e.insert("error-type".into(), json!(self.kind));
         e.insert("error-tag".into(), json!(self.tag));
@@ -231,13 +235,16 @@ impl ErrorEntry {
             e.insert("error-app-tag".into(), json!(a));
         }
         if let Some(p) = &self.path {
+            let p = schema
+                .and_then(|s| error_path::json(s, p))
+                .unwrap_or_else(|| p.clone());
             e.insert("error-path".into(), json!(p));
         }
         e.insert("error-message".into(), json!(self.message));
         Value::Object(e)
     }
 
-    pub fn to_xml(&self, out: &mut String) {
+    pub fn to_xml(&self, out: &mut String, schema: Option<&Schema>) {
         out.push_str("<error><error-type>");
         out.push_str(self.kind);
         out.push_str("</error-type><error-tag>");
@@ -247,7 +254,10 @@ impl ErrorEntry {
             out.push_str(&format!("<error-app-tag>{}</error-app-tag>", xml_escape(a)));
         }
         if let Some(p) = &self.path {
-            out.push_str(&format!("<error-path>{}</error-path>", xml_escape(p)));
+            match schema.and_then(|s| error_path::xml(s, p)) {
+                Some(x) => x.write_element(out),
+                None => out.push_str(&format!("<error-path>{}</error-path>", xml_escape(p))),
+            }
         }
         out.push_str(&format!(
             "<error-message>{}</error-message></error>",
@@ -257,16 +267,16 @@ impl ErrorEntry {
 }
 
 /// `ietf-restconf:errors` holding `entries`.
-pub fn render(entries: &[ErrorEntry], media: MediaType) -> String {
+pub fn render(entries: &[ErrorEntry], media: MediaType, schema: Option<&Schema>) -> String {
     if media.is_xml() {
         let mut out = String::from("<errors xmlns=\"urn:ietf:params:xml:ns:yang:ietf-restconf\">");
         for e in entries {
-            e.to_xml(&mut out);
+            e.to_xml(&mut out, schema);
         }
         out.push_str("</errors>");
         out
     } else {
-        let errors: Vec<Value> = entries.iter().map(ErrorEntry::to_json).collect();
+        let errors: Vec<Value> = entries.iter().map(|e| e.to_json(schema)).collect();
         json!({"ietf-restconf:errors": {"error": errors}}).to_string()
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::encode::XmlWriter;
 use super::error::Error;
+use super::filter::EventFilter;
 use super::query::Query;
 use super::App;
 use crate::api::{date_and_time, CommitEvent, Principal, Reply, Request};
@@ -79,6 +80,21 @@ fn config_change(user: &str, session: u64, changes: &[UnitChange]) -> Value {
     }})
 }
 
+/// Whether an event passes the stream's filter, evaluated on the event's XML.
+fn passes(app: &App, filter: Option<&EventFilter>, event: &Value) -> bool {
+    let Some(filter) = filter else {
+        return true;
+    };
+    let mut content = String::new();
+    if let Value::Object(m) = event {
+        let w = XmlWriter::new(&app.schema);
+        for (k, v) in m {
+            w.member(&mut content, k, v, None);
+        }
+    }
+    filter.matches(&content)
+}
+
 fn frame(text: &str) -> Bytes {
     Bytes::from(format!("data: {text}\n\n"))
 }
@@ -91,15 +107,11 @@ pub async fn stream(
     xml: bool,
 ) -> Result<Response, Error> {
     query.allow_only("GET", &["start-time", "stop-time", "filter"])?;
-    if query.filter.is_some() {
-        return Err(Error::Api(
-            crate::api::ApiError::new(
-                netloom_yang::ErrorTag::OperationNotSupported,
-                "stream filters are not supported",
-            ),
-            false,
-        ));
-    }
+    let filter = query
+        .filter
+        .as_deref()
+        .map(|f| EventFilter::new(f, &app.schema))
+        .transpose()?;
     if query.stop_time.is_some() && query.start_time.is_none() {
         return Err(Error::BadQuery("'stop-time' needs 'start-time'".into()));
     }
@@ -137,7 +149,11 @@ pub async fn stream(
         let mut last_id = 0u64;
         for c in &replay {
             last_id = last_id.max(c.id);
-            let n = notification(&app, c.time_ms, config_change(&c.user, 0, &c.changes), xml);
+            let event = config_change(&c.user, 0, &c.changes);
+            if !passes(&app, filter.as_ref(), &event) {
+                continue;
+            }
+            let n = notification(&app, c.time_ms, event, xml);
             if tx.send(frame(&n)).await.is_err() {
                 return;
             }
@@ -187,12 +203,11 @@ pub async fn stream(
             if event.id <= last_id {
                 continue;
             }
-            let n = notification(
-                &app,
-                event.time_ms,
-                config_change(&event.user, event.session, &event.changes),
-                xml,
-            );
+            let change = config_change(&event.user, event.session, &event.changes);
+            if !passes(&app, filter.as_ref(), &change) {
+                continue;
+            }
+            let n = notification(&app, event.time_ms, change, xml);
             if tx.send(frame(&n)).await.is_err() {
                 return;
             }

@@ -110,6 +110,82 @@ pub fn yang_library(app: &App, headers: &HeaderMap) -> Value {
     }})
 }
 
+/// `ietf-yang-library:modules-state` (RFC 7895), for clients older than RFC 8525: the same
+/// loaded modules, with the features each has enabled and the submodules it includes.
+pub fn modules_state(app: &App, headers: &HeaderMap) -> Value {
+    let base = base_url(app, headers);
+    let mut modules = Vec::new();
+    let mut ids = Vec::new();
+    for m in app.schema.context().modules(false) {
+        let name = m.name().to_owned();
+        let rev = m.revision().unwrap_or("").to_owned();
+        ids.push(format!("{name}@{rev}"));
+        let text = m
+            .print_string(SchemaOutputFormat::YANG, SchemaPrinterFlags::empty())
+            .unwrap_or_default();
+        let features: Vec<String> = statements(&text, "feature")
+            .into_iter()
+            .filter(|f| m.feature_value(f).unwrap_or(false))
+            .collect();
+        let submodules: Vec<Value> = statements(&text, "include")
+            .into_iter()
+            .map(|sub| {
+                // The newest revision comes first in a module's text.
+                let rev = m
+                    .get_submodule_latest(&sub)
+                    .and_then(|s| {
+                        s.print_string(SchemaOutputFormat::YANG, SchemaPrinterFlags::empty())
+                            .ok()
+                    })
+                    .and_then(|t| statements(&t, "revision").into_iter().next());
+                json!({
+                    "name": sub,
+                    "revision": rev.clone().unwrap_or_default(),
+                    "schema": module_url(&base, &sub, rev.as_deref()),
+                })
+            })
+            .collect();
+        let mut entry = json!({
+            "name": name,
+            "revision": rev,
+            "schema": module_url(&base, &name, m.revision()),
+            "namespace": m.namespace(),
+            "conformance-type": if m.is_implemented() { "implement" } else { "import" },
+        });
+        if !features.is_empty() {
+            entry["feature"] = json!(features);
+        }
+        if !submodules.is_empty() {
+            entry["submodule"] = json!(submodules);
+        }
+        modules.push(entry);
+    }
+    ids.sort();
+    json!({"ietf-yang-library:modules-state": {
+        "module-set-id": format!("{:x}", sha2_digest(&ids.join(","))),
+        "module": modules,
+    }})
+}
+
+/// The arguments of a module's top-level `keyword` statements (`feature`, `include`), read
+/// from the module as libyang prints it (one statement per line).
+fn statements(yang: &str, keyword: &str) -> Vec<String> {
+    yang.lines()
+        .filter_map(|l| {
+            l.strip_prefix("  ")?
+                .strip_prefix(keyword)?
+                .strip_prefix(' ')
+        })
+        .filter_map(|rest| {
+            let arg: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                .collect();
+            (!arg.is_empty()).then_some(arg)
+        })
+        .collect()
+}
+
 fn sha2_digest(text: &str) -> u64 {
     use sha2::Digest as _;
     let d = sha2::Sha256::digest(text.as_bytes());
@@ -138,6 +214,7 @@ pub fn monitoring(app: &App, headers: &HeaderMap, replay_from_ms: Option<i64>) -
             "urn:ietf:params:restconf:capability:fields:1.0",
             "urn:ietf:params:restconf:capability:with-defaults:1.0",
             "urn:ietf:params:restconf:capability:replay:1.0",
+            "urn:ietf:params:restconf:capability:filter:1.0",
             "urn:ietf:params:restconf:capability:yang-patch:1.0",
         ]},
         "streams": {"stream": [stream]},

@@ -7,12 +7,17 @@
 mod access;
 mod conditional;
 mod data;
+mod defaults;
 mod encode;
 mod error;
+mod error_path;
 mod events;
+mod filter;
 mod library;
 mod operations;
+mod ordered;
 mod patch;
+mod patch_doc;
 mod query;
 mod router;
 mod tree;

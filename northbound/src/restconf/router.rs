@@ -20,8 +20,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new().fallback(dispatch).with_state(app)
 }
 
-const ACCEPT_PATCH: &str =
-    "application/yang-data+json, application/yang-data+xml, application/yang-patch+json";
+const ACCEPT_PATCH: &str = "application/yang-data+json, application/yang-data+xml, application/yang-patch+json, application/yang-patch+xml";
 
 async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let method = req.method().clone();
@@ -34,7 +33,7 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
             if e.status().is_server_error() {
                 tracing::warn!(%method, path = %uri_path, error = %e, "request failed");
             }
-            e.into_response_as(media)
+            e.into_response_as(media, Some(&app.schema))
         }
     };
     tracing::debug!(%method, path = %uri_path, status = resp.status().as_u16(), us = started.elapsed().as_micros() as u64, "request");
@@ -125,7 +124,9 @@ async fn handle(app: &Arc<App>, req: Request) -> Result<Response, Error> {
     }
     if let Some(stream) = rest.strip_prefix("/streams/") {
         let xml = match stream {
-            "NETCONF" | "NETCONF/json" => false,
+            // The bare stream speaks what Accept asks for.
+            "NETCONF" => media.is_xml(),
+            "NETCONF/json" => false,
             "NETCONF/xml" => true,
             _ => return Err(Error::NotFound(path)),
         };
@@ -161,6 +162,7 @@ async fn handle(app: &Arc<App>, req: Request) -> Result<Response, Error> {
     let steps: Vec<&str> = data_path.split('/').collect();
     let synthesized = match steps[0] {
         "ietf-yang-library:yang-library" => Some(library::yang_library(app, &parts.headers)),
+        "ietf-yang-library:modules-state" => Some(library::modules_state(app, &parts.headers)),
         "ietf-restconf-monitoring:restconf-state" => {
             let oldest = match app
                 .handle

@@ -6,10 +6,10 @@
 use std::io::{self, Write};
 
 use netloom_yang::{DataPath, NodeId, NodeKind, Schema, Segment, UnitKey, UnitListId, UnitMap};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::encode::{namespace_of, xml_escape, XmlWriter};
-use super::query::{Fields, WithDefaults};
+use super::query::Fields;
 
 /// What a resolved path addresses in the unit model.
 #[derive(Debug, Clone)]
@@ -398,7 +398,7 @@ pub fn select_fields(schema: &Schema, node: Option<NodeId>, v: &mut Value, field
     }
 }
 
-fn child_of(schema: &Schema, parent: Option<NodeId>, member: &str) -> Option<NodeId> {
+pub fn child_of(schema: &Schema, parent: Option<NodeId>, member: &str) -> Option<NodeId> {
     match parent {
         Some(p) => schema.child_by_member(p, member),
         None => {
@@ -406,131 +406,6 @@ fn child_of(schema: &Schema, parent: Option<NodeId>, member: &str) -> Option<Nod
             schema.root(m, n)
         }
     }
-}
-
-/// `with-defaults` other than explicit, on `v`, the value of `node` (None: the root).
-pub fn apply_defaults(schema: &Schema, node: Option<NodeId>, v: &mut Value, mode: WithDefaults) {
-    match v {
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|i| apply_defaults(schema, node, i, mode)),
-        Value::Object(map) => {
-            let children: Vec<NodeId> = match node {
-                Some(n) => schema.node(n).children.clone(),
-                None => {
-                    // The root: recurse into the root containers present.
-                    let members: Vec<String> = map.keys().cloned().collect();
-                    for m in members {
-                        let child = child_of(schema, None, &m);
-                        if let (Some(c), Some(val)) = (child, map.get_mut(&m)) {
-                            apply_defaults(schema, Some(c), val, mode);
-                        }
-                    }
-                    return;
-                }
-            };
-            defaults_in(schema, &children, map, mode);
-        }
-        _ => {}
-    }
-}
-
-/// Whether a node carries a `when`: its default only exists when the condition holds, which
-/// only a full validation can tell, so such defaults are not reported.
-fn conditional(schema: &Schema, node: NodeId) -> bool {
-    schema
-        .context()
-        .find_path(&schema.schema_path(node))
-        .map(|n| n.whens().count() > 0)
-        .unwrap_or(true)
-}
-
-fn defaults_in(
-    schema: &Schema,
-    children: &[NodeId],
-    map: &mut Map<String, Value>,
-    mode: WithDefaults,
-) {
-    for &c in children {
-        let info = schema.node(c);
-        if !map.contains_key(&schema.member_name(c)) && conditional(schema, c) {
-            continue;
-        }
-        let member = schema.member_name(c);
-        match info.kind {
-            NodeKind::Leaf => {
-                let Some(default) = &info.default else {
-                    continue;
-                };
-                let typed = typed_default(info, default);
-                let present = map.get(&member).cloned();
-                let is_default = present
-                    .as_ref()
-                    .is_some_and(|p| scalar(p).as_deref() == scalar(&typed).as_deref());
-                match mode {
-                    WithDefaults::ReportAll | WithDefaults::ReportAllTagged
-                        if present.is_none() =>
-                    {
-                        map.insert(member.clone(), typed);
-                        if mode == WithDefaults::ReportAllTagged {
-                            tag_default(map, &member);
-                        }
-                    }
-                    WithDefaults::ReportAllTagged if is_default => tag_default(map, &member),
-                    WithDefaults::Trim if is_default => {
-                        map.remove(&member);
-                    }
-                    _ => {}
-                }
-            }
-            NodeKind::Container { presence } => {
-                let absent = !map.contains_key(&member);
-                if absent
-                    && (presence
-                        || !matches!(
-                            mode,
-                            WithDefaults::ReportAll | WithDefaults::ReportAllTagged
-                        ))
-                {
-                    continue;
-                }
-                let child = map
-                    .entry(member.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                apply_defaults(schema, Some(c), child, mode);
-                if absent && child.as_object().is_some_and(Map::is_empty) {
-                    map.remove(&member);
-                }
-            }
-            NodeKind::List => {
-                if let Some(child) = map.get_mut(&member) {
-                    apply_defaults(schema, Some(c), child, mode);
-                }
-            }
-            NodeKind::LeafList => {}
-        }
-    }
-}
-
-fn tag_default(map: &mut Map<String, Value>, member: &str) {
-    let mut meta = Map::new();
-    meta.insert(
-        "ietf-netconf-with-defaults:default".into(),
-        Value::Bool(true),
-    );
-    map.insert(format!("@{member}"), Value::Object(meta));
-}
-
-fn typed_default(info: &netloom_yang::SchemaNodeInfo, default: &str) -> Value {
-    if info.json_number {
-        if let Ok(n) = default.parse::<serde_json::Number>() {
-            return Value::Number(n);
-        }
-    }
-    if info.type_name.as_deref() == Some("boolean") {
-        return Value::Bool(default == "true");
-    }
-    Value::String(default.to_owned())
 }
 
 /// A stored unit's parsed value.
