@@ -5,6 +5,7 @@
 
 pub mod cni;
 pub mod gnmi;
+pub mod gnmi_tally;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};

@@ -856,6 +856,86 @@ async fn subscribe_once_poll_and_stream() {
     }
 }
 
+/// The next whole sample of `want` leaves (its notifications share a timestamp), as
+/// network name -> mtu, and how many notifications carried it.
+async fn whole_sample(s: &mut Sub, want: usize) -> (HashMap<String, Value>, usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut stamp, mut seen, mut parts) = (None, HashMap::new(), 0);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let n = next(s, left).await.expect("a whole sample in time");
+        if stamp != Some(n.timestamp) {
+            (stamp, seen, parts) = (Some(n.timestamp), HashMap::new(), 0);
+        }
+        parts += 1;
+        for u in &n.update {
+            let elems = &u.path.as_ref().unwrap().elem;
+            assert_eq!(elems.last().unwrap().name, "mtu");
+            seen.insert(elems[1].key["name"].clone(), value(u.val.as_ref().unwrap()));
+        }
+        if seen.len() == want {
+            return (seen, parts);
+        }
+    }
+}
+
+/// Samples larger than one notification, to several collectors at once: their updates are
+/// encoded once and shared, and must read back as the leaves prost would have built, split
+/// over notifications that share the sample's timestamp, and follow a commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_samples_to_several_collectors() {
+    let d = Daemon::start(&["--gnmi-plaintext"]);
+    let mut c = admin(&d).await;
+    let n = 1200;
+    let entries: Vec<Value> = (0..n)
+        .map(|i| json!({"name": format!("net-{i:04}"), "type": "bridge", "mtu": 1280 + i}))
+        .collect();
+    c.set(SetRequest {
+        update: vec![update("/networks", json!({"network": entries}))],
+        ..SetRequest::default()
+    })
+    .await
+    .unwrap();
+    let mut subs = Vec::new();
+    for _ in 0..3 {
+        let mut client = admin(&d).await;
+        let mut s = subscribe(
+            &mut client,
+            list(
+                ListMode::Stream,
+                vec![sub("/networks/network/mtu", SubscriptionMode::Sample, 100)],
+            ),
+        )
+        .await;
+        assert_eq!(paths_of(&until_sync(&mut s).await).len(), n);
+        subs.push((client, s));
+    }
+    for (_, s) in &mut subs {
+        let (sample, parts) = whole_sample(s, n).await;
+        assert!(parts >= 3, "{n} leaves in {parts} notifications");
+        for i in 0..n {
+            assert_eq!(sample[&format!("net-{i:04}")], json!(1280 + i));
+        }
+    }
+    c.set(SetRequest {
+        update: vec![update("/networks/network[name=net-0007]/mtu", json!(9000))],
+        ..SetRequest::default()
+    })
+    .await
+    .unwrap();
+    for (_, s) in &mut subs {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(Instant::now() < deadline, "no sample shows the commit");
+            let (sample, _) = whole_sample(s, n).await;
+            if sample["net-0007"] == json!(9000) {
+                assert_eq!(sample["net-0008"], json!(1288));
+                break;
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_collector_that_never_reads_is_cut_off_and_others_carry_on() {
     let d = Daemon::start(&["--gnmi-plaintext", "--gnmi-stall-timeout", "1"]);

@@ -3,7 +3,9 @@
 //! `NETLOOM_BENCH_ENTRIES` sets the size, default 100000):
 //! - ON_CHANGE latency: a Set sent -> its update read by a subscriber (includes the commit);
 //! - Set of one leaf into N entries: round trip;
-//! - SAMPLE every 1 s of N leaves to 4 subscribers: intervals seen, daemon CPU.
+//! - SAMPLE every 1 s of N leaves to 4 subscribers, on the wire: samples complete, missed
+//!   intervals (a gap > 1.5 s between complete samples, by their stamps or by when they were
+//!   read), daemon CPU (`NETLOOM_BENCH_SAMPLE_SECS`, default 12).
 //!
 //! The data is N pods (one interface each) on one network.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,7 +21,7 @@ use netloom_northbound::gnmi::proto::gnmi::{
     Encoding, Path, PathElem, SetRequest, SubscribeRequest, Subscription, SubscriptionList,
     SubscriptionMode, TypedValue, Update,
 };
-use netloom_tests::{Daemon, ADMIN_PASSWORD};
+use netloom_tests::{gnmi_tally, Daemon, ADMIN_PASSWORD};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -207,73 +209,87 @@ async fn gnmi_bench() {
         percentile(&wire, 0.99)
     );
 
-    // SAMPLE at 1 s of N leaves (one per pod, PROTO) to 4 subscribers, 11 s.
-    let pid = d.pid().unwrap();
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let mut client = connect().await;
-        tasks.push(tokio::spawn(async move {
-            let (tx, rx) = mpsc::channel(1);
-            tx.send(SubscribeRequest {
-                request: Some(In::Subscribe(SubscriptionList {
-                    mode: ListMode::Stream.into(),
-                    encoding: Encoding::Proto.into(),
-                    updates_only: true,
-                    subscription: vec![Subscription {
-                        path: Some(Path {
-                            elem: vec![
-                                elem("pods", None),
-                                elem("pod", None),
-                                elem("interface", None),
-                                elem("default-route", None),
-                            ],
-                            ..Default::default()
-                        }),
-                        mode: SubscriptionMode::Sample.into(),
-                        sample_interval: 1_000_000_000,
-                        ..Default::default()
-                    }],
+    // SAMPLE at 1 s of N leaves (one per pod, PROTO) to 4 subscribers, measured on the
+    // wire: each subscriber notes every notification's own timestamp and when it was read.
+    let run = Duration::from_secs(
+        std::env::var("NETLOOM_BENCH_SAMPLE_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(12),
+    );
+    let request = SubscribeRequest {
+        request: Some(In::Subscribe(SubscriptionList {
+            mode: ListMode::Stream.into(),
+            encoding: Encoding::Proto.into(),
+            updates_only: true,
+            subscription: vec![Subscription {
+                path: Some(Path {
+                    elem: vec![
+                        elem("pods", None),
+                        elem("pod", None),
+                        elem("interface", None),
+                        elem("default-route", None),
+                    ],
                     ..Default::default()
-                })),
+                }),
+                mode: SubscriptionMode::Sample.into(),
+                sample_interval: 1_000_000_000,
                 ..Default::default()
-            })
-            .await
-            .unwrap();
-            let mut s = client
-                .subscribe(ReceiverStream::new(rx))
-                .await
-                .unwrap()
-                .into_inner();
-            let start = Instant::now();
-            let mut per_second = std::collections::BTreeMap::<i64, usize>::new();
-            while start.elapsed() < Duration::from_secs(11) {
-                match tokio::time::timeout(Duration::from_secs(10), s.message()).await {
-                    Ok(Ok(Some(r))) => {
-                        if let Some(Out::Update(u)) = r.response {
-                            *per_second.entry(u.timestamp / 1_000_000_000).or_default() +=
-                                u.update.len();
-                        }
-                    }
-                    _ => break,
-                }
-            }
-            drop(tx);
-            per_second
-        }));
-    }
-    let cpu0 = cpu_ticks(pid);
-    let t0 = Instant::now();
+            }],
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    let pid = d.pid().unwrap();
+    let (cpu0, client0, t0) = (
+        cpu_ticks(pid),
+        cpu_ticks(std::process::id()),
+        Instant::now(),
+    );
+    let tasks: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(gnmi_tally::record(d.gnmi, request.clone(), run)))
+        .collect();
     let mut results = Vec::new();
     for t in tasks {
         results.push(t.await.unwrap());
     }
-    let cpu = (cpu_ticks(pid) - cpu0) as f64 / 100.0 / t0.elapsed().as_secs_f64();
-    for (i, r) in results.iter().enumerate() {
-        let full = r.values().filter(|&&c| c >= n).count();
-        println!("| SAMPLE 1 s, subscriber {i}: seconds with all {n} leaves / seconds seen | {full} / {} |", r.len());
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = (cpu_ticks(pid) - cpu0) as f64 / 100.0 / secs;
+    let client = (cpu_ticks(std::process::id()) - client0) as f64 / 100.0 / secs;
+    println!("| SAMPLE 1 s of {n} leaves, {} s, per subscriber | samples expected (at least) / complete / partial | missed (gap > 1.5 s) | max gap, stamps / reads | max time to read one sample |", run.as_secs());
+    let expected = run.as_secs() - 1;
+    let mut missed_total = 0;
+    for (i, arrivals) in results.iter().enumerate() {
+        let samples = gnmi_tally::samples(arrivals);
+        let complete: Vec<_> = samples.iter().filter(|s| s.updates == n).collect();
+        let gaps = |f: fn(&gnmi_tally::Sample) -> i64| -> Vec<i64> {
+            complete.windows(2).map(|w| f(w[1]) - f(w[0])).collect()
+        };
+        let stamp_gaps = gaps(|s| s.timestamp);
+        let read_gaps = gaps(|s| s.last_ns);
+        let missed = stamp_gaps
+            .iter()
+            .chain(&read_gaps)
+            .filter(|&&g| g > 1_500_000_000)
+            .count();
+        missed_total += missed;
+        let ms = |ns: i64| ns as f64 / 1e6;
+        println!(
+            "| subscriber {i} | {expected} / {} / {} | {missed} | {:.0} ms / {:.0} ms | {:.0} ms |",
+            complete.len(),
+            samples.len() - complete.len(),
+            ms(stamp_gaps.iter().copied().max().unwrap_or(0)),
+            ms(read_gaps.iter().copied().max().unwrap_or(0)),
+            ms(complete
+                .iter()
+                .map(|s| s.last_ns - s.timestamp)
+                .max()
+                .unwrap_or(0)),
+        );
     }
     println!(
-        "| SAMPLE 1 s of {n} leaves to 4 subscribers: daemon CPU | {:.0}% of one core |",
-        cpu * 100.0
+        "| SAMPLE 1 s of {n} leaves to 4 subscribers: daemon CPU / this client's CPU | {:.0}% / {:.0}% of one core | missed intervals: {missed_total} |",
+        cpu * 100.0,
+        client * 100.0
     );
 }

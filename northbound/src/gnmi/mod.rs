@@ -12,6 +12,7 @@ mod path;
 mod set;
 mod subscribe;
 mod tree;
+mod wire;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -45,13 +46,17 @@ pub mod proto {
     pub mod gnmi_ext {
         tonic::include_proto!("gnmi_ext");
     }
+    /// The service, whose Subscribe answers with [`super::wire::WireResponse`].
+    pub mod server {
+        include!(concat!(env!("OUT_DIR"), "/server/gnmi.rs"));
+    }
 }
 
-use proto::gnmi::g_nmi_server::{GNmi, GNmiServer};
 use proto::gnmi::{
     CapabilityRequest, CapabilityResponse, GetRequest, GetResponse, SetRequest, SetResponse,
-    SubscribeRequest, SubscribeResponse,
+    SubscribeRequest,
 };
+use proto::server::g_nmi_server::{GNmi, GNmiServer};
 
 /// How the gNMI server runs.
 #[derive(Debug, Clone)]
@@ -151,7 +156,7 @@ fn new_session(user: &str) -> Principal {
     }
 }
 
-type SubscribeStream = Pin<Box<dyn Stream<Item = Result<SubscribeResponse, Status>> + Send>>;
+type SubscribeStream = Pin<Box<dyn Stream<Item = Result<wire::WireResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl GNmi for Gnmi {

@@ -36,6 +36,7 @@ use super::proto::gnmi::{
     TypedValue, Update,
 };
 use super::tree::{reads_config, reads_state, Content, Walker};
+use super::wire::{Leaves, WireResponse};
 use super::{Inner, SubscribeStream};
 use crate::api::{CommitEvent, Principal};
 
@@ -47,8 +48,8 @@ const BATCH: usize = 512;
 const DEFAULT_SAMPLE: Duration = Duration::from_secs(1);
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
-/// A subscription's encoded values.
-type View = Arc<Vec<(Path, TypedValue)>>;
+/// A subscription's encoded values (and, once a sample needs them, its updates on the wire).
+type View = Arc<Leaves>;
 type ViewKey = (String, Enc);
 
 /// Encoded config views by path and encoding, each valid for one running commit.
@@ -177,7 +178,7 @@ pub async fn subscribe(
     let mode = ListMode::try_from(list.mode)
         .map_err(|_| invalid(format!("unknown subscription list mode {}", list.mode)))?;
     let subs = parse(&inner, &list)?;
-    let (tx, rx) = mpsc::channel(QUEUE);
+    let (tx, rx) = mpsc::channel::<WireResponse>(QUEUE);
     let abort = Arc::new(Mutex::new(None));
     // Subscribed before the first read, so no commit falls between the two.
     let events = inner.handle.subscribe();
@@ -204,13 +205,13 @@ pub async fn subscribe(
 
 /// What the collector reads: the task's responses, then the status it ended with, if any.
 struct Outgoing {
-    rx: mpsc::Receiver<SubscribeResponse>,
+    rx: mpsc::Receiver<WireResponse>,
     abort: Arc<Mutex<Option<Status>>>,
     done: bool,
 }
 
 impl Stream for Outgoing {
-    type Item = Result<SubscribeResponse, Status>;
+    type Item = Result<WireResponse, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.done {
@@ -236,7 +237,7 @@ struct Outbox {
     pending: BTreeMap<String, (Path, Option<TypedValue>)>,
     pending_time: i64,
     /// Whole samples of plain SAMPLE subscriptions, at most one per subscription: the
-    /// shared encoded view itself (no per-leaf copy or key until a leaf goes on the wire);
+    /// shared view itself, whose updates go out as bytes encoded once for every subscriber;
     /// a newer sample replaces one not yet begun, so a slow collector gets the newest.
     samples: VecDeque<SampleOut>,
 }
@@ -244,7 +245,7 @@ struct Outbox {
 struct SampleOut {
     sub: usize,
     view: View,
-    /// The next leaf to send.
+    /// The next notification (of [`Leaves::encoded`]) to send.
     next: usize,
     time: i64,
 }
@@ -312,26 +313,24 @@ impl Outbox {
         self.pending_time = time;
     }
 
-    fn next(&mut self) -> Option<SubscribeResponse> {
+    fn next(&mut self) -> Option<WireResponse> {
         if let Some(r) = self.ordered.pop_front() {
-            return Some(r);
+            return Some(r.into());
         }
-        if let Some(s) = self.samples.front_mut() {
-            let end = (s.next + BATCH).min(s.view.len());
-            let update = s.view[s.next..end]
-                .iter()
-                .map(|(path, val)| Update {
-                    path: Some(path.clone()),
-                    val: Some(val.clone()),
-                    ..Update::default()
-                })
-                .collect();
-            s.next = end;
+        while let Some(s) = self.samples.front_mut() {
+            let batches = s.view.encoded();
+            let updates = batches.get(s.next).cloned();
+            s.next += 1;
             let time = s.time;
-            if end >= s.view.len() {
+            if s.next >= batches.len() {
                 self.samples.pop_front();
             }
-            return Some(notification(time, update, Vec::new()));
+            if let Some(updates) = updates {
+                return Some(WireResponse::Encoded {
+                    timestamp: time,
+                    updates,
+                });
+            }
         }
         let mut update = Vec::new();
         let mut delete = Vec::new();
@@ -349,7 +348,7 @@ impl Outbox {
             }
         }
         (!update.is_empty() || !delete.is_empty())
-            .then(|| notification(self.pending_time, update, delete))
+            .then(|| notification(self.pending_time, update, delete).into())
     }
 }
 
@@ -379,7 +378,7 @@ struct Task {
     enc: Enc,
     subs: Vec<Sub>,
     outbox: Outbox,
-    tx: mpsc::Sender<SubscribeResponse>,
+    tx: mpsc::Sender<WireResponse>,
     abort: Arc<Mutex<Option<Status>>>,
 }
 
@@ -575,12 +574,13 @@ impl Task {
                 super::openconfig::select(&self.inner, &self.who, &sub.path, self.enc, true)
                     .await
                     .map_err(End::Fail)?;
-            return Ok(Arc::new(
+            return Ok(Arc::new(Leaves::new(
                 leaves
                     .into_iter()
                     .map(|(elems, v)| (to_proto(sub.path.origin, elems), v))
                     .collect(),
-            ));
+                BATCH,
+            )));
         }
         let matches = select(&self.inner, &self.who, &sub.path, content, true)
             .await
@@ -589,12 +589,13 @@ impl Task {
         for m in &matches {
             encode::encode(&self.inner.schema, self.enc, m, &mut leaves);
         }
-        let view: View = Arc::new(
+        let view: View = Arc::new(Leaves::new(
             leaves
                 .into_iter()
                 .map(|(elems, v)| (to_proto(sub.path.origin, elems), v))
                 .collect(),
-        );
+            BATCH,
+        ));
         if cacheable {
             self.inner.views.put(key, commit, view.clone());
         }
