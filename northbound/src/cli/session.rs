@@ -161,10 +161,11 @@ impl Session {
                 let data = read::document(&self.schema, &snap.units, path.as_deref())?;
                 Ok(json!({"data": data, "commit": snap.commit_id}))
             }
-            CliRequest::State => match self.call(Request::State).await? {
-                Reply::State(data) => Ok(json!({ "data": data })),
-                _ => Ok(json!({ "data": {} })),
-            },
+            CliRequest::State => {
+                // the engine's state with the kernel's interfaces merged in
+                let data = self.handle.state(&self.who).await?;
+                Ok(json!({ "data": data }))
+            }
             CliRequest::Commits { limit, diff } => {
                 match self
                     .call(Request::Commits {

@@ -17,7 +17,7 @@ use super::error::Error;
 use super::query::{Content, Query, WithDefaults};
 use super::tree::{self, Target};
 use super::App;
-use crate::api::{Principal, Reply, Request};
+use crate::api::{Principal, Request};
 
 /// Which datastore a resource lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,11 +106,11 @@ fn data_headers(resp: &mut Response, media: MediaType, v: Option<&Validators>) {
 }
 
 async fn state_doc(app: &App, who: &Principal) -> Result<Value, Error> {
-    match app.handle.call(who, Request::State).await {
-        Ok(Reply::State(v)) => Ok(v),
-        Ok(_) => Ok(Value::Object(Default::default())),
-        Err(e) => Err(Error::from_api(e, false)),
-    }
+    // the engine's state with the kernel's interfaces merged in
+    app.handle
+        .state(who)
+        .await
+        .map_err(|e| Error::from_api(e, false))
 }
 
 /// GET and HEAD.
