@@ -174,8 +174,10 @@ impl Subscription {
                 )));
             }
         }
+        // RFC 5277 puts <filter> in its own namespace; ncclient sends the base one.
         let filter = op
             .child(NS_NOTIFICATION, "filter")
+            .or_else(|| op.param("filter"))
             .map(|f| EventFilter::from_op(schema, event_filter::scope(rpc, op, f), f))
             .transpose()?;
         let time = |name: &str| -> Result<Option<i64>, RpcError> {
