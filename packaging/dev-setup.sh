@@ -18,9 +18,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-python_packages=(pyang==2.7.1 pygnmi==0.8.15 ncclient==0.6.19 requests==2.32.3)
+python_packages=(pyang==2.7.1 pygnmi==0.8.15 ncclient==0.6.19 requests==2.32.3 netconf-console2==3.0.1 six==1.17.0)
 # The import name of each package above, to tell whether the venv is complete.
-python_modules=(pyang pygnmi ncclient requests)
+python_modules=(pyang pygnmi ncclient requests netconf_console six)
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

@@ -12,7 +12,9 @@ use foldhash::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use netloom_northbound::api::{CommitEvent, Confirmed, Principal, Snapshots};
+use netloom_northbound::api::{
+    CommitEvent, ConfirmEvent, ConfirmEventKind, Confirmed, Principal, Snapshots,
+};
 use netloom_southbound::{DataplaneDriver, LinkKind, LinkSpec, Op};
 use netloom_store::{
     CommitMeta, CommitRecord, ConfirmState, DatastoreId, PendingConfirm, SessionId, Snapshot,
@@ -89,6 +91,7 @@ pub struct Engine {
     pending: Option<PendingConfirm>,
     snapshots: watch::Sender<Arc<Snapshots>>,
     events: broadcast::Sender<Arc<CommitEvent>>,
+    confirm_events: broadcast::Sender<ConfirmEvent>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -126,6 +129,7 @@ impl Engine {
         let pending = store.pending_confirm()?;
         let (snapshots, _) = watch::channel(Arc::new(Snapshots::default()));
         let (events, _) = broadcast::channel(1024);
+        let (confirm_events, _) = broadcast::channel(64);
         let cores = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(MAX_PARTS);
@@ -146,6 +150,7 @@ impl Engine {
             pending,
             snapshots,
             events,
+            confirm_events,
         };
         engine.check_datastore(DatastoreId::Running).map_err(|e| {
             Error::Refused(format!(
@@ -240,6 +245,33 @@ impl Engine {
 
     pub fn events(&self) -> broadcast::Sender<Arc<CommitEvent>> {
         self.events.clone()
+    }
+
+    pub fn confirm_events(&self) -> broadcast::Sender<ConfirmEvent> {
+        self.confirm_events.clone()
+    }
+
+    /// Tell subscribers what happened to the confirmed commit (nobody listening is fine).
+    fn confirm_event(&self, kind: ConfirmEventKind, who: &Principal, timeout_secs: Option<u32>) {
+        let _ = self.confirm_events.send(ConfirmEvent {
+            kind,
+            time_ms: now_ms(),
+            user: who.user.clone(),
+            session: who.session,
+            timeout_secs,
+        });
+    }
+
+    /// Who holds which datastore lock.
+    pub fn locks(&self) -> Vec<(DatastoreId, netloom_store::LockHolder)> {
+        [
+            DatastoreId::Running,
+            DatastoreId::Candidate,
+            DatastoreId::Startup,
+        ]
+        .into_iter()
+        .filter_map(|ds| self.store.locks.holder(ds).map(|h| (ds, h.clone())))
+        .collect()
     }
 
     pub fn pending_confirm(&self) -> Option<&PendingConfirm> {
@@ -375,6 +407,7 @@ impl Engine {
                         .set_confirm_state(p.commit_id, ConfirmState::Confirmed)?;
                     self.store.set_pending_confirm(None)?;
                     self.pending = None;
+                    self.confirm_event(ConfirmEventKind::Complete, who, None);
                     tracing::info!(commit = p.commit_id, "confirmed commit confirmed");
                 }
                 Some(c) => {
@@ -386,6 +419,7 @@ impl Engine {
                     };
                     self.store.set_pending_confirm(Some(&next))?;
                     self.pending = Some(next);
+                    self.confirm_event(ConfirmEventKind::Extend, who, Some(c.timeout_secs));
                 }
             }
             return Ok(outcome);
@@ -412,6 +446,7 @@ impl Engine {
                     "confirmed commit pending"
                 );
                 self.pending = Some(p);
+                self.confirm_event(ConfirmEventKind::Start, who, Some(c.timeout_secs));
                 Ok(outcome)
             }
         }
@@ -526,10 +561,15 @@ impl Engine {
                 p.commit_id
             )));
         }
-        self.roll_back_pending("cancelled")
+        self.roll_back_pending("cancelled", ConfirmEventKind::Cancel, who)
     }
 
-    fn roll_back_pending(&mut self, why: &str) -> Result<Outcome, Error> {
+    fn roll_back_pending(
+        &mut self,
+        why: &str,
+        event: ConfirmEventKind,
+        by: &Principal,
+    ) -> Result<Outcome, Error> {
         let Some(p) = self.pending.take() else {
             return Ok(Outcome::Unchanged(self.store.last_commit()));
         };
@@ -542,6 +582,7 @@ impl Engine {
                 self.store.set_pending_confirm(None)?;
                 self.store.discard_candidate()?;
                 self.publish();
+                self.confirm_event(event, by, None);
                 tracing::warn!(commit = p.commit_id, why, "confirmed commit rolled back");
             }
             Err(e) => {
@@ -560,7 +601,11 @@ impl Engine {
     /// Roll back the pending confirmed commit if its time is up.
     pub fn expire(&mut self, now_ms: i64) -> Option<Result<Outcome, Error>> {
         match &self.pending {
-            Some(p) if p.deadline_ms <= now_ms => Some(self.roll_back_pending("expired")),
+            Some(p) if p.deadline_ms <= now_ms => Some(self.roll_back_pending(
+                "expired",
+                ConfirmEventKind::Timeout,
+                &system_principal(),
+            )),
             _ => None,
         }
     }
@@ -569,9 +614,11 @@ impl Engine {
     /// a persistent one keeps its deadline (which may already have passed).
     pub fn settle_after_restart(&mut self) -> Option<Result<Outcome, Error>> {
         match &self.pending {
-            Some(p) if p.persist_id.is_none() => {
-                Some(self.roll_back_pending("lost its session at restart"))
-            }
+            Some(p) if p.persist_id.is_none() => Some(self.roll_back_pending(
+                "lost its session at restart",
+                ConfirmEventKind::Cancel,
+                &system_principal(),
+            )),
             Some(_) => self.expire(now_ms()),
             None => None,
         }
@@ -582,7 +629,11 @@ impl Engine {
         self.store.locks.release_session(session);
         match &self.pending {
             Some(p) if p.persist_id.is_none() && p.session == session => {
-                Some(self.roll_back_pending("lost its session"))
+                let by = Principal {
+                    session,
+                    ..system_principal()
+                };
+                Some(self.roll_back_pending("lost its session", ConfirmEventKind::Cancel, &by))
             }
             _ => None,
         }

@@ -126,6 +126,7 @@ fn answer(engine: &mut Engine, who: &Principal, request: Request) -> Result<Repl
             engine.commits(limit, with_diff).map(Reply::Commits)
         }
         Request::State => engine.state().map(Reply::State),
+        Request::Locks => Ok(Reply::Locks(engine.locks())),
         Request::IfVersion {
             datastore,
             version,
@@ -194,7 +195,8 @@ impl Service {
     pub fn start(mut engine: Engine) -> std::io::Result<(Service, Handle)> {
         let (tx, requests) = mpsc::channel::<Envelope>();
         let (work_tx, rx) = mpsc::channel::<Work>();
-        let handle = Handle::new(tx, engine.snapshots(), engine.events());
+        let handle = Handle::new(tx, engine.snapshots(), engine.events())
+            .with_confirm_events(engine.confirm_events());
         let state = handle.state_notifier();
         // Front ends hold `Handle`s (senders of `Envelope`); this thread merges their
         // requests into the engine's one queue, and ends when the last handle is gone.

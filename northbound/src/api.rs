@@ -5,7 +5,7 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use netloom_store::{CommitRecord, DatastoreId, SessionId, Snapshot, UnitChange};
+use netloom_store::{CommitRecord, DatastoreId, LockHolder, SessionId, Snapshot, UnitChange};
 use netloom_yang::{Edit, ErrorTag};
 use tokio::sync::{broadcast, oneshot, watch};
 
@@ -38,6 +38,28 @@ pub struct CommitEvent {
     pub session: SessionId,
     pub comment: Option<String>,
     pub changes: Vec<UnitChange>,
+}
+
+/// What happened to a confirmed commit (RFC 6470 netconf-confirmed-commit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmEventKind {
+    Start,
+    Extend,
+    Complete,
+    Cancel,
+    Timeout,
+}
+
+/// A confirmed commit's event, as subscribers see it. `user`/`session` are who caused it
+/// (the daemon itself, session 0, for a timeout).
+#[derive(Debug, Clone)]
+pub struct ConfirmEvent {
+    pub kind: ConfirmEventKind,
+    pub time_ms: i64,
+    pub user: String,
+    pub session: SessionId,
+    /// The confirm timeout of a start or an extension, in seconds.
+    pub timeout_secs: Option<u32>,
 }
 
 /// Who is asking.
@@ -116,6 +138,8 @@ pub enum Request {
     },
     /// The operational state (`/netloom-host:state`) as RFC 7951 JSON.
     State,
+    /// Who holds which datastore lock.
+    Locks,
     /// Run `request` only while `datastore` is still at `version` (HTTP preconditions, e.g.
     /// RESTCONF `If-Match`): the engine checks and writes in its one thread, so no other
     /// write can slip in between. A mismatch fails with [`STALE_VERSION`] as the app tag.
@@ -150,6 +174,7 @@ pub enum Reply {
     Commits(Vec<CommitRecord>),
     /// `{"netloom-host:state": {...}}`
     State(serde_json::Value),
+    Locks(Vec<(DatastoreId, LockHolder)>),
 }
 
 /// A time in milliseconds since the Unix epoch as a YANG `date-and-time` (RFC 3339, UTC).
@@ -220,6 +245,7 @@ pub struct Handle {
     /// Bumped whenever observed state may have changed (attachments, pools, links).
     state_changes: Arc<watch::Sender<u64>>,
     interfaces: Option<Arc<dyn InterfaceSource>>,
+    confirm_events: broadcast::Sender<ConfirmEvent>,
 }
 
 impl std::fmt::Debug for Handle {
@@ -242,7 +268,19 @@ impl Handle {
             events,
             state_changes: Arc::new(watch::channel(0).0),
             interfaces: None,
+            confirm_events: broadcast::channel(64).0,
         }
+    }
+
+    /// Where the engine reports confirmed-commit events (shared with every clone).
+    pub fn with_confirm_events(mut self, tx: broadcast::Sender<ConfirmEvent>) -> Self {
+        self.confirm_events = tx;
+        self
+    }
+
+    /// Confirmed-commit events from now on.
+    pub fn subscribe_confirm(&self) -> broadcast::Receiver<ConfirmEvent> {
+        self.confirm_events.subscribe()
     }
 
     /// Serve interface state and counters read from `source`.

@@ -13,6 +13,8 @@ pub type SessionId = u64;
 pub struct LockHolder {
     pub session: SessionId,
     pub user: String,
+    /// When the lock was taken, milliseconds since the epoch (ietf-netconf-monitoring).
+    pub since_ms: i64,
 }
 
 #[derive(Debug, Default)]
@@ -34,6 +36,10 @@ impl Locks {
                     LockHolder {
                         session,
                         user: user.to_owned(),
+                        since_ms: std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_millis() as i64)
+                            .unwrap_or(0),
                     },
                 );
                 Ok(())

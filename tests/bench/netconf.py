@@ -1,12 +1,27 @@
 #!/usr/bin/env python3
-"""NETCONF benchmark (issue 4): drives a running netloomd with ncclient over real SSH and prints
-a table. Start the daemon first, e.g.
-  NETLOOM_ADMIN_PASSWORD=pw netloomd --data-dir /tmp/nb --netconf 127.0.0.1:8830 ...
-  .venv/bin/python tests/bench/netconf.py --port 8830 --password pw --entries 10000 --ops 1000
-Only netloom is measured: a side-by-side yuma123 netconfd run is not automated here.
+"""NETCONF benchmark (issue 4): netloom side by side with yuma123 netconfd, driven by the same
+ncclient code over real SSH on loopback, printed as one table with ratios.
+
+  cargo build --release -p netloom-daemon      # the figures want a release netloomd
+  apt-get install netconfd openssh-server      # the peer (not needed by the test suite)
+  .venv/bin/python tests/bench/netconf.py --netloomd target/release/netloomd
+
+Lines: one edit-config creating N entries (default 10k); get-config of those N; K sequential
+one-entry edit-config + commit (candidate) on top of them; and, netloom only, the p99 of a
+one-entry edit-config + commit once the list holds --big entries (default 100k; goal <= 10 ms).
+netconfd runs behind a private sshd (key login, `netconf` subsystem through
+netconf-subsystem's port@socket form) with --target=candidate and the bench module
+tests/bench/nlbench.yang (netloom-host's networks/network, the leaves the bench sets).
+Everything runs in a temporary directory that is removed at the end.
 """
 import argparse
+import os
+import shutil
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import ncclient.transport.session
@@ -16,7 +31,29 @@ from ncclient import manager
 # every per-RPC figure.
 ncclient.transport.session.TICK = 0.001
 
-NL = "urn:netloom:yang:netloom-host"
+HERE = os.path.dirname(os.path.abspath(__file__))
+NETLOOM_NS = "urn:netloom:yang:netloom-host"
+BENCH_NS = "urn:netloom:yang:nlbench"
+PASSWORD = "bench-password"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit("%s exited with %s" % (what, proc.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("%s did not listen on %d" % (what, port))
 
 
 def entries(first, count):
@@ -24,8 +61,8 @@ def entries(first, count):
                    for i in range(first, first + count))
 
 
-def config(inner):
-    return '<config><networks xmlns="%s">%s</networks></config>' % (NL, inner)
+def config(ns, inner):
+    return '<config><networks xmlns="%s">%s</networks></config>' % (ns, inner)
 
 
 def pct(samples, p):
@@ -33,53 +70,177 @@ def pct(samples, p):
     return s[min(len(s) - 1, int(len(s) * p / 100))]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8830)
-    ap.add_argument("--user", default="admin")
-    ap.add_argument("--password", required=True)
-    ap.add_argument("--entries", type=int, default=10000)
-    ap.add_argument("--ops", type=int, default=1000)
-    a = ap.parse_args()
-    m = manager.connect(host=a.host, port=a.port, username=a.user, password=a.password,
-                        hostkey_verify=False, allow_agent=False, look_for_keys=False, timeout=600)
-    rows = []
+class Netloom:
+    name = "netloom"
+    ns = NETLOOM_NS
+
+    def __init__(self, binary, tmp):
+        self.port = free_port()
+        data = os.path.join(tmp, "netloom")
+        os.mkdir(data)
+        env = dict(os.environ, NETLOOM_ADMIN_PASSWORD=PASSWORD)
+        self.log = open(os.path.join(tmp, "netloomd.log"), "w")
+        self.proc = subprocess.Popen(
+            [binary, "--data-dir", data, "--netconf", "127.0.0.1:%d" % self.port,
+             "--restconf", "127.0.0.1:%d" % free_port(), "--restconf-plaintext",
+             "--gnmi", "127.0.0.1:%d" % free_port(), "--gnmi-plaintext",
+             "--cni-socket", os.path.join(data, "cni.sock"),
+             "--cli-socket", os.path.join(data, "cli.sock"), "--log", "warn"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc, "netloomd")
+
+    def connect(self):
+        return manager.connect(host="127.0.0.1", port=self.port, username="admin",
+                               password=PASSWORD, hostkey_verify=False, allow_agent=False,
+                               look_for_keys=False, timeout=600)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+class Netconfd:
+    name = "netconfd"
+    ns = BENCH_NS
+
+    def __init__(self, tmp):
+        d = os.path.join(tmp, "yuma")
+        os.mkdir(d)
+        self.port = free_port()
+        sock = os.path.join(d, "ncxserver.sock")
+        self.key = os.path.join(d, "client_key")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", self.key], check=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        os.path.join(d, "host_key")], check=True)
+        shutil.copy(self.key + ".pub", os.path.join(d, "authorized_keys"))
+        with open(os.path.join(d, "startup.xml"), "w") as f:
+            f.write('<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"/>\n')
+        with open(os.path.join(d, "sshd_config"), "w") as f:
+            f.write("\n".join([
+                "Port %d" % self.port, "ListenAddress 127.0.0.1",
+                "HostKey %s/host_key" % d, "PidFile %s/sshd.pid" % d,
+                "AuthorizedKeysFile %s/authorized_keys" % d, "StrictModes no", "UsePAM no",
+                "PasswordAuthentication no", "PermitRootLogin prohibit-password",
+                'Subsystem netconf "/usr/sbin/netconf-subsystem --ncxserver-sockname=%d@%s"'
+                % (self.port, sock), ""]))
+        os.makedirs("/run/sshd", exist_ok=True)
+        self.log = open(os.path.join(tmp, "netconfd.log"), "w")
+        self.netconfd = subprocess.Popen(
+            ["netconfd", "--module=%s" % os.path.join(HERE, "nlbench.yang"),
+             "--startup=%s" % os.path.join(d, "startup.xml"),
+             "--superuser=%s" % os.environ.get("USER", "root"), "--target=candidate",
+             "--access-control=off", "--port=%d" % self.port,
+             "--ncxserver-sockname=%s" % sock, "--log-level=error"],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=d)
+        deadline = time.time() + 30
+        while not os.path.exists(sock):
+            if self.netconfd.poll() is not None or time.time() > deadline:
+                sys.exit("netconfd did not start; see its log")
+            time.sleep(0.1)
+        self.sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f",
+                                      os.path.join(d, "sshd_config")],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port(self.port, self.sshd, "sshd")
+
+    def connect(self):
+        return manager.connect(host="127.0.0.1", port=self.port,
+                               username=os.environ.get("USER", "root"), key_filename=self.key,
+                               hostkey_verify=False, allow_agent=False, look_for_keys=False,
+                               timeout=600)
+
+    def stop(self):
+        for p in (self.sshd, self.netconfd):
+            p.terminate()
+            p.wait(30)
+
+
+def measure(server, n, ops):
+    """{line: (total seconds, samples or None)} for one server."""
+    m = server.connect()
+    out = {}
+    t = time.perf_counter()
+    m.edit_config(target="candidate", config=config(server.ns, entries(0, n)))
+    m.commit()
+    out["create"] = (time.perf_counter() - t, None)
 
     t = time.perf_counter()
-    m.edit_config(target="running", config=config(entries(0, a.entries)))
-    rows.append(("edit-config creating %d entries (running)" % a.entries, time.perf_counter() - t, None))
-
-    t = time.perf_counter()
-    reply = m.get_config(source="running", filter=("subtree", '<networks xmlns="%s"/>' % NL))
-    got = len(reply.data.findall(".//{%s}network" % NL))
-    rows.append(("get-config of %d entries" % got, time.perf_counter() - t, None))
+    reply = m.get_config(source="running", filter=("subtree", '<networks xmlns="%s"/>' % server.ns))
+    got = len(reply.data.findall(".//{%s}network" % server.ns))
+    out["get"] = (time.perf_counter() - t, None)
+    assert got == n, (server.name, got)
 
     lat = []
-    for i in range(a.ops):
+    for i in range(ops):
         t = time.perf_counter()
-        m.edit_config(target="candidate", config=config(entries(a.entries + i, 1)))
+        m.edit_config(target="candidate", config=config(server.ns, entries(n + i, 1)))
         m.commit()
         lat.append(time.perf_counter() - t)
-    rows.append(("%d x (one-entry edit-config + commit) at %d+ entries" % (a.ops, a.entries),
-                 sum(lat), lat))
-
-    lat1 = []
-    for i in range(a.ops):
-        t = time.perf_counter()
-        m.edit_config(target="running", config=config(
-            "<network><name>n%d</name><mtu>%d</mtu></network>" % (i, 1400 + i % 50)))
-        lat1.append(time.perf_counter() - t)
-    rows.append(("%d x one-leaf edit-config on running" % a.ops, sum(lat1), lat1))
+    out["edit"] = (sum(lat), lat)
     m.close_session()
+    return out
 
-    print("%-58s %10s %9s %9s %9s" % ("netloom NETCONF", "total s", "p50 ms", "p99 ms", "ops/s"))
-    for name, total, samples in rows:
-        if samples:
-            print("%-58s %10.3f %9.2f %9.2f %9.0f" % (name, total, statistics.median(samples) * 1e3,
-                                                     pct(samples, 99) * 1e3, len(samples) / total))
-        else:
-            print("%-58s %10.3f %9s %9s %9s" % (name, total, "-", "-", "-"))
+
+def big(server, n, ops):
+    m = server.connect()
+    t = time.perf_counter()
+    m.edit_config(target="candidate", config=config(server.ns, entries(0, n)))
+    m.commit()
+    load = time.perf_counter() - t
+    lat = []
+    for i in range(ops):
+        t = time.perf_counter()
+        m.edit_config(target="candidate", config=config(server.ns, entries(n + i, 1)))
+        m.commit()
+        lat.append(time.perf_counter() - t)
+    m.close_session()
+    return load, lat
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--netloomd", required=True, help="the netloomd binary (a release build)")
+    ap.add_argument("--entries", type=int, default=10000)
+    ap.add_argument("--ops", type=int, default=1000)
+    ap.add_argument("--big", type=int, default=100000)
+    ap.add_argument("--no-netconfd", action="store_true", help="measure netloom only")
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="nc-bench-")
+    try:
+        results = {}
+        servers = [lambda: Netloom(a.netloomd, tmp)]
+        if not a.no_netconfd:
+            servers.append(lambda: Netconfd(tmp))
+        for make in servers:
+            s = make()
+            try:
+                results[s.name] = measure(s, a.entries, a.ops)
+            finally:
+                s.stop()
+        shutil.rmtree(os.path.join(tmp, "netloom"))
+        s = Netloom(a.netloomd, tmp)
+        try:
+            load, lat = big(s, a.big, a.ops)
+        finally:
+            s.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    lines = [("create", "one edit-config + commit creating %d entries" % a.entries),
+             ("get", "get-config of %d entries" % a.entries),
+             ("edit", "%d x one-entry edit-config + commit at %d+" % (a.ops, a.entries))]
+    print("%-50s %12s %12s %9s" % ("", "netloom s", "netconfd s", "ratio"))
+    for key, label in lines:
+        nl = results["netloom"][key][0]
+        nd = results.get("netconfd", {}).get(key, (None,))[0]
+        print("%-50s %12.3f %12s %9s" % (label, nl, "-" if nd is None else "%.3f" % nd,
+                                         "-" if nd is None else "%.1fx" % (nd / nl)))
+    for name in results:
+        lat_ = results[name]["edit"][1]
+        print("%s one-entry edit+commit at %d: p50 %.2f ms, p99 %.2f ms" % (
+            name, a.entries, statistics.median(lat_) * 1e3, pct(lat_, 99) * 1e3))
+    print("netloom at %d entries (loaded in %.1f s): one-entry edit+commit p50 %.2f ms, "
+          "p99 %.2f ms over %d (goal p99 <= 10 ms)" % (
+              a.big, load, statistics.median(lat) * 1e3, pct(lat, 99) * 1e3, len(lat)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
 //! The YANG modules pass `yanglint` and `pyang --lint` with no warnings at all.
+//! yanglint gets `-y` so the ietf-datastores module libyang keeps internally is there for
+//! ietf-netconf-nmda to import, as in netloomd's own context.
 //! `tests/run.sh` installs both (Debian's libyang2-tools, pyang in `.venv`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -47,7 +49,11 @@ fn yanglint_accepts_every_module_silently() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../yang/modules");
     for m in modules() {
         run_clean(
-            Command::new(tool("yanglint")).arg("-p").arg(&dir).arg(&m),
+            Command::new(tool("yanglint"))
+                .arg("-y")
+                .arg("-p")
+                .arg(&dir)
+                .arg(&m),
             "yanglint",
         );
     }

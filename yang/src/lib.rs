@@ -18,7 +18,7 @@ mod value;
 pub use deps::{Dependency, DependencyGraph, KeyRef};
 pub use edit::{Edit, EditOp};
 pub use error::{Error, ErrorTag};
-pub use modules::{Module, MODULES};
+pub use modules::{Module, ProtocolModule, MODULES, PROTOCOL_MODULES};
 pub use path::{DataPath, Segment};
 pub use schema::{NodeId, NodeKind, Schema, SchemaNodeInfo};
 pub use unit::{remainder_members, UnitKey, UnitListId, UnitMap};

@@ -10,7 +10,7 @@ use yang3::schema::{DataValueType, SchemaNode, SchemaNodeKind};
 
 use crate::deps::{self, DependencyGraph};
 use crate::error::Error;
-use crate::modules::MODULES;
+use crate::modules::{MODULES, PROTOCOL_MODULES};
 use crate::unit::{UnitDef, UnitListId};
 
 /// Index of a node in [`Schema::nodes`].
@@ -76,6 +76,7 @@ impl std::fmt::Debug for Schema {
 static EMBEDDED: LazyLock<EmbeddedModules> = LazyLock::new(|| {
     MODULES
         .iter()
+        .chain(PROTOCOL_MODULES.iter().map(|p| &p.module))
         .map(|m| {
             (
                 EmbeddedModuleKey::new(m.name, Some(m.revision), None, None),
@@ -88,13 +89,17 @@ static EMBEDDED: LazyLock<EmbeddedModules> = LazyLock::new(|| {
 impl Schema {
     /// Build the context from the embedded modules and index it.
     pub fn new() -> Result<Self, Error> {
-        let mut ctx =
-            Context::new(ContextFlags::NO_YANGLIBRARY | ContextFlags::DISABLE_SEARCHDIR_CWD)
-                .map_err(|e| Error::Context(e.to_string()))?;
+        let mut ctx = Context::new(ContextFlags::DISABLE_SEARCHDIR_CWD)
+            .map_err(|e| Error::Context(e.to_string()))?;
         ctx.set_embedded_modules(&EMBEDDED);
         for module in MODULES {
             ctx.load_module(module.name, Some(module.revision), &[])
                 .map_err(|e| Error::Context(format!("loading {}: {e}", module.name)))?;
+        }
+        // Import-only modules are loaded by the modules importing them.
+        for p in PROTOCOL_MODULES.iter().filter(|p| p.implemented) {
+            ctx.load_module(p.module.name, Some(p.module.revision), p.features)
+                .map_err(|e| Error::Context(format!("loading {}: {e}", p.module.name)))?;
         }
         let mut schema = Schema {
             ctx,
@@ -111,6 +116,8 @@ impl Schema {
         let mut raw_map: HashMap<usize, NodeId> = HashMap::new();
         let mut nodes = Vec::new();
         let mut roots = Vec::new();
+        // Only the data modules: the protocol modules' state (netconf-state) is built by the
+        // front ends, and none of them has configuration.
         for module in MODULES {
             let m = self
                 .ctx
@@ -335,6 +342,15 @@ mod tests {
         assert!(s.node(mtu).json_number);
         assert_eq!(s.schema_path(mtu), "/netloom-host:networks/network/mtu");
         assert_eq!(s.node(mtu).range.as_deref(), Some("68..65535"));
+        // The protocol modules are in the context but add no roots.
+        assert!(s
+            .context()
+            .get_module_implemented("ietf-netconf-nmda")
+            .is_some());
+        assert!(s
+            .roots()
+            .iter()
+            .all(|&r| s.node(r).module == "netloom-host"));
         let name = s.child(net, None, "name").unwrap();
         assert_eq!(s.node(name).range.as_deref(), Some("1..63"));
         let vni = s.child(vxlan, None, "vni").unwrap();

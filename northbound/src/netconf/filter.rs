@@ -1,12 +1,45 @@
 //! Subtree filtering (RFC 6241 section 6) applied to an RFC 7951 document: namespace
 //! selection, containment, selection and content-match nodes. List entries that survive a
-//! partial selection keep their keys, so the output still names the entries it shows.
+//! partial selection keep their keys, so the output still names the entries it shows. The
+//! walk follows libyang's schema, so netloom's tree and the protocol modules' state
+//! (netconf-state, yang-library) filter alike.
 
-use netloom_yang::{NodeId, NodeKind, Schema};
+use netloom_yang::Schema;
 use serde_json::{Map, Value};
+use yang3::schema::{SchemaNode, SchemaNodeKind};
 
 use super::data::{module_of, scalar};
 use super::xml::Element;
+
+/// The data node `name` of `module` among `nodes`, looking through choices and cases.
+fn find<'a>(
+    nodes: impl Iterator<Item = SchemaNode<'a>>,
+    module: &str,
+    name: &str,
+) -> Option<SchemaNode<'a>> {
+    for n in nodes {
+        match n.kind() {
+            SchemaNodeKind::Choice | SchemaNodeKind::Case => {
+                if let Some(found) = find(n.children(), module, name) {
+                    return Some(found);
+                }
+            }
+            _ if n.name() == name && n.module().name() == module => return Some(n),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The RFC 7951 member name of `node` under a parent of module `parent_module`.
+fn member(node: &SchemaNode<'_>, parent_module: Option<&str>) -> String {
+    let module = node.module();
+    if parent_module == Some(module.name()) {
+        node.name().to_owned()
+    } else {
+        format!("{}:{}", module.name(), node.name())
+    }
+}
 
 /// The parts of `doc` the subtree filter `filter` (the `<filter>` element) selects.
 pub fn subtree(schema: &Schema, doc: &Value, filter: &Element) -> Value {
@@ -14,18 +47,22 @@ pub fn subtree(schema: &Schema, doc: &Value, filter: &Element) -> Value {
     let Some(doc) = doc.as_object() else {
         return Value::Object(out);
     };
+    let ctx = schema.context();
     for f in &filter.children {
         let Some(module) = module_of(schema, &f.ns) else {
             continue;
         };
-        let Some(node) = schema.root(&module, &f.name) else {
+        let Some(node) = ctx
+            .get_module_implemented(&module)
+            .and_then(|m| find(m.data(), &module, &f.name))
+        else {
             continue;
         };
-        let member = schema.member_name(node);
+        let member = member(&node, None);
         let Some(value) = doc.get(&member) else {
             continue;
         };
-        if let Some(v) = select(schema, node, value, f) {
+        if let Some(v) = select(schema, &node, value, f) {
             merge_into(&mut out, member, v);
         }
     }
@@ -46,19 +83,22 @@ fn merge_into(out: &mut Map<String, Value>, member: String, v: Value) {
     }
 }
 
+fn is_term(node: &SchemaNode<'_>) -> bool {
+    matches!(node.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList)
+}
+
 /// Select from the instance(s) `value` of `node` with filter element `f`.
-fn select(schema: &Schema, node: NodeId, value: &Value, f: &Element) -> Option<Value> {
-    let info = schema.node(node);
+fn select(schema: &Schema, node: &SchemaNode<'_>, value: &Value, f: &Element) -> Option<Value> {
     let text = f.text();
-    match info.kind {
-        NodeKind::Leaf => {
+    match node.kind() {
+        SchemaNodeKind::Leaf => {
             if text.is_empty() || scalar(value).as_deref() == Some(text) {
                 Some(value.clone())
             } else {
                 None
             }
         }
-        NodeKind::LeafList => {
+        SchemaNodeKind::LeafList => {
             let items = value.as_array()?;
             let kept: Vec<Value> = items
                 .iter()
@@ -67,22 +107,25 @@ fn select(schema: &Schema, node: NodeId, value: &Value, f: &Element) -> Option<V
                 .collect();
             (!kept.is_empty()).then_some(Value::Array(kept))
         }
-        NodeKind::List => {
+        SchemaNodeKind::List => {
+            let keys: Vec<String> = node.list_keys().map(|k| k.name().to_owned()).collect();
             let kept: Vec<Value> = value
                 .as_array()?
                 .iter()
-                .filter_map(|entry| select_children(schema, node, entry, f, &info.keys))
+                .filter_map(|entry| select_children(schema, node, entry, f, &keys))
                 .collect();
             (!kept.is_empty()).then_some(Value::Array(kept))
         }
-        NodeKind::Container { .. } => select_children(schema, node, value, f, &[]),
+        SchemaNodeKind::Container => select_children(schema, node, value, f, &[]),
+        // anydata/anyxml: all or nothing.
+        _ => Some(value.clone()),
     }
 }
 
 /// Apply the children of `f` to one container or list entry.
 fn select_children(
     schema: &Schema,
-    node: NodeId,
+    node: &SchemaNode<'_>,
     value: &Value,
     f: &Element,
     keys: &[String],
@@ -92,11 +135,11 @@ fn select_children(
         // A selection node: the whole instance.
         return Some(value.clone());
     }
+    let parent_module = node.module().name().to_owned();
     let mut matches = Vec::new();
     let mut others = Vec::new();
     for c in &f.children {
-        let Some(child) =
-            module_of(schema, &c.ns).and_then(|m| schema.child(node, Some(&m), &c.name))
+        let Some(child) = module_of(schema, &c.ns).and_then(|m| find(node.children(), &m, &c.name))
         else {
             // An unknown node selects nothing; as a content match it can never be true.
             if !c.text().is_empty() {
@@ -104,9 +147,7 @@ fn select_children(
             }
             continue;
         };
-        let is_match = c.children.is_empty()
-            && !c.text().is_empty()
-            && matches!(schema.node(child).kind, NodeKind::Leaf | NodeKind::LeafList);
+        let is_match = c.children.is_empty() && !c.text().is_empty() && is_term(&child);
         if is_match {
             matches.push((child, c));
         } else {
@@ -115,9 +156,9 @@ fn select_children(
     }
     let mut out = Map::new();
     for (child, c) in &matches {
-        let member = schema.member_name(*child);
+        let member = member(child, Some(&parent_module));
         let v = obj.get(&member)?;
-        out.insert(member, select(schema, *child, v, c)?);
+        out.insert(member, select(schema, child, v, c)?);
     }
     if others.is_empty() && !matches.is_empty() {
         // Only content-match nodes: the whole instance (RFC 6241 6.2.5).
@@ -125,8 +166,8 @@ fn select_children(
     }
     let mut selected_any = !matches.is_empty();
     for (child, c) in &others {
-        let member = schema.member_name(*child);
-        if let Some(v) = obj.get(&member).and_then(|v| select(schema, *child, v, c)) {
+        let member = member(child, Some(&parent_module));
+        if let Some(v) = obj.get(&member).and_then(|v| select(schema, child, v, c)) {
             merge_into(&mut out, member, v);
             selected_any = true;
         }

@@ -4,12 +4,17 @@
 //! task (russh calls its handlers inside the connection's loop, which must not block) and is
 //! only a client of the request API.
 
+mod commits;
 mod data;
 mod errors;
+mod event_filter;
 mod filter;
 mod framing;
+mod monitoring;
+mod nmda;
 mod notify;
 mod ops;
+mod render;
 mod session;
 pub(crate) mod xml;
 
@@ -71,7 +76,6 @@ pub enum NetconfError {
 
 /// A live session, as kill-session and ietf-netconf-monitoring see it.
 #[derive(Debug)]
-#[allow(dead_code)] // peer and login time are for ietf-netconf-monitoring (not built yet)
 pub(crate) struct SessionEntry {
     pub user: String,
     pub peer: String,
@@ -79,6 +83,7 @@ pub(crate) struct SessionEntry {
     pub kill: Arc<Notify>,
     /// Who killed it (kill-session), set before `kill` is notified.
     pub killed_by: Arc<std::sync::atomic::AtomicU64>,
+    pub counters: Arc<monitoring::Counters>,
 }
 
 /// What every session of this server shares.
@@ -91,6 +96,7 @@ pub(crate) struct Shared {
     pub sessions: Mutex<BTreeMap<SessionId, SessionEntry>>,
     /// Session start/end, for netconf-session-start/end notifications.
     pub session_events: tokio::sync::broadcast::Sender<notify::SessionEvent>,
+    pub stats: monitoring::Statistics,
 }
 
 /// A bound, not yet serving, NETCONF server.
@@ -177,6 +183,12 @@ impl Netconf {
                 opts,
                 sessions: Mutex::new(BTreeMap::new()),
                 session_events: tokio::sync::broadcast::channel(256).0,
+                stats: monitoring::Statistics::new(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis() as i64)
+                        .unwrap_or(0),
+                ),
             }),
         })
     }

@@ -1,7 +1,8 @@
 //! Event notifications (RFC 5277) on the NETCONF stream: create-subscription with replay of
-//! the commit log (startTime/stopTime), then live netconf-config-change (RFC 6470) from the
-//! engine's commit events and netconf-session-start/end from this server's sessions.
-//! Notifications interleave with RPCs (:interleave).
+//! the commit log (startTime/stopTime) and an optional subtree or XPath filter, then live
+//! netconf-config-change (RFC 6470) from the engine's commit events,
+//! netconf-confirmed-commit from its confirmed-commit events and netconf-session-start/end
+//! from this server's sessions. Notifications interleave with RPCs (:interleave).
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -10,10 +11,14 @@ use std::sync::Arc;
 use netloom_store::UnitChange;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use netloom_yang::Schema;
+
 use super::errors::RpcError;
+use super::event_filter::{self, EventFilter};
 use super::xml::{escape, Element};
 use crate::api::{
-    date_and_time, parse_date_and_time, CommitEvent, Handle, Principal, Reply, Request,
+    date_and_time, parse_date_and_time, CommitEvent, ConfirmEvent, ConfirmEventKind, Handle,
+    Principal, Reply, Request,
 };
 
 pub const NS_NOTIFICATION: &str = "urn:ietf:params:xml:ns:netconf:notification:1.0";
@@ -31,6 +36,8 @@ pub(crate) struct SessionEvent {
     /// True for start, false for end.
     pub started: bool,
     pub killed_by: Option<u64>,
+    /// Why it ended (RFC 6470 termination-reason); None for a start.
+    pub reason: Option<&'static str>,
 }
 
 /// One session's subscription.
@@ -38,6 +45,8 @@ pub(crate) struct Subscription {
     queue: VecDeque<String>,
     commits: broadcast::Receiver<Arc<CommitEvent>>,
     sessions: broadcast::Receiver<SessionEvent>,
+    confirms: broadcast::Receiver<ConfirmEvent>,
+    filter: Option<EventFilter>,
     /// Commits up to this id were replayed; live events repeat none of them.
     replayed_to: u64,
     stop_ms: Option<i64>,
@@ -61,7 +70,6 @@ fn envelope(time_ms: i64, body: &str) -> String {
 /// netconf-config-change for one commit of running.
 /// `by` is the user and session (0: not a NETCONF session), None for the daemon itself.
 fn config_change(
-    time_ms: i64,
     by: Option<(&str, u64)>,
     changes: &[UnitChange],
     modules: &[(String, String)],
@@ -95,18 +103,40 @@ fn config_change(
         );
     }
     body.push_str("</netconf-config-change>");
-    envelope(time_ms, &body)
+    body
+}
+
+/// netconf-confirmed-commit; a timeout names no session.
+fn confirmed_commit(ev: &ConfirmEvent) -> String {
+    let (name, timeout) = match ev.kind {
+        ConfirmEventKind::Start => ("start", ev.timeout_secs),
+        ConfirmEventKind::Extend => ("extend", ev.timeout_secs),
+        ConfirmEventKind::Complete => ("complete", None),
+        ConfirmEventKind::Cancel => ("cancel", None),
+        ConfirmEventKind::Timeout => ("timeout", None),
+    };
+    let mut body = format!("<netconf-confirmed-commit xmlns=\"{NS_NOTIFICATIONS}\">");
+    if ev.kind != ConfirmEventKind::Timeout {
+        let _ = write!(
+            body,
+            "<username>{}</username><session-id>{}</session-id>",
+            escape(&ev.user),
+            ev.session
+        );
+    }
+    let _ = write!(body, "<confirm-event>{name}</confirm-event>");
+    if let Some(t) = timeout {
+        let _ = write!(body, "<timeout>{t}</timeout>");
+    }
+    body.push_str("</netconf-confirmed-commit>");
+    body
 }
 
 fn session_change(ev: &SessionEvent) -> String {
     let (name, extra) = if ev.started {
         ("netconf-session-start", String::new())
     } else {
-        let reason = if ev.killed_by.is_some() {
-            "killed"
-        } else {
-            "closed"
-        };
+        let reason = ev.reason.unwrap_or("other");
         let killer = ev
             .killed_by
             .map(|k| format!("<killed-by>{k}</killed-by>"))
@@ -117,15 +147,12 @@ fn session_change(ev: &SessionEvent) -> String {
         )
     };
     let host = ev.peer.rsplit_once(':').map(|(h, _)| h).unwrap_or(&ev.peer);
-    envelope(
-        ev.time_ms,
-        &format!(
-            "<{name} xmlns=\"{NS_NOTIFICATIONS}\"><username>{}</username><session-id>{}</session-id>\
-             <source-host>{}</source-host>{extra}</{name}>",
-            escape(&ev.user),
-            ev.session,
-            escape(host.trim_matches(['[', ']']))
-        ),
+    format!(
+        "<{name} xmlns=\"{NS_NOTIFICATIONS}\"><username>{}</username><session-id>{}</session-id>\
+         <source-host>{}</source-host>{extra}</{name}>",
+        escape(&ev.user),
+        ev.session,
+        escape(host.trim_matches(['[', ']']))
     )
 }
 
@@ -136,7 +163,7 @@ impl Subscription {
         handle: &Handle,
         who: &Principal,
         sessions: broadcast::Receiver<SessionEvent>,
-        op: &Element,
+        (schema, rpc, op): (&Arc<Schema>, &Element, &Element),
         modules: &[(String, String)],
     ) -> Result<Self, RpcError> {
         let text = |name: &str| op.child(NS_NOTIFICATION, name).map(|e| e.text().to_owned());
@@ -147,11 +174,12 @@ impl Subscription {
                 )));
             }
         }
-        if op.child(NS_NOTIFICATION, "filter").is_some() {
-            return Err(RpcError::not_supported(
-                "notification filters are not supported",
-            ));
-        }
+        // RFC 5277 puts <filter> in its own namespace; ncclient sends the base one.
+        let filter = op
+            .child(NS_NOTIFICATION, "filter")
+            .or_else(|| op.param("filter"))
+            .map(|f| EventFilter::from_op(schema, event_filter::scope(rpc, op, f), f))
+            .transpose()?;
         let time = |name: &str| -> Result<Option<i64>, RpcError> {
             text(name)
                 .map(|t| {
@@ -184,6 +212,8 @@ impl Subscription {
             queue: VecDeque::new(),
             commits,
             sessions,
+            confirms: handle.subscribe_confirm(),
+            filter,
             replayed_to: 0,
             stop_ms: stop,
             done: false,
@@ -211,8 +241,10 @@ impl Subscription {
                 // The commit log keeps the user, not the session: replayed user changes carry
                 // session-id 0 (RFC 6470 allows it), the daemon's own ones say "server".
                 let by = (r.user != SYSTEM_USER).then_some((r.user.as_str(), 0));
-                sub.queue
-                    .push_back(config_change(r.time_ms, by, &r.changes, modules));
+                let body = config_change(by, &r.changes, modules);
+                if sub.passes(&body) {
+                    sub.queue.push_back(envelope(r.time_ms, &body));
+                }
             }
             sub.queue.push_back(envelope(
                 now_ms(),
@@ -223,6 +255,10 @@ impl Subscription {
             }
         }
         Ok(sub)
+    }
+
+    fn passes(&self, body: &str) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.passes(body))
     }
 
     fn finish(&mut self) {
@@ -251,7 +287,7 @@ impl Subscription {
                 ev = self.commits.recv() => match ev {
                     Ok(ev) if ev.id > self.replayed_to => {
                         let by = (ev.session != 0).then_some((ev.user.as_str(), ev.session));
-                        Some((ev.time_ms, config_change(ev.time_ms, by, &ev.changes, modules)))
+                        Some((ev.time_ms, config_change(by, &ev.changes, modules)))
                     }
                     Ok(_) | Err(RecvError::Lagged(_)) => None,
                     Err(RecvError::Closed) => return None,
@@ -261,13 +297,20 @@ impl Subscription {
                     Err(RecvError::Lagged(_)) => None,
                     Err(RecvError::Closed) => return None,
                 },
+                ev = self.confirms.recv() => match ev {
+                    Ok(ev) => Some((ev.time_ms, confirmed_commit(&ev))),
+                    Err(RecvError::Lagged(_)) => None,
+                    Err(RecvError::Closed) => return None,
+                },
             };
-            if let Some((time_ms, text)) = note {
+            if let Some((time_ms, body)) = note {
                 if self.stop_ms.is_some_and(|s| time_ms > s) {
                     self.finish();
                     continue;
                 }
-                return Some(text);
+                if self.passes(&body) {
+                    return Some(envelope(time_ms, &body));
+                }
             }
         }
     }

@@ -4,13 +4,16 @@
 use std::sync::Arc;
 
 use netloom_store::DatastoreId;
-use netloom_yang::{Edit, EditOp, Encoding, Schema, MODULES};
+use netloom_yang::{Edit, EditOp, Encoding, Schema, MODULES, PROTOCOL_MODULES};
 use serde_json::Value;
 
 use super::data;
 use super::errors::RpcError;
 use super::filter;
+use super::monitoring::{self, NS_MONITORING};
+use super::nmda::{self, NS_NMDA};
 use super::notify::{Subscription, NS_NOTIFICATION};
+use super::render::{self, Read, Selection, WithDefaults};
 use super::session::{BASE_1_0, BASE_1_1};
 use super::xml::{Element, NS_BASE};
 use super::Shared;
@@ -26,7 +29,6 @@ pub(crate) enum Answer {
     /// The content of `<data>`.
     Data(String),
     /// Reply content as is.
-    #[allow(dead_code)] // for RPCs with output (get-schema, commit listing: not built yet)
     Body(String),
     /// `<ok/>`, then end the session.
     Close,
@@ -72,7 +74,11 @@ impl Ctx {
         note
     }
 
-    async fn create_subscription(&mut self, op: &Element) -> Result<Answer, RpcError> {
+    async fn create_subscription(
+        &mut self,
+        op: &Element,
+        rpc: &Element,
+    ) -> Result<Answer, RpcError> {
         if self.subscription.is_some() {
             return Err(RpcError::new(
                 super::errors::Layer::Protocol,
@@ -81,13 +87,19 @@ impl Ctx {
             ));
         }
         let sessions = self.shared.session_events.subscribe();
-        let sub = Subscription::create(&self.shared.handle, &self.who, sessions, op, &self.modules)
-            .await?;
+        let sub = Subscription::create(
+            &self.shared.handle,
+            &self.who,
+            sessions,
+            (&self.shared.schema, rpc, op),
+            &self.modules,
+        )
+        .await?;
         self.subscription = Some(sub);
         Ok(Answer::Ok)
     }
 
-    async fn call(&self, request: Request) -> Result<Reply, RpcError> {
+    pub(crate) async fn call(&self, request: Request) -> Result<Reply, RpcError> {
         self.shared
             .handle
             .call(&self.who, request)
@@ -95,7 +107,7 @@ impl Ctx {
             .map_err(RpcError::from)
     }
 
-    fn may_write(&self, op: &str) -> Result<(), RpcError> {
+    pub(crate) fn may_write(&self, op: &str) -> Result<(), RpcError> {
         if self.identity.may_write() {
             Ok(())
         } else {
@@ -108,7 +120,7 @@ impl Ctx {
 }
 
 /// Capabilities this server announces.
-pub fn capabilities(_schema: &Schema) -> Vec<String> {
+pub fn capabilities(schema: &Schema) -> Vec<String> {
     let mut caps: Vec<String> = [
         BASE_1_0,
         BASE_1_1,
@@ -122,11 +134,23 @@ pub fn capabilities(_schema: &Schema) -> Vec<String> {
         "urn:ietf:params:netconf:capability:startup:1.0",
         "urn:ietf:params:netconf:capability:notification:1.0",
         "urn:ietf:params:netconf:capability:interleave:1.0",
+        "urn:ietf:params:netconf:capability:xpath:1.0",
+        "urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,report-all-tagged,trim",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
-    for m in MODULES {
+    // RFC 8526: an NMDA server announces its yang-library; the module capabilities stay
+    // for clients that predate NMDA.
+    caps.push(format!(
+        "urn:ietf:params:netconf:capability:yang-library:1.1?revision=2019-01-04&content-id={}",
+        schema.context().get_module_set_id()
+    ));
+    let protocol = PROTOCOL_MODULES
+        .iter()
+        .filter(|p| p.implemented)
+        .map(|p| &p.module);
+    for m in MODULES.iter().chain(protocol) {
         caps.push(format!(
             "{}?module={}&revision={}",
             m.namespace, m.name, m.revision
@@ -141,7 +165,19 @@ pub(crate) async fn dispatch(
     rpc: &Element,
 ) -> Result<Answer, RpcError> {
     if op.is(NS_NOTIFICATION, "create-subscription") {
-        return ctx.create_subscription(op).await;
+        return ctx.create_subscription(op, rpc).await;
+    }
+    if op.is(NS_MONITORING, "get-schema") {
+        return monitoring::get_schema(&ctx.shared.schema, op);
+    }
+    if op.is(NS_NMDA, "get-data") {
+        return nmda::get_data(ctx, op, rpc).await;
+    }
+    if op.is(NS_NMDA, "edit-data") {
+        return nmda::edit_data(ctx, op, rpc).await;
+    }
+    if op.ns == NS_NETLOOM {
+        return super::commits::dispatch(ctx, op).await;
     }
     if op.ns != NS_BASE {
         return Err(RpcError::not_supported(format!(
@@ -150,8 +186,8 @@ pub(crate) async fn dispatch(
         )));
     }
     match op.name.as_str() {
-        "get-config" => get_config(ctx, op).await,
-        "get" => get(ctx, op).await,
+        "get-config" => get_config(ctx, op, rpc).await,
+        "get" => get(ctx, op, rpc).await,
         "edit-config" => edit_config(ctx, op, rpc).await,
         "copy-config" => copy_config(ctx, op, rpc).await,
         "delete-config" => delete_config(ctx, op).await,
@@ -216,7 +252,7 @@ fn datastore(op: &Element, param: &str) -> Result<DatastoreId, RpcError> {
 }
 
 /// A datastore's content as an RFC 7951 document.
-fn datastore_json(ctx: &Ctx, ds: DatastoreId) -> Result<Value, RpcError> {
+pub(crate) fn datastore_json(ctx: &Ctx, ds: DatastoreId) -> Result<Value, RpcError> {
     let snaps = ctx.shared.handle.snapshots();
     let units = &snaps.get(ds).units;
     let text = ctx
@@ -226,12 +262,54 @@ fn datastore_json(ctx: &Ctx, ds: DatastoreId) -> Result<Value, RpcError> {
     serde_json::from_str(&text).map_err(|e| RpcError::failed(format!("stored data: {e}")))
 }
 
-fn filtered(ctx: &Ctx, op: &Element, doc: Value) -> Result<Value, RpcError> {
+/// Running, the engine's state, netconf-state and the yang-library: what `<get>` and
+/// get-data on operational read.
+pub(crate) async fn operational_json(ctx: &Ctx) -> Result<Value, RpcError> {
+    let mut doc = datastore_json(ctx, DatastoreId::Running)?;
+    // the engine's state with the kernel's interfaces merged in
+    let state = ctx
+        .shared
+        .handle
+        .state(&ctx.who)
+        .await
+        .map_err(RpcError::from)?;
+    let locks = match ctx.call(Request::Locks).await? {
+        Reply::Locks(l) => l,
+        _ => Vec::new(),
+    };
+    let caps = capabilities(&ctx.shared.schema);
+    if let Some(obj) = doc.as_object_mut() {
+        if let Value::Object(state) = state {
+            obj.extend(state);
+        }
+        for extra in [
+            monitoring::netconf_state(&ctx.shared, &caps, &locks),
+            monitoring::yang_library(&ctx.shared.schema),
+        ] {
+            if let Value::Object(e) = extra {
+                obj.extend(e);
+            }
+        }
+    }
+    Ok(doc)
+}
+
+/// The `<filter>` of get and get-config.
+fn selection<'a>(op: &'a Element, rpc: &Element) -> Result<Selection<'a>, RpcError> {
     let Some(f) = op.param("filter") else {
-        return Ok(doc);
+        return Ok(Selection::All);
     };
     match f.attr("", "type").unwrap_or("subtree") {
-        "subtree" => Ok(filter::subtree(&ctx.shared.schema, &doc, f)),
+        "subtree" => Ok(Selection::Subtree(f)),
+        "xpath" => {
+            let select = f
+                .attr("", "select")
+                .ok_or_else(|| RpcError::missing_attribute("select", "filter"))?;
+            Ok(Selection::XPath {
+                select: select.to_owned(),
+                prefixes: scope(rpc, op, f),
+            })
+        }
         other => Err(RpcError::bad_attribute(
             "type",
             "filter",
@@ -240,30 +318,45 @@ fn filtered(ctx: &Ctx, op: &Element, doc: Value) -> Result<Value, RpcError> {
     }
 }
 
-async fn get_config(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
-    let ds = datastore(op, "source")?;
-    let doc = filtered(ctx, op, datastore_json(ctx, ds)?)?;
-    data::to_xml(&ctx.shared.schema, &doc).map(Answer::Data)
+/// `<data>` for a read of `doc`.
+fn reply_data(ctx: &Ctx, doc: Value, read: &Read<'_>) -> Result<Answer, RpcError> {
+    let schema = &ctx.shared.schema;
+    if !read.is_plain() {
+        return render::render(schema, doc, read).map(Answer::Data);
+    }
+    let doc = match read.selection {
+        Selection::Subtree(f) => filter::subtree(schema, &doc, f),
+        _ => doc,
+    };
+    data::to_xml(schema, &doc).map(Answer::Data)
 }
 
-async fn get(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
-    let mut doc = datastore_json(ctx, DatastoreId::Running)?;
-    if let (Reply::State(Value::Object(state)), Some(obj)) =
-        (ctx.call(Request::State).await?, doc.as_object_mut())
-    {
-        obj.extend(state);
-    }
-    let doc = filtered(ctx, op, doc)?;
-    data::to_xml(&ctx.shared.schema, &doc).map(Answer::Data)
+async fn get_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer, RpcError> {
+    let ds = datastore(op, "source")?;
+    let read = Read {
+        selection: selection(op, rpc)?,
+        with_defaults: WithDefaults::from_op(op)?,
+        ..Default::default()
+    };
+    reply_data(ctx, datastore_json(ctx, ds)?, &read)
+}
+
+async fn get(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer, RpcError> {
+    let read = Read {
+        selection: selection(op, rpc)?,
+        with_defaults: WithDefaults::from_op(op)?,
+        ..Default::default()
+    };
+    reply_data(ctx, operational_json(ctx).await?, &read)
 }
 
 /// A netloom `<comment>` given with a change.
-fn comment(op: &Element) -> Option<String> {
+pub(crate) fn comment(op: &Element) -> Option<String> {
     op.child(NS_NETLOOM, "comment").map(|c| c.text().to_owned())
 }
 
 /// Prefix declarations in scope at `<config>` (declared on the rpc or the operation).
-fn scope(rpc: &Element, op: &Element, config: &Element) -> Vec<(String, String)> {
+pub(crate) fn scope(rpc: &Element, op: &Element, config: &Element) -> Vec<(String, String)> {
     let mut out = rpc.prefixes.clone();
     out.extend(op.prefixes.iter().cloned());
     out.extend(config.prefixes.iter().cloned());
@@ -400,6 +493,28 @@ async fn copy_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answe
         return Err(RpcError::invalid_value(
             "source and target are the same datastore",
         ));
+    }
+    let wd = WithDefaults::from_op(op)?;
+    if let Some(
+        wd @ (WithDefaults::ReportAll | WithDefaults::ReportAllTagged | WithDefaults::Trim),
+    ) = wd
+    {
+        // The copy is the source as that mode reports it: defaults made explicit, or
+        // values equal to their default left out.
+        let value =
+            render::with_defaults_json(&ctx.shared.schema, &datastore_json(ctx, from)?, wd)?;
+        return ctx
+            .call(Request::Edit {
+                datastore: to,
+                edits: vec![Edit {
+                    op: EditOp::Replace,
+                    path: netloom_yang::DataPath::root(),
+                    value: Some(value),
+                }],
+                comment: comment(op),
+            })
+            .await
+            .map(|_| Answer::Ok);
     }
     ctx.call(Request::Copy { from, to })
         .await

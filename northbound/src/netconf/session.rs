@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::errors::RpcError;
 use super::framing::{encode, FrameReader, Framing, FramingError};
+use super::monitoring::Counters;
 use super::notify::SessionEvent;
 use super::ops::{self, Answer, Ctx};
 use super::xml::{self, escape, Element, NS_BASE};
@@ -35,7 +36,7 @@ enum Incoming {
 
 /// Why a session ended, for the log.
 #[derive(Debug, thiserror::Error)]
-enum End {
+pub(crate) enum End {
     #[error("the client closed the channel")]
     ClientClosed,
     #[error("close-session")]
@@ -65,6 +66,8 @@ pub(crate) async fn run(
     async move {
         let kill = Arc::new(Notify::new());
         let killed_by = Arc::new(AtomicU64::new(0));
+        let counters = Arc::new(Counters::default());
+        Counters::bump(&shared.stats.in_sessions);
         if let Ok(mut s) = shared.sessions.lock() {
             s.insert(
                 id,
@@ -74,18 +77,20 @@ pub(crate) async fn run(
                     login_ms: now_ms(),
                     kill: kill.clone(),
                     killed_by: killed_by.clone(),
+                    counters: counters.clone(),
                 },
             );
         }
-        let event = |started: bool| SessionEvent {
+        let event = |ended: Option<&End>| SessionEvent {
             time_ms: now_ms(),
             user: identity.user.clone(),
             session: id,
             peer: peer.clone(),
-            started,
+            started: ended.is_none(),
             killed_by: Some(killed_by.load(Ordering::Relaxed)).filter(|&k| k != 0),
+            reason: ended.map(End::termination_reason),
         };
-        let _ = shared.session_events.send(event(true));
+        let _ = shared.session_events.send(event(None));
         let who = Principal {
             session: id,
             user: identity.user.clone(),
@@ -101,13 +106,21 @@ pub(crate) async fn run(
         ));
         let mut out = write_half.make_writer();
         let mut ctx = Ctx::new(shared.clone(), who.clone(), identity.clone());
-        let end = serve(&mut ctx, &mut out, rx, framing_tx, &kill).await;
+        let end = serve(&mut ctx, &mut out, rx, framing_tx, &kill, &counters).await;
         tracing::info!(reason = %end, "NETCONF session ended");
+        match end {
+            End::CloseSession | End::Killed => {}
+            End::BadHello(_) => {
+                Counters::bump(&shared.stats.in_bad_hellos);
+                Counters::bump(&shared.stats.dropped_sessions);
+            }
+            _ => Counters::bump(&shared.stats.dropped_sessions),
+        }
         reader.abort();
         if let Ok(mut s) = shared.sessions.lock() {
             s.remove(&id);
         }
-        let _ = shared.session_events.send(event(false));
+        let _ = shared.session_events.send(event(Some(&end)));
         if let Err(e) = shared.handle.call(&who, Request::EndSession).await {
             tracing::warn!(error = %e, "releasing the session's locks");
         }
@@ -119,6 +132,20 @@ pub(crate) async fn run(
     }
     .instrument(span)
     .await
+}
+
+impl End {
+    /// netconf-session-end's termination-reason (RFC 6470).
+    fn termination_reason(&self) -> &'static str {
+        match self {
+            End::CloseSession => "closed",
+            End::Killed => "killed",
+            End::HelloTimeout | End::IdleTimeout => "timeout",
+            End::BadHello(_) => "bad-hello",
+            End::ClientClosed | End::Write(_) => "dropped",
+            End::Framing(_) => "other",
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -207,7 +234,14 @@ async fn serve<W: AsyncWrite + Unpin>(
     mut rx: mpsc::Receiver<Incoming>,
     framing_tx: oneshot::Sender<Framing>,
     kill: &Notify,
+    counters: &Counters,
 ) -> End {
+    let shared = ctx.shared.clone();
+    let totals = &shared.stats.totals;
+    let count = |pick: fn(&Counters) -> &std::sync::atomic::AtomicU32| {
+        Counters::bump(pick(counters));
+        Counters::bump(pick(totals));
+    };
     if let Err(e) = send(out, Framing::EndOfMessage, &hello(ctx)).await {
         return e;
     }
@@ -239,7 +273,15 @@ async fn serve<W: AsyncWrite + Unpin>(
                     return End::Framing(e.to_string());
                 }
                 Some(Incoming::Message(m)) => {
-                    let (reply, close) = rpc(ctx, &m).await;
+                    let (reply, close, tally) = rpc(ctx, &m).await;
+                    match tally {
+                        Tally::Bad => count(|c| &c.in_bad_rpcs),
+                        Tally::Good => count(|c| &c.in_rpcs),
+                        Tally::Failed => {
+                            count(|c| &c.in_rpcs);
+                            count(|c| &c.out_rpc_errors);
+                        }
+                    }
                     if let Err(e) = send(out, framing, &reply).await {
                         return e;
                     }
@@ -253,6 +295,7 @@ async fn serve<W: AsyncWrite + Unpin>(
                     if let Err(e) = send(out, framing, &body).await {
                         return e;
                     }
+                    count(|c| &c.out_notifications);
                 }
             }
             _ = kill.notified() => return End::Killed,
@@ -261,15 +304,24 @@ async fn serve<W: AsyncWrite + Unpin>(
     }
 }
 
+/// How a message counts in ietf-netconf-monitoring.
+enum Tally {
+    /// Not a correct `<rpc>` (in-bad-rpcs).
+    Bad,
+    Good,
+    /// An `<rpc>` answered with an rpc-error.
+    Failed,
+}
+
 /// Answer one message; true when the session should end after the reply.
-async fn rpc(ctx: &mut Ctx, msg: &[u8]) -> (String, bool) {
+async fn rpc(ctx: &mut Ctx, msg: &[u8]) -> (String, bool, Tally) {
     let el = match xml::parse(msg) {
         Ok(el) => el,
-        Err(e) => return (e.reply(""), false),
+        Err(e) => return (e.reply(""), false, Tally::Bad),
     };
     if !el.is(NS_BASE, "rpc") {
         let e = RpcError::unknown_element(&el.name, format!("expected <rpc>, got <{}>", el.name));
-        return (e.reply(""), false);
+        return (e.reply(""), false, Tally::Bad);
     }
     // RFC 6241 4.2: every attribute of <rpc> is echoed on <rpc-reply>.
     let mut attrs = String::new();
@@ -280,14 +332,18 @@ async fn rpc(ctx: &mut Ctx, msg: &[u8]) -> (String, bool) {
         return (
             RpcError::missing_attribute("message-id", "rpc").reply(&attrs),
             false,
+            Tally::Bad,
         );
     }
     let op = match el.children.as_slice() {
         [op] => op,
-        [] => return (RpcError::missing_element("operation").reply(&attrs), false),
+        [] => {
+            let e = RpcError::missing_element("operation");
+            return (e.reply(&attrs), false, Tally::Bad);
+        }
         _ => {
             let e = RpcError::malformed("an <rpc> carries exactly one operation");
-            return (e.reply(&attrs), false);
+            return (e.reply(&attrs), false, Tally::Bad);
         }
     };
     let started = std::time::Instant::now();
@@ -295,10 +351,14 @@ async fn rpc(ctx: &mut Ctx, msg: &[u8]) -> (String, bool) {
     tracing::debug!(op = %op.name, elapsed_us = started.elapsed().as_micros() as u64, ok = result.is_ok(), "rpc");
     let head = format!("<rpc-reply xmlns=\"{NS_BASE}\"{attrs}>");
     match result {
-        Ok(Answer::Ok) => (format!("{head}<ok/></rpc-reply>"), false),
-        Ok(Answer::Close) => (format!("{head}<ok/></rpc-reply>"), true),
-        Ok(Answer::Data(data)) => (format!("{head}<data>{data}</data></rpc-reply>"), false),
-        Ok(Answer::Body(body)) => (format!("{head}{body}</rpc-reply>"), false),
-        Err(e) => (e.reply(&attrs), false),
+        Ok(Answer::Ok) => (format!("{head}<ok/></rpc-reply>"), false, Tally::Good),
+        Ok(Answer::Close) => (format!("{head}<ok/></rpc-reply>"), true, Tally::Good),
+        Ok(Answer::Data(data)) => (
+            format!("{head}<data>{data}</data></rpc-reply>"),
+            false,
+            Tally::Good,
+        ),
+        Ok(Answer::Body(body)) => (format!("{head}{body}</rpc-reply>"), false, Tally::Good),
+        Err(e) => (e.reply(&attrs), false, Tally::Failed),
     }
 }
