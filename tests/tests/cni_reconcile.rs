@@ -55,6 +55,32 @@ fn restart_adopts_matching_pods_repairs_drift_and_removes_orphans() {
         "ip",
         &["-n", &pods[2].name, "addr", "del", &v6, "dev", "eth0"],
     );
+    // drift the other way: an address and a route added by hand on a netloom-owned pod
+    // interface (pod 2, the one already drifted: pod 0 must stay untouched)
+    run(
+        "ip",
+        &[
+            "-n",
+            &pods[2].name,
+            "addr",
+            "add",
+            "192.0.2.9/32",
+            "dev",
+            "eth0",
+        ],
+    );
+    run(
+        "ip",
+        &[
+            "-n",
+            &pods[2].name,
+            "route",
+            "add",
+            "198.51.100.0/24",
+            "dev",
+            "eth0",
+        ],
+    );
     // a leftover netloom link no committed network owns, and someone else's link
     for (name, alias) in [("nl-gone", Some("netloom")), ("nlforeign0", None)] {
         run(
@@ -87,6 +113,13 @@ fn restart_adopts_matching_pods_repairs_drift_and_removes_orphans() {
     assert_eq!(link(&pods[2], "eth0")["ifindex"], before[2]["ifindex"]);
     assert!(has_default_route(&pods[2]));
     assert!(pods[2].addresses("eth0").contains(&v6), "{v6} not back");
+    // and what was added by hand is gone: exactly the recorded addresses, no extra route
+    assert_eq!(pods[2].addresses("eth0"), addrs[2]);
+    let extra = run(
+        "ip",
+        &["-n", &pods[2].name, "route", "show", "198.51.100.0/24"],
+    );
+    assert!(extra.trim().is_empty(), "extra route survived: {extra}");
     // orphans: netloom's went, the foreign one stayed
     let links = node.links();
     assert!(!links.contains(&"nl-gone".to_string()), "{links:?}");

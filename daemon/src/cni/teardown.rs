@@ -122,11 +122,14 @@ impl CniService {
                 })
             })?;
         }
-        let mut index = lock(&self.attachments);
-        if let Some(list) = index.get_mut(container_id) {
-            list.retain(|a| !ifnames.contains(&a.interface));
-            if list.is_empty() {
-                index.remove(container_id);
+        {
+            // not held past here: handing `serial` over may drop it (and so take `locks`)
+            let mut index = lock(&self.attachments);
+            if let Some(list) = index.get_mut(container_id) {
+                list.retain(|a| !ifnames.contains(&a.interface));
+                if list.is_empty() {
+                    index.remove(container_id);
+                }
             }
         }
         tracing::info!(
@@ -174,6 +177,29 @@ impl CniService {
         }
     }
 
+    /// The containers with a call (or a DEL's unlinking) in flight, and the host ends the
+    /// attachment index expects, at one instant.
+    fn owners_now(&self) -> (HashSet<String>, HashSet<String>) {
+        let locks = lock(&self.locks);
+        let index = lock(&self.attachments);
+        let busy = locks
+            .iter()
+            .filter(|(_, gate)| *lock(&gate.busy))
+            .map(|(cid, _)| cid.clone())
+            .collect();
+        let expected = index
+            .values()
+            .flatten()
+            .filter_map(|a| {
+                stored(a)
+                    .pointer("/netloom/hostName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect();
+        (busy, expected)
+    }
+
     pub(super) fn gc(&self, call: &CniCall) -> Result<Option<Value>, CniError> {
         let valid: HashSet<(String, String)> = call
             .config
@@ -193,19 +219,25 @@ impl CniService {
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or("");
+        // each stored result parsed once: GC reads every attachment
         let stale: Vec<(String, String, String)> = lock(&self.attachments)
             .values()
             .flatten()
-            .filter(|a| {
+            .filter_map(|a| {
                 let v = stored(a);
                 let of = v
                     .pointer("/netloom/cniNetwork")
                     .and_then(Value::as_str)
                     .unwrap_or("");
-                (of.is_empty() || of == network)
-                    && !valid.contains(&(a.container_id.clone(), group_of(a)))
+                let group = v
+                    .pointer("/netloom/group")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&a.interface)
+                    .to_owned();
+                ((of.is_empty() || of == network)
+                    && !valid.contains(&(a.container_id.clone(), group.clone())))
+                .then(|| (a.container_id.clone(), group, a.netns.clone()))
             })
-            .map(|a| (a.container_id.clone(), group_of(a), a.netns.clone()))
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
@@ -223,42 +255,34 @@ impl CniService {
                 errors.push(format!("{cid}/{group}: {}", e.msg));
             }
         }
-        // leases and host ends nobody owns: skip containers with a call in flight, whose
-        // lease may be recorded before their attachment is
-        let locks = self.locks.clone();
-        let owned: HashSet<(String, String)> = lock(&self.attachments)
-            .values()
-            .flatten()
-            .map(|a| (a.container_id.clone(), a.interface.clone()))
-            .collect();
+        // leases nobody owns, judged on the engine thread against the stored attachment
+        // rows: an ADD records its leases and rows in one job and a DEL releases both in
+        // one job, so there a lease without a row is a leftover, never an ADD in flight
+        // (the in-memory index lags the store while an ADD programs the pod)
         let valid_ids: HashSet<String> = valid.iter().map(|(c, _)| c.clone()).collect();
         let ids = valid_ids.clone();
         let released = self.on_engine(move |e, ipam| {
-            let busy: HashSet<String> = lock(&locks).keys().cloned().collect();
+            let store = e.store_mut();
+            let owned: HashSet<(String, String)> = store
+                .attachments()?
+                .into_iter()
+                .map(|a| (a.container_id, a.interface))
+                .collect();
             let mut n = 0;
             for (owner, iface) in ipam.holders() {
-                if !owned.contains(&(owner.clone(), iface.clone()))
-                    && !busy.contains(&owner)
-                    && !ids.contains(&owner)
-                {
-                    n += ipam.release(e.store_mut(), &owner, Some(&iface))?;
+                if !owned.contains(&(owner.clone(), iface.clone())) && !ids.contains(&owner) {
+                    n += ipam.release(store, &owner, Some(&iface))?;
                 }
             }
             Ok(n)
         })?;
-        let expected: HashSet<String> = lock(&self.attachments)
-            .values()
-            .flatten()
-            .filter_map(|a| {
-                stored(a)
-                    .pointer("/netloom/hostName")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .collect();
-        let busy: HashSet<String> = lock(&self.locks).keys().cloned().collect();
+        // host ends nobody owns: listed first, then who is mid-call and what the index
+        // expects, both read at one instant (an ADD updates the index before it gives up
+        // its turn), so a host end seen here is busy, expected, or really left over
+        let ends = self.pods.host_ends().map_err(dataplane_error)?;
+        let (busy, expected) = self.owners_now();
         let mut removed = 0;
-        for (name, mark) in self.pods.host_ends().map_err(dataplane_error)? {
+        for (name, mark) in ends {
             let owner = mark.trim_start_matches("netloom:");
             if !expected.contains(&name) && !busy.contains(owner) && !valid_ids.contains(owner) {
                 match self.pods.remove_host_end(&name) {

@@ -279,3 +279,39 @@ pub(crate) fn built<T>(b: rtnetlink::LinkMessageBuilder<T>, mtu: Option<u16>) ->
         None => b.build(),
     }
 }
+
+/// Remove `ip/len` from interface `index` (as the kernel dumps it); one not there counts as
+/// removed.
+pub async fn delete_address(
+    h: &Handle,
+    index: u32,
+    ip: IpAddr,
+    len: u8,
+) -> Result<(), DriverError> {
+    use futures_util::TryStreamExt;
+    use rtnetlink::packet_route::address::AddressAttribute;
+    let mut dump = h
+        .address()
+        .get()
+        .set_link_index_filter(index)
+        .set_address_filter(ip)
+        .execute();
+    while let Some(m) = dump
+        .try_next()
+        .await
+        .map_err(|e| nl_error("dump addresses", e))?
+    {
+        let same = m.header.prefix_len == len
+            && m.attributes
+                .iter()
+                .any(|a| matches!(a, AddressAttribute::Address(a) if *a == ip));
+        if same {
+            match h.address().del(m).execute().await {
+                Ok(()) => {}
+                Err(e) if is_gone(&e) => {}
+                Err(e) => return Err(nl_error(format!("delete address {ip}/{len}"), e)),
+            }
+        }
+    }
+    Ok(())
+}

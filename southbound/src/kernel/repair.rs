@@ -48,6 +48,40 @@ pub(super) async fn repair(
             fixed.push(format!("address {a}"));
         }
     }
+    // what the spec does not list goes: an address or route added by hand on an
+    // interface netloom owns would otherwise survive every restart (link-local IPv6 and
+    // the kernel's own routes are the kernel's, not drift)
+    for (ip, len) in &have {
+        let link_local =
+            matches!(ip, std::net::IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
+        if !link_local
+            && !spec
+                .addresses
+                .iter()
+                .any(|a| a.addr() == *ip && a.prefix_len() == *len)
+        {
+            links::delete_address(&s.pod, index, *ip, *len).await?;
+            fixed.push(format!("extra address {ip}/{len} removed"));
+        }
+    }
+    let mut tables: Vec<u32> = spec.routes.iter().map(|r| r.table).collect();
+    tables.push(254);
+    for m in routes::added_routes_via(&s.pod, index, &tables).await? {
+        let (dst, len, table) = routes::route_key(&m);
+        let wanted = spec.routes.iter().any(|r| {
+            r.table == table
+                && r.destination.prefix_len() == len
+                && dst.is_none_or(|d| d == r.destination.network())
+        });
+        if !wanted {
+            let shown = format!(
+                "extra route {}/{len} table {table} removed",
+                dst.map_or("default".to_owned(), |d| d.to_string())
+            );
+            routes::delete_dumped(&s.pod, m).await?;
+            fixed.push(shown);
+        }
+    }
     for r in &spec.routes {
         if !routes::has_route(&s.pod, r).await? {
             routes::add_route(&s.pod, r, Some(index)).await?;

@@ -169,3 +169,69 @@ pub async fn has_route(h: &Handle, r: &RouteSpec) -> Result<bool, DriverError> {
     }
     Ok(false)
 }
+
+/// Routes someone added through interface `index` in `tables` (the kernel's own connected
+/// and link-local routes excluded), as the dump gave them, so each can be deleted as is.
+pub async fn added_routes_via(
+    h: &Handle,
+    index: u32,
+    tables: &[u32],
+) -> Result<Vec<RouteMessage>, DriverError> {
+    use rtnetlink::packet_route::route::RouteProtocol;
+    let mut out = Vec::new();
+    for probe in [
+        RouteMessageBuilder::<std::net::Ipv4Addr>::new().build(),
+        RouteMessageBuilder::<std::net::Ipv6Addr>::new().build(),
+    ] {
+        let mut routes = h.route().get(probe).execute();
+        while let Some(m) = routes
+            .try_next()
+            .await
+            .map_err(|e| nl_error("route dump", e))?
+        {
+            let table = m
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    RouteAttribute::Table(t) => Some(*t),
+                    _ => None,
+                })
+                .unwrap_or(u32::from(m.header.table));
+            let via = m
+                .attributes
+                .iter()
+                .any(|a| matches!(a, RouteAttribute::Oif(i) if *i == index));
+            if via && tables.contains(&table) && m.header.protocol != RouteProtocol::Kernel {
+                out.push(m);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Destination and table of a dumped route, to compare with a spec.
+pub fn route_key(m: &RouteMessage) -> (Option<IpAddr>, u8, u32) {
+    let dst = m.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Destination(RouteAddress::Inet(a)) => Some(IpAddr::V4(*a)),
+        RouteAttribute::Destination(RouteAddress::Inet6(a)) => Some(IpAddr::V6(*a)),
+        _ => None,
+    });
+    let table = m
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Table(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(u32::from(m.header.table));
+    (dst, m.header.destination_prefix_length, table)
+}
+
+/// Delete a route exactly as dumped.
+pub async fn delete_dumped(h: &Handle, m: RouteMessage) -> Result<(), DriverError> {
+    match h.route().del(m).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if is_gone(&e) => Ok(()),
+        Err(e) => Err(nl_error("delete extra route", e)),
+    }
+}
