@@ -187,6 +187,12 @@ impl Daemon {
         self.log.lock().unwrap().clone()
     }
 
+    /// The last `n` lines of the daemon's log, for a failing test's message.
+    pub fn log_tail(&self, n: usize) -> String {
+        let log = self.log.lock().unwrap();
+        log[log.len().saturating_sub(n)..].join("\n")
+    }
+
     /// Stop with SIGTERM and wait; returns the exit status.
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;

@@ -28,14 +28,7 @@ fn run(d: &Daemon, script: &str) -> String {
         out.status.success(),
         "script failed\n--- stdout\n{stdout}\n--- stderr\n{}\n--- daemon log (tail)\n{}",
         String::from_utf8_lossy(&out.stderr),
-        d.log()
-            .iter()
-            .rev()
-            .take(40)
-            .rev()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        d.log_tail(40)
     );
     stdout
 }
