@@ -71,6 +71,33 @@ impl Work<'_> {
         self.touched.insert(key, v);
     }
 
+    /// Whether any unit rooted at `root` (any root when None) exists. O(unit defs · log n):
+    /// a create on a 100k-entry datastore must not walk it.
+    fn any_under(&self, root: Option<NodeId>) -> bool {
+        let touched_live = self
+            .touched
+            .iter()
+            .any(|(k, v)| v.is_some() && root.is_none_or(|r| self.schema.unit(k.list).root() == r));
+        if touched_live {
+            return true;
+        }
+        (0..self.schema.units().len()).any(|i| {
+            let list = crate::unit::UnitListId(i as u16);
+            if root.is_some_and(|r| self.schema.unit(list).root() != r) {
+                return false;
+            }
+            let from = UnitKey {
+                list,
+                path: Arc::from(""),
+            };
+            // Untouched units of this def: the first one not deleted by this edit.
+            self.base
+                .range(from..)
+                .take_while(|(k, _)| k.list == list)
+                .any(|(k, _)| !self.touched.contains_key(k))
+        })
+    }
+
     /// Every existing unit key of the unit defs rooted at `root` (all roots when None).
     fn keys_under(&self, root: Option<NodeId>) -> Vec<UnitKey> {
         let mut keys: Vec<UnitKey> = self
@@ -229,17 +256,18 @@ impl Schema {
         op: EditOp,
         shown: &str,
     ) -> Result<(), Error> {
-        let existing = work.keys_under(root);
+        // Only the operations that replace or remove the whole set list it: a merge of one
+        // entry into a 100k-entry list stays O(entry).
         match op {
             EditOp::Replace => {
-                for k in existing {
+                for k in work.keys_under(root) {
                     work.set(k, None);
                 }
                 for (k, v) in units {
                     work.set(k, Some(v));
                 }
             }
-            EditOp::Create if !existing.is_empty() => {
+            EditOp::Create if work.any_under(root) => {
                 return Err(err(ErrorTag::DataExists, shown, "the data already exists"));
             }
             EditOp::Merge | EditOp::Create => {
@@ -247,9 +275,9 @@ impl Schema {
                     self.merge_unit(work, k, v, shown)?;
                 }
             }
-            EditOp::Delete if existing.is_empty() => return missing(op, shown),
+            EditOp::Delete if !work.any_under(root) => return missing(op, shown),
             EditOp::Delete | EditOp::Remove => {
-                for k in existing {
+                for k in work.keys_under(root) {
                     work.set(k, None);
                 }
             }
@@ -285,11 +313,13 @@ impl Schema {
         op: EditOp,
         shown: &str,
     ) -> Result<(), Error> {
-        let existing: Vec<UnitKey> = work
-            .keys_under(Some(self.unit(list).root()))
-            .into_iter()
-            .filter(|k| k.list == list)
-            .collect();
+        // Listed only by the operations that replace or remove the whole list.
+        let existing = |work: &Work<'_>| -> Vec<UnitKey> {
+            work.keys_under(Some(self.unit(list).root()))
+                .into_iter()
+                .filter(|k| k.list == list)
+                .collect()
+        };
         let mut entries = Vec::new();
         if let (Some(v), true) = (value, op.creates()) {
             let Value::Array(arr) = v else {
@@ -308,7 +338,7 @@ impl Schema {
         }
         match op {
             EditOp::Replace => {
-                for k in existing {
+                for k in existing(work) {
                     work.set(k, None);
                 }
                 for (k, v) in entries {
@@ -332,8 +362,11 @@ impl Schema {
                     work.set(k, Some(v));
                 }
             }
-            EditOp::Delete if existing.is_empty() => return missing(op, shown),
             EditOp::Delete | EditOp::Remove => {
+                let existing = existing(work);
+                if existing.is_empty() && op == EditOp::Delete {
+                    return missing(op, shown);
+                }
                 for k in existing {
                     work.set(k, None);
                 }
@@ -849,6 +882,64 @@ mod tests {
         )
         .unwrap();
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn container_create_and_delete_see_existing_entries() {
+        let s = Schema::new().unwrap();
+        let mut m = UnitMap::new();
+        let net = |name: &str| json!({"network": [{"name": name, "type": "bridge"}]});
+        s.apply_edits(
+            &mut m,
+            &[edit(
+                EditOp::Create,
+                "/netloom-host:networks",
+                Some(net("a")),
+            )],
+        )
+        .unwrap();
+        // An entry exists (in the base): creating the container again is data-exists.
+        let again = s.apply_edits(
+            &mut m,
+            &[edit(
+                EditOp::Create,
+                "/netloom-host:networks",
+                Some(net("b")),
+            )],
+        );
+        assert_eq!(again.unwrap_err().tag(), ErrorTag::DataExists);
+        // Deleted earlier in the same edit: the create may go ahead.
+        s.apply_edits(
+            &mut m,
+            &[
+                edit(EditOp::Delete, "/netloom-host:networks", None),
+                edit(EditOp::Create, "/netloom-host:networks", Some(net("b"))),
+            ],
+        )
+        .unwrap();
+        assert_eq!(m.len(), 1);
+        assert!(m.keys().next().unwrap().path.contains("'b'"));
+        // Created earlier in the same edit: it exists.
+        let mut empty = UnitMap::new();
+        let twice = s.apply_edits(
+            &mut empty,
+            &[
+                edit(EditOp::Merge, "/netloom-host:networks", Some(net("c"))),
+                edit(EditOp::Create, "/netloom-host:networks", Some(net("d"))),
+            ],
+        );
+        assert_eq!(twice.unwrap_err().tag(), ErrorTag::DataExists);
+        // Nothing under the container: delete is data-missing, remove is fine.
+        let gone = s.apply_edits(
+            &mut empty,
+            &[edit(EditOp::Delete, "/netloom-host:networks", None)],
+        );
+        assert_eq!(gone.unwrap_err().tag(), ErrorTag::DataMissing);
+        s.apply_edits(
+            &mut empty,
+            &[edit(EditOp::Remove, "/netloom-host:networks", None)],
+        )
+        .unwrap();
     }
 
     #[test]
