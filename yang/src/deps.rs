@@ -77,6 +77,37 @@ impl DependencyGraph {
 }
 
 /// Enumeration names of a leaf type (empty for other types).
+/// Whether values of type `t` are written with module prefixes in XML: identityref and
+/// instance-identifier, also as a union member or a leafref's target type.
+pub(crate) fn xml_prefixed(t: &SchemaLeafType<'_>) -> bool {
+    // SAFETY: the type belongs to the context, which outlives this call.
+    unsafe { raw_xml_prefixed(t.as_raw() as *const ffi::lysc_type) }
+}
+
+/// # Safety
+/// `raw` is null or a compiled type owned by a live context.
+unsafe fn raw_xml_prefixed(raw: *const ffi::lysc_type) -> bool {
+    if raw.is_null() {
+        return false;
+    }
+    match (*raw).basetype {
+        ffi::LY_DATA_TYPE::LY_TYPE_IDENT | ffi::LY_DATA_TYPE::LY_TYPE_INST => true,
+        ffi::LY_DATA_TYPE::LY_TYPE_LEAFREF => {
+            raw_xml_prefixed((*(raw as *const ffi::lysc_type_leafref)).realtype)
+        }
+        ffi::LY_DATA_TYPE::LY_TYPE_UNION => {
+            // `types` is a libyang sized array whose count precedes its first item.
+            let types = (*(raw as *const ffi::lysc_type_union)).types;
+            if types.is_null() {
+                return false;
+            }
+            let count = (types as *const u64).offset(-1).read() as usize;
+            (0..count).any(|i| raw_xml_prefixed(*types.add(i)))
+        }
+        _ => false,
+    }
+}
+
 pub(crate) fn enum_names(t: &SchemaLeafType<'_>) -> Vec<String> {
     if t.base_type() != DataValueType::Enum {
         return Vec::new();

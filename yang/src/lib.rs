@@ -14,6 +14,7 @@ mod schema;
 mod unit;
 mod validate;
 mod value;
+mod xml_out;
 
 pub use deps::{Dependency, DependencyGraph, KeyRef};
 pub use edit::{Edit, EditOp};

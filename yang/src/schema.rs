@@ -51,6 +51,9 @@ pub struct SchemaNodeInfo {
     pub units: Option<String>,
     /// Whether a leaf's JSON value is a bare number (RFC 7951: up to 32-bit integers).
     pub json_number: bool,
+    /// Whether a leaf's XML value carries module prefixes (identityref,
+    /// instance-identifier, also inside a union or behind a leafref).
+    pub xml_prefixed: bool,
     /// The unit list this node is, when it is one.
     pub unit: Option<UnitListId>,
 }
@@ -311,6 +314,7 @@ fn index_node(
         range,
         units: node.units().map(str::to_owned),
         json_number,
+        xml_prefixed: leaf_type.as_ref().is_some_and(deps::xml_prefixed),
         unit: None,
     });
     let mut children = Vec::new();

@@ -106,6 +106,21 @@ pub(crate) async fn get_data(
             not,
         }),
     };
+    let config = match ds {
+        Nmda::Config(id) => Some(id),
+        Nmda::Intended => Some(DatastoreId::Running),
+        Nmda::Operational => None,
+    };
+    if let (Some(id), true) = (config, read.is_plain()) {
+        let snaps = ctx.shared.handle.snapshots();
+        let units = &snaps.get(id).units;
+        if let Some(xml) = super::fast_read::config_xml(&ctx.shared.schema, units, &read.selection)?
+        {
+            return Ok(Answer::Body(format!(
+                "<data xmlns=\"{NS_NMDA}\">{xml}</data>"
+            )));
+        }
+    }
     let doc = match ds {
         Nmda::Config(id) => ops::datastore_json(ctx, id)?,
         Nmda::Intended => ops::datastore_json(ctx, DatastoreId::Running)?,

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::data;
 use super::errors::RpcError;
+use super::fast_read;
 use super::filter;
 use super::monitoring::{self, NS_MONITORING};
 use super::nmda::{self, NS_NMDA};
@@ -338,6 +339,13 @@ async fn get_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer
         with_defaults: WithDefaults::from_op(op)?,
         ..Default::default()
     };
+    if read.is_plain() {
+        let snaps = ctx.shared.handle.snapshots();
+        let units = &snaps.get(ds).units;
+        if let Some(xml) = fast_read::config_xml(&ctx.shared.schema, units, &read.selection)? {
+            return Ok(Answer::Data(xml));
+        }
+    }
     reply_data(ctx, datastore_json(ctx, ds)?, &read)
 }
 

@@ -1,0 +1,224 @@
+//! The fast path of configuration reads (get-config, get-data on a configuration datastore):
+//! the stored canonical units rendered straight to XML, and subtree filters that select
+//! whole root containers, whole unit lists or list entries by their keys answered by picking
+//! units from the sorted map. Everything else (XPath, with-defaults modes that change the
+//! data, content matches on non-key leaves, partial selections) returns None and goes the
+//! general way (JSON document, filter walk, libyang), which gives the same bytes where both
+//! apply (see the tests).
+
+use netloom_yang::{NodeId, Schema, UnitKey, UnitMap};
+
+use super::data::module_of;
+use super::errors::RpcError;
+use super::render::Selection;
+use super::xml::Element;
+
+/// The units one top-level filter element selects.
+enum Pick {
+    Root(NodeId),
+    List(netloom_yang::UnitListId),
+    Entry(UnitKey),
+}
+
+/// What a subtree filter selects, if it is one the fast path understands.
+fn picks(schema: &Schema, filter: &Element) -> Option<Vec<Pick>> {
+    let mut out = Vec::new();
+    let mut roots = Vec::new();
+    for c in &filter.children {
+        let module = module_of(schema, &c.ns)?;
+        let root = schema.root(&module, &c.name)?;
+        if roots.contains(&root) || !c.attrs.is_empty() {
+            // Two filters on one root merge their selections: the general path does that.
+            return None;
+        }
+        roots.push(root);
+        if c.children.is_empty() {
+            if !c.text().is_empty() {
+                return None;
+            }
+            out.push(Pick::Root(root));
+            continue;
+        }
+        let [e] = c.children.as_slice() else {
+            return None;
+        };
+        if e.ns != c.ns || !e.attrs.is_empty() || !e.text().is_empty() {
+            return None;
+        }
+        let list = schema
+            .node(schema.child(root, Some(&module), &e.name)?)
+            .unit?;
+        if e.children.is_empty() {
+            out.push(Pick::List(list));
+            continue;
+        }
+        // Exactly the keys, each a content match: one entry, whole.
+        let keys = schema.unit(list).keys();
+        if e.children.len() != keys.len() {
+            return None;
+        }
+        let mut values = Vec::with_capacity(keys.len());
+        for k in keys {
+            let m = e.children.iter().find(|m| &m.name == k)?;
+            if m.ns != c.ns || !m.children.is_empty() || m.text().is_empty() {
+                return None;
+            }
+            values.push(m.text());
+        }
+        out.push(Pick::Entry(schema.unit_key(list, &values).ok()?));
+    }
+    Some(out)
+}
+
+/// The `<data>` content of a plain read of `units` with `selection`; None when the general
+/// path must answer.
+pub fn config_xml(
+    schema: &Schema,
+    units: &UnitMap,
+    selection: &Selection<'_>,
+) -> Result<Option<String>, RpcError> {
+    let mut chosen: Vec<(&UnitKey, &str)> = match selection {
+        Selection::All => units.iter().map(|(k, v)| (k, &**v)).collect(),
+        Selection::Subtree(f) => {
+            let Some(picks) = picks(schema, f) else {
+                return Ok(None);
+            };
+            let mut chosen = Vec::new();
+            for p in picks {
+                match p {
+                    Pick::Entry(key) => {
+                        if let Some((k, v)) = units.get_key_value(&key) {
+                            chosen.push((k, &**v));
+                        }
+                    }
+                    Pick::List(list) => chosen.extend(
+                        units
+                            .range(range_start(list)..)
+                            .take_while(|(k, _)| k.list == list)
+                            .map(|(k, v)| (k, &**v)),
+                    ),
+                    Pick::Root(root) => chosen.extend(
+                        units
+                            .iter()
+                            .filter(|(k, _)| schema.unit(k.list).root() == root)
+                            .map(|(k, v)| (k, &**v)),
+                    ),
+                }
+            }
+            chosen
+        }
+        Selection::XPath { .. } => return Ok(None),
+    };
+    // Map order is schema order: what the general path prints.
+    chosen.sort_by(|a, b| a.0.cmp(b.0));
+    let mut xml = String::new();
+    match schema.write_units_xml(chosen, &mut xml) {
+        Ok(true) => Ok(Some(xml)),
+        Ok(false) => Ok(None),
+        Err(e) => Err(RpcError::failed(format!("stored data: {e}"))),
+    }
+}
+
+/// The smallest key of unit list `list`.
+fn range_start(list: netloom_yang::UnitListId) -> UnitKey {
+    UnitKey {
+        list,
+        path: std::sync::Arc::from(""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use netloom_yang::Encoding;
+    use serde_json::json;
+
+    use super::*;
+    use crate::netconf::xml::parse;
+
+    const NL: &str = "urn:netloom:yang:netloom-host";
+
+    fn units(s: &Schema) -> UnitMap {
+        let doc = json!({
+            "netloom-host:networks": {"network": [
+                {"name": "n10", "type": "bridge", "mtu": 1500},
+                {"name": "n2", "type": "bridge"},
+                {"name": "n9", "type": "vxlan", "vxlan": {"vni": 7, "remote": ["192.0.2.1"]}}
+            ]},
+            "netloom-host:system": {"commit-history": 5000, "user": [{"name": "ann"}]},
+            "netloom-host:pods": {"pod": [{"namespace": "ns", "name": "p1",
+                "interface": [{"name": "eth0", "network": "n10"}]}]}
+        });
+        let canonical = s.validate(&doc.to_string(), Encoding::Json).unwrap();
+        s.split_canonical(&canonical)
+            .unwrap()
+            .into_iter()
+            .map(|(k, t)| (k, Arc::from(t)))
+            .collect()
+    }
+
+    /// The general path: the whole document, the filter walk, libyang's printer.
+    fn general(s: &Schema, m: &UnitMap, filter: Option<&Element>) -> String {
+        let text = s.to_json(m.iter().map(|(k, v)| (k, &**v)));
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let doc = match filter {
+            Some(f) => crate::netconf::filter::subtree(s, &doc, f),
+            None => doc,
+        };
+        crate::netconf::data::to_xml(s, &doc).unwrap()
+    }
+
+    #[test]
+    fn same_bytes_as_the_general_path() {
+        let s = Schema::new().unwrap();
+        let m = units(&s);
+        let fast = config_xml(&s, &m, &Selection::All).unwrap().unwrap();
+        assert_eq!(fast, general(&s, &m, None));
+        for f in [
+            format!(r#"<filter><networks xmlns="{NL}"/></filter>"#),
+            format!(r#"<filter><networks xmlns="{NL}"><network/></networks></filter>"#),
+            format!(
+                r#"<filter><networks xmlns="{NL}"><network><name>n9</name></network></networks></filter>"#
+            ),
+            format!(
+                r#"<filter><networks xmlns="{NL}"><network><name>zz</name></network></networks></filter>"#
+            ),
+            format!(r#"<filter><system xmlns="{NL}"><user/></system></filter>"#),
+            format!(r#"<filter><system xmlns="{NL}"/><networks xmlns="{NL}"/></filter>"#),
+            format!(
+                r#"<filter><pods xmlns="{NL}"><pod><namespace>ns</namespace><name>p1</name></pod></pods></filter>"#
+            ),
+        ] {
+            let el = parse(f.as_bytes()).unwrap();
+            let fast = config_xml(&s, &m, &Selection::Subtree(&el))
+                .unwrap()
+                .unwrap_or_else(|| panic!("fast path declined {f}"));
+            assert_eq!(fast, general(&s, &m, Some(&el)), "{f}");
+        }
+    }
+
+    #[test]
+    fn declines_what_it_does_not_understand() {
+        let s = Schema::new().unwrap();
+        let m = units(&s);
+        for f in [
+            // a content match on a non-key leaf, a partial selection, an unknown namespace
+            format!(
+                r#"<filter><networks xmlns="{NL}"><network><type>bridge</type></network></networks></filter>"#
+            ),
+            format!(
+                r#"<filter><networks xmlns="{NL}"><network><name>n2</name><mtu/></network></networks></filter>"#
+            ),
+            r#"<filter><networks xmlns="urn:elsewhere"/></filter>"#.to_owned(),
+        ] {
+            let el = parse(f.as_bytes()).unwrap();
+            assert!(
+                config_xml(&s, &m, &Selection::Subtree(&el))
+                    .unwrap()
+                    .is_none(),
+                "{f}"
+            );
+        }
+    }
+}
