@@ -13,7 +13,14 @@ netconfd runs behind a private sshd (key login, `netconf` subsystem through
 netconf-subsystem's port@socket form) with --target=candidate and the bench module
 tests/bench/nlbench.yang (netloom-host's networks/network, the leaves the bench sets).
 Everything runs in a temporary directory that is removed at the end.
+
+The same lines are then measured again with the Rust client (`netloom-netconf-bench`, built
+by `cargo build --release -p netloom-tests --bin netloom-netconf-bench`; looked for beside
+--netloomd unless --rust-client names it) against a fresh instance of each server, and
+printed as a second table: ncclient's lxml parsing and paramiko's crypto flatten the ratios
+of the first one.
 """
+import json
 import argparse
 import os
 import shutil
@@ -180,6 +187,37 @@ def measure(server, n, ops):
     return out
 
 
+def measure_rust(client, server, n, ops):
+    """The same lines as measure(), driven by the Rust client."""
+    cmd = [client, "--port", str(server.port), "--ns", server.ns, "--entries", str(n),
+           "--ops", str(ops)]
+    if isinstance(server, Netloom):
+        cmd += ["--user", "admin", "--password", PASSWORD]
+    else:
+        cmd += ["--user", os.environ.get("USER", "root"), "--key", server.key]
+    r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    assert r["got"] == n, (server.name, r["got"])
+    return {"create": (r["create"], None), "get": (r["get"], None),
+            "edit": (sum(r["edit"]), r["edit"])}
+
+
+def table(title, results, n, ops):
+    lines = [("create", "one edit-config + commit creating %d entries" % n),
+             ("get", "get-config of %d entries" % n),
+             ("edit", "%d x one-entry edit-config + commit at %d+" % (ops, n))]
+    print(title)
+    print("%-50s %12s %12s %9s" % ("", "netloom s", "netconfd s", "ratio"))
+    for key, label in lines:
+        nl = results["netloom"][key][0]
+        nd = results.get("netconfd", {}).get(key, (None,))[0]
+        print("%-50s %12.3f %12s %9s" % (label, nl, "-" if nd is None else "%.3f" % nd,
+                                         "-" if nd is None else "%.1fx" % (nd / nl)))
+    for name in results:
+        lat_ = results[name]["edit"][1]
+        print("%s one-entry edit+commit at %d: p50 %.2f ms, p99 %.2f ms" % (
+            name, n, statistics.median(lat_) * 1e3, pct(lat_, 99) * 1e3))
+
+
 def big(server, n, ops):
     m = server.connect()
     t = time.perf_counter()
@@ -203,19 +241,30 @@ def main():
     ap.add_argument("--ops", type=int, default=1000)
     ap.add_argument("--big", type=int, default=100000)
     ap.add_argument("--no-netconfd", action="store_true", help="measure netloom only")
+    ap.add_argument("--rust-client", help="the netloom-netconf-bench binary")
     a = ap.parse_args()
+    client = a.rust_client or os.path.join(os.path.dirname(os.path.abspath(a.netloomd)),
+                                           "netloom-netconf-bench")
+    if not os.access(client, os.X_OK):
+        sys.exit("no Rust client at %s (build netloom-netconf-bench or pass --rust-client)"
+                 % client)
     tmp = tempfile.mkdtemp(prefix="nc-bench-")
     try:
-        results = {}
+        results, rust = {}, {}
         servers = [lambda: Netloom(a.netloomd, tmp)]
         if not a.no_netconfd:
             servers.append(lambda: Netconfd(tmp))
         for make in servers:
-            s = make()
-            try:
-                results[s.name] = measure(s, a.entries, a.ops)
-            finally:
-                s.stop()
+            for measured, run in ((results, lambda s: measure(s, a.entries, a.ops)),
+                                  (rust, lambda s: measure_rust(client, s, a.entries, a.ops))):
+                # a fresh server (and datastore) for each client
+                for sub in ("netloom", "yuma"):
+                    shutil.rmtree(os.path.join(tmp, sub), ignore_errors=True)
+                s = make()
+                try:
+                    measured[s.name] = run(s)
+                finally:
+                    s.stop()
         shutil.rmtree(os.path.join(tmp, "netloom"))
         s = Netloom(a.netloomd, tmp)
         try:
@@ -225,21 +274,12 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    lines = [("create", "one edit-config + commit creating %d entries" % a.entries),
-             ("get", "get-config of %d entries" % a.entries),
-             ("edit", "%d x one-entry edit-config + commit at %d+" % (a.ops, a.entries))]
-    print("%-50s %12s %12s %9s" % ("", "netloom s", "netconfd s", "ratio"))
-    for key, label in lines:
-        nl = results["netloom"][key][0]
-        nd = results.get("netconfd", {}).get(key, (None,))[0]
-        print("%-50s %12.3f %12s %9s" % (label, nl, "-" if nd is None else "%.3f" % nd,
-                                         "-" if nd is None else "%.1fx" % (nd / nl)))
-    for name in results:
-        lat_ = results[name]["edit"][1]
-        print("%s one-entry edit+commit at %d: p50 %.2f ms, p99 %.2f ms" % (
-            name, a.entries, statistics.median(lat_) * 1e3, pct(lat_, 99) * 1e3))
+    table("ncclient (Python) client:", results, a.entries, a.ops)
+    print()
+    table("Rust client (netloom-netconf-bench):", rust, a.entries, a.ops)
+    print()
     print("netloom at %d entries (loaded in %.1f s): one-entry edit+commit p50 %.2f ms, "
-          "p99 %.2f ms over %d (goal p99 <= 10 ms)" % (
+          "p99 %.2f ms over %d (goal p99 <= 10 ms; ncclient)" % (
               a.big, load, statistics.median(lat) * 1e3, pct(lat, 99) * 1e3, len(lat)))
 
 

@@ -33,6 +33,21 @@ fn local(text: &str) -> &str {
     text.rsplit_once(':').map(|(_, l)| l).unwrap_or(text)
 }
 
+/// The `<target>` of lock/unlock naming an NMDA datastore (RFC 8526 section 3.3 augments
+/// both with `<datastore>`); None when it names a classic one. Only the configuration
+/// datastores that take writes can be locked.
+pub(crate) fn lock_target(target: &Element) -> Option<Result<DatastoreId, RpcError>> {
+    target.child(NS_NMDA, "datastore")?;
+    Some(match datastore(target) {
+        Ok(Nmda::Config(id)) => Ok(id),
+        Ok(Nmda::Intended | Nmda::Operational) => Err(RpcError::invalid_value(
+            "intended and operational are read-only: there is nothing to lock",
+        )
+        .with_info("bad-element", "datastore")),
+        Err(e) => Err(e),
+    })
+}
+
 fn datastore(op: &Element) -> Result<Nmda, RpcError> {
     let el = param(op, "datastore").ok_or_else(|| RpcError::missing_element("datastore"))?;
     Ok(match local(el.text()) {
@@ -187,4 +202,34 @@ pub(crate) async fn edit_data(
     })
     .await
     .map(|_| Answer::Ok)
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+    use crate::netconf::xml::parse;
+
+    fn target(inner: &str) -> Element {
+        parse(
+            format!(
+                r#"<target xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores">{inner}</target>"#
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn nmda_lock_targets() {
+        let t = target(&format!(
+            r#"<datastore xmlns="{NS_NMDA}">ds:candidate</datastore>"#
+        ));
+        assert_eq!(lock_target(&t).unwrap().unwrap(), DatastoreId::Candidate);
+        let t = target(&format!(
+            r#"<datastore xmlns="{NS_NMDA}">ds:operational</datastore>"#
+        ));
+        assert_eq!(lock_target(&t).unwrap().unwrap_err().tag, "invalid-value");
+        let t = target(r#"<running xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"/>"#);
+        assert!(lock_target(&t).is_none());
+    }
 }

@@ -194,7 +194,10 @@ pub(crate) async fn dispatch(
         "delete-config" => delete_config(ctx, op).await,
         "lock" | "unlock" => {
             ctx.may_write(&op.name)?;
-            let datastore = datastore(op, "target")?;
+            let datastore = match op.param("target").and_then(nmda::lock_target) {
+                Some(nmda) => nmda?,
+                None => datastore(op, "target")?,
+            };
             let request = if op.name == "lock" {
                 Request::Lock { datastore }
             } else {
