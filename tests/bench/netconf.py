@@ -265,7 +265,7 @@ def main():
                     measured[s.name] = run(s)
                 finally:
                     s.stop()
-        shutil.rmtree(os.path.join(tmp, "netloom"))
+        shutil.rmtree(os.path.join(tmp, "netloom"), ignore_errors=True)
         s = Netloom(a.netloomd, tmp)
         try:
             load, lat = big(s, a.big, a.ops)
