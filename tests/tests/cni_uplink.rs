@@ -121,7 +121,7 @@ fn vlan_daemon(node: &Netns, id: u16, start: &str, end: &str) -> Daemon {
         node,
         &[(
             "/netloom-host:networks/network[name='v7']",
-            json!({"type": "vlan", "uplink": "wire", "vlan-id": id,
+            json!({"type": "vlan", "uplink": "wire", "vlan-id": id, "mtu": 1400,
                 "ipam": {"pool": [{"name": "v4", "subnet": "10.68.0.0/24",
                     "range": {"start": start, "end": end}}]}}),
         )],
@@ -136,7 +136,7 @@ fn vlan_pods_on_two_nodes_talk_tagged_and_the_subinterface_follows_config() {
         return;
     }
     let ranges = [("10.68.0.10", "10.68.0.19"), ("10.68.0.20", "10.68.0.29")];
-    let daemons: Vec<Daemon> = (0..2)
+    let mut daemons: Vec<Daemon> = (0..2)
         .map(|i| vlan_daemon(&nodes[i], 7, ranges[i].0, ranges[i].1))
         .collect();
     // committed config made each node's subinterface: 802.1Q id 7 on the wire, netloom's
@@ -148,6 +148,7 @@ fn vlan_pods_on_two_nodes_talk_tagged_and_the_subinterface_follows_config() {
         assert_eq!(sub["link"], "wire", "{sub}");
         assert_eq!(sub["ifalias"], "netloom", "{sub}");
         assert_eq!(sub["operstate"], "UP", "{sub}");
+        assert_eq!(sub["mtu"], 1400, "{sub}");
     }
     let pods = [Netns::new("p1"), Netns::new("p2")];
     let mut addrs = Vec::new();
@@ -164,6 +165,7 @@ fn vlan_pods_on_two_nodes_talk_tagged_and_the_subinterface_follows_config() {
         assert!(ok, "ADD on node {i}: {r}");
         let eth0 = pod.ip_json(&["-d", "link", "show", "eth0"]);
         assert_eq!(eth0[0]["linkinfo"]["info_kind"], "macvlan", "{eth0}");
+        assert_eq!(eth0[0]["mtu"], 1400, "{eth0}");
         addrs.push(first_ip(&r));
     }
     assert!(
@@ -199,6 +201,9 @@ fn vlan_pods_on_two_nodes_talk_tagged_and_the_subinterface_follows_config() {
             );
         }
     }
+    restarts_adopt_repair_and_remove_orphans(&nodes, &pods, &mut daemons);
+    assert!(pods[0].ping(&addrs[1]), "node 1 -> node 2 after restarts");
+    assert!(pods[1].ping(&addrs[0]), "node 2 -> node 1 after restarts");
     for (i, pod) in pods.iter().enumerate() {
         let (ok, r) = cni(
             &daemons[i].cni_socket,
@@ -221,6 +226,60 @@ fn vlan_pods_on_two_nodes_talk_tagged_and_the_subinterface_follows_config() {
     assert!(gone.is_null(), "wire.9 left behind: {gone}");
     assert!(!link(&nodes[0], "wire").is_null(), "the uplink itself went");
     assert_eq!(link(&nodes[1], "wire.7")["linkinfo"]["info_data"]["id"], 7);
+}
+
+/// Restarted daemons adopt the VLAN subinterface and a working pod as they are (same
+/// interface index: no flap), make a pod interface deleted by hand again on its VLAN, and
+/// remove a netloom-marked subinterface no committed network owns.
+fn restarts_adopt_repair_and_remove_orphans(
+    nodes: &[Netns; 2],
+    pods: &[Netns; 2],
+    daemons: &mut [Daemon],
+) {
+    let index = |n: &Netns, dev: &str| link(n, dev)["ifindex"].as_u64();
+    let sub = [index(&nodes[0], "wire.7"), index(&nodes[1], "wire.7")];
+    let pod1 = index(&pods[0], "eth0");
+    // node 1: an orphan of netloom's (say its network went while the daemon was down)
+    run(
+        "ip",
+        &[
+            "-n",
+            &nodes[0].name,
+            "link",
+            "add",
+            "link",
+            "wire",
+            "name",
+            "wire.5",
+            "type",
+            "vlan",
+            "id",
+            "5",
+        ],
+    );
+    run(
+        "ip",
+        &[
+            "-n",
+            &nodes[0].name,
+            "link",
+            "set",
+            "wire.5",
+            "alias",
+            "netloom",
+        ],
+    );
+    daemons[0].restart();
+    assert!(link(&nodes[0], "wire.5").is_null(), "orphan wire.5 kept");
+    assert_eq!(index(&nodes[0], "wire.7"), sub[0], "wire.7 made again");
+    assert_eq!(index(&pods[0], "eth0"), pod1, "node 1's pod flapped");
+    // node 2: the pod's interface deleted by hand comes back on the VLAN subinterface
+    run("ip", &["-n", &pods[1].name, "link", "del", "eth0"]);
+    daemons[1].restart();
+    assert_eq!(index(&nodes[1], "wire.7"), sub[1], "wire.7 made again");
+    let eth0 = link(&pods[1], "eth0");
+    assert_eq!(eth0["linkinfo"]["info_kind"], "macvlan", "{eth0}");
+    assert_eq!(eth0["mtu"], 1400, "{eth0}");
 }
 
 /// An uplink with carrier inside `node`: a veth pair, both ends up.
