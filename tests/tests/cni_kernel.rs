@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use netloom_store::Store;
-use netloom_tests::cni::{bridge_network, cni, conf, eventually, kernel_daemon, run, Netns};
+use netloom_tests::cni::{
+    bridge_network, cni, conf, configure, eventually, kernel_daemon, run, Netns,
+};
 use netloom_tests::{need_root, Daemon};
 use netloom_yang::Schema;
 use serde_json::{json, Value};
@@ -180,4 +182,49 @@ fn hairpin_bridge_ports() {
         .unwrap();
         assert_eq!(port[0]["hairpin"], net == "blue", "{net}: {port}");
     }
+}
+
+#[test]
+fn network_settings_change_in_place_under_live_pods() {
+    need_root!();
+    let node = Netns::new("node");
+    let (p, v) = bridge_network("blue", "10.77.0.0/24", "10.77.0.1");
+    let d = kernel_daemon(&node, &[(&p, v)]);
+    let pod = Netns::new("inplace");
+    let (ok, r) = cni(
+        &d.cni_socket,
+        "ADD",
+        "inplace",
+        &pod.path(),
+        "eth0",
+        "",
+        conf(json!({"network": "blue"})),
+    );
+    assert!(ok, "{r}");
+    let bridge = || node.ip_json(&["-d", "link", "show", "nl-blue"])[0].clone();
+    let before = bridge();
+    assert!(pod.ping("10.77.0.1"));
+    // MTU and hairpin are settings of the live bridge, not a reason to make it again (which
+    // would leave every pod's host end outside it)
+    configure(
+        &d,
+        &[
+            "set networks network blue mtu 1400",
+            "set networks network blue bridge hairpin true",
+        ],
+    );
+    let after = bridge();
+    assert_eq!(after["ifindex"], before["ifindex"], "nl-blue made again");
+    assert_eq!(after["mtu"], 1400, "{after}");
+    assert!(pod.ping("10.77.0.1"), "the pod lost its bridge");
+    // and a gateway address moves in place too
+    configure(
+        &d,
+        &["set networks network blue ipam pool v4 gateway 10.77.0.254"],
+    );
+    assert_eq!(bridge()["ifindex"], before["ifindex"], "nl-blue made again");
+    let addrs: Vec<String> = node.addresses("nl-blue");
+    assert!(addrs.contains(&"10.77.0.254/24".to_string()), "{addrs:?}");
+    assert!(!addrs.contains(&"10.77.0.1/24".to_string()), "{addrs:?}");
+    assert!(pod.ping("10.77.0.254"));
 }

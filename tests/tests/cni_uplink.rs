@@ -166,6 +166,16 @@ fn vlan_pods_on_two_nodes_talk_tagged_and_the_subinterface_follows_config() {
         let eth0 = pod.ip_json(&["-d", "link", "show", "eth0"]);
         assert_eq!(eth0[0]["linkinfo"]["info_kind"], "macvlan", "{eth0}");
         assert_eq!(eth0[0]["mtu"], 1400, "{eth0}");
+        let (ok, v) = cni(
+            &daemons[i].cni_socket,
+            "CHECK",
+            &format!("vl{i}"),
+            &pod.path(),
+            "eth0",
+            &pod_args(&format!("vl{i}")),
+            conf(json!({"network": "v7", "prevResult": r})),
+        );
+        assert!(ok, "CHECK on node {i}: {v}");
         addrs.push(first_ip(&r));
     }
     assert!(
@@ -204,6 +214,13 @@ fn vlan_pods_on_two_nodes_talk_tagged_and_the_subinterface_follows_config() {
     restarts_adopt_repair_and_remove_orphans(&nodes, &pods, &mut daemons);
     assert!(pods[0].ping(&addrs[1]), "node 1 -> node 2 after restarts");
     assert!(pods[1].ping(&addrs[0]), "node 2 -> node 1 after restarts");
+    // a new MTU is set on the live subinterface: made again, it would take the pods' along
+    let sub = link(&nodes[0], "wire.7");
+    configure(&daemons[0], &["set networks network v7 mtu 1450"]);
+    let after = link(&nodes[0], "wire.7");
+    assert_eq!(after["ifindex"], sub["ifindex"], "wire.7 made again");
+    assert_eq!(after["mtu"], 1450, "{after}");
+    assert!(pods[0].ping(&addrs[1]), "node 1's pod lost its VLAN");
     for (i, pod) in pods.iter().enumerate() {
         let (ok, r) = cni(
             &daemons[i].cni_socket,
@@ -348,6 +365,16 @@ fn ipvlan_pods_talk_in_l2_and_l3_mode() {
             assert_eq!(l[0]["address"], uplink_mac, "{l}");
             assert_eq!(r["interfaces"][0]["mac"], uplink_mac, "{r}");
             assert_eq!(pod.addresses("eth0")[0], r["ips"][0]["address"], "{r}");
+            let (ok, v) = cni(
+                &d.cni_socket,
+                "CHECK",
+                &cid,
+                &pod.path(),
+                "eth0",
+                "",
+                conf(json!({"network": net, "prevResult": r})),
+            );
+            assert!(ok, "{net} CHECK {i}: {v}");
             addrs.push(first_ip(&r));
         }
         assert!(pods[0].ping(&addrs[1]), "{mode}: a -> b");

@@ -72,6 +72,7 @@ impl DataplaneDriver for KernelDriver {
             match op {
                 Op::CreateLink(l) => links::create(&h, l).await,
                 Op::DeleteLink(l) => links::delete(&h, &l.name).await,
+                Op::UpdateLink { old, new } => links::update(&h, old, new).await,
                 Op::AddRoute(r) => {
                     routes::add_route(&h, r, device_index(&h, &r.device).await?).await
                 }
