@@ -10,14 +10,16 @@
 # TEST is a test target of netloom-tests (tests/tests/TEST.rs), FILTER a libtest name filter.
 # Installs what it needs itself: apt qemu-system-x86, linux-image-amd64, busybox-static
 # (virtme-ng's initramfs), tcpdump; virtme-ng in its own venv, .venv-full-kernel (not the
-# repo's .venv, which CI builds). Builds with the
-# normal debug profile into $CARGO_TARGET_DIR (or target/), boots the kernel once, streams
-# the tests' output, prints a summary and exits non-zero when any test binary failed.
+# repo's .venv, which CI builds). Builds with the normal debug profile into
+# $CARGO_TARGET_DIR (or target/), boots the kernel once, streams the tests' output,
+# prints a summary and exits non-zero when any test binary failed (or ran longer than
+# $NETLOOM_LANE_TIMEOUT seconds, default 1800).
 # Needs root (network namespaces in the VM). Not part of .ci/run: too slow, too heavy an
 # install. Everything runs ~30x slower in the VM: for correctness, never timing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
+[ "$(id -u)" -eq 0 ] || { echo "full-kernel: needs root (apt, network namespaces)" >&2; exit 2; }
 
 apt_packages=(qemu-system-x86 linux-image-amd64 busybox-static tcpdump)
 missing=()
@@ -71,7 +73,8 @@ done
 
 # What the VM runs: each test binary in turn (one test at a time: the emulated CPUs are
 # slow), its exit status written to the shared scratch dir.
-cat >"$scratch/guest.sh" <<'EOF'
+printf 'lane_timeout=%s\n' "${NETLOOM_LANE_TIMEOUT:-1800}" >"$scratch/guest.sh"
+cat >>"$scratch/guest.sh" <<'EOF'
 set -u
 export NETLOOM_FULL_KERNEL=1 RUST_BACKTRACE=1
 scratch=$(dirname "$0")
@@ -79,8 +82,9 @@ echo "full-kernel: guest kernel $(uname -r)"
 while IFS=$'\t' read -r name exe filter; do
   echo "=== $name ${filter:+(filter $filter)}"
   start=$(date +%s)
+  # bounded: a hung test fails the lane instead of holding the VM forever
   # shellcheck disable=SC2086
-  "$exe" $filter --test-threads=1
+  timeout "$lane_timeout" "$exe" $filter --test-threads=1
   rc=$?
   printf '%s\t%s\t%s\t%s\n' "$name" "$filter" "$rc" "$(($(date +%s) - start))" >>"$scratch/results"
 done <"$scratch/plan"
@@ -100,15 +104,15 @@ echo "full-kernel: summary"
 while IFS=$'\t' read -r name exe filter; do
   line=$(awk -F'\t' -v n="$name" -v f="$filter" '$1 == n && $2 == f' "$scratch/results" | head -1)
   if [ -z "$line" ]; then
-    echo "  $name ${filter:+($filter) }: DID NOT RUN"
+    echo "  $name${filter:+ ($filter)}: DID NOT RUN"
     failed=1
   else
     rc=$(cut -f3 <<<"$line")
     secs=$(cut -f4 <<<"$line")
     if [ "$rc" = 0 ]; then
-      echo "  $name ${filter:+($filter) }: passed in $secs s"
+      echo "  $name${filter:+ ($filter)}: passed in $secs s"
     else
-      echo "  $name ${filter:+($filter) }: FAILED (exit $rc) in $secs s"
+      echo "  $name${filter:+ ($filter)}: FAILED (exit $rc) in $secs s"
       failed=1
     fi
   fi
