@@ -279,6 +279,13 @@ pub fn eventually<T>(probe: impl Fn() -> T, done: impl Fn(&T) -> bool) -> T {
 /// a file, so this works whatever netns the daemon runs in); panics with the CLI's answer
 /// when the commit fails.
 pub fn configure(d: &Daemon, lines: &[&str]) {
+    if let Err(e) = try_configure(d, lines) {
+        panic!("commit of {lines:?}: {e}");
+    }
+}
+
+/// [`configure`], the CLI's answer as the error when the commit fails.
+pub fn try_configure(d: &Daemon, lines: &[&str]) -> Result<(), String> {
     let mut c = Command::new(crate::netloom_path());
     c.env("NETLOOM_CLI_SOCKET", &d.cli_socket)
         .arg("-c")
@@ -287,12 +294,15 @@ pub fn configure(d: &Daemon, lines: &[&str]) {
         c.arg("-c").arg(l);
     }
     let out = c.arg("-c").arg("commit").output().unwrap();
-    assert!(
-        out.status.success(),
-        "commit of {lines:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
 
 /// The first address of a CNI result, without its prefix length.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use netloom_store::Store;
 use netloom_tests::cni::{
-    bridge_network, cni, conf, configure, eventually, kernel_daemon, run, Netns,
+    bridge_network, cni, conf, configure, eventually, kernel_daemon, run, try_configure, Netns,
 };
 use netloom_tests::{need_root, Daemon};
 use netloom_yang::Schema;
@@ -204,6 +204,22 @@ fn network_settings_change_in_place_under_live_pods() {
     let bridge = || node.ip_json(&["-d", "link", "show", "nl-blue"])[0].clone();
     let before = bridge();
     assert!(pod.ping("10.77.0.1"));
+    // a commit the kernel refuses part of (no interface `nosuch` to hang a VLAN on; `zz-bad`
+    // sorts after `blue`, so the bridge was changed before the refusal) is undone whole:
+    // the bridge keeps the MTU it had, though config never named one
+    let refused = try_configure(
+        &d,
+        &[
+            "set networks network blue mtu 1300",
+            "set networks network zz-bad type vlan",
+            "set networks network zz-bad uplink nosuch",
+            "set networks network zz-bad vlan-id 3",
+        ],
+    );
+    assert!(refused.is_err(), "a VLAN on a missing uplink was committed");
+    let undone = bridge();
+    assert_eq!(undone["mtu"], before["mtu"], "{undone}");
+    assert_eq!(undone["ifindex"], before["ifindex"], "{undone}");
     // MTU and hairpin are settings of the live bridge, not a reason to make it again (which
     // would leave every pod's host end outside it)
     configure(

@@ -268,9 +268,24 @@ async fn set_mtu(h: &Handle, index: u32, mtu: u16) -> Result<(), DriverError> {
 
 /// Change a live link from `old` to `new` in place (same kernel object: see
 /// `LinkSpec::same_object`): MTU, master, addresses. An MTU dropped from config is left as
-/// it is (what the kernel would have chosen is not known any more).
-pub async fn update(h: &Handle, old: &LinkSpec, new: &LinkSpec) -> Result<(), DriverError> {
-    let idx = index(h, &new.name).await?;
+/// it is (what the kernel would have chosen is not known any more). Returns the MTU the
+/// link had, so the undo can put it back even when `old` did not say.
+pub async fn update(
+    h: &Handle,
+    old: &LinkSpec,
+    new: &LinkSpec,
+) -> Result<Option<u16>, DriverError> {
+    let live = find(h, &new.name)
+        .await?
+        .ok_or_else(|| DriverError::Refused {
+            op: format!("update {}", new.name),
+            reason: "no such interface".into(),
+        })?;
+    let idx = live.header.index;
+    let was = live.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Mtu(m) => u16::try_from(*m).ok(),
+        _ => None,
+    });
     if let Some(m) = new.mtu.filter(|m| Some(*m) != old.mtu) {
         set_mtu(h, idx, m).await?;
     }
@@ -291,7 +306,7 @@ pub async fn update(h: &Handle, old: &LinkSpec, new: &LinkSpec) -> Result<(), Dr
     for a in new.addresses.iter().filter(|a| !old.addresses.contains(a)) {
         add_address(h, idx, a).await?;
     }
-    Ok(())
+    Ok(was)
 }
 
 /// Delete a link by name; an absent one counts as deleted. Refuses links that are not
