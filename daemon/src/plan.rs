@@ -172,11 +172,25 @@ pub fn plan(l: &Lists, diffs: &[UnitDiff]) -> Result<Vec<Op>, Error> {
                     });
                 }
             }
-            for link in old.iter().rev().filter(|o| !new.contains(o)) {
-                removals.push(Op::DeleteLink(link.clone()));
+            // a link that stays the same kernel object is changed in place, never made
+            // again: its ports and subinterfaces (the pods) hang off it
+            let kept = |l: &LinkSpec, others: &[LinkSpec]| {
+                others.iter().find(|o| o.same_object(l)).cloned()
+            };
+            for link in old.iter().rev() {
+                if kept(link, &new).is_none() {
+                    removals.push(Op::DeleteLink(link.clone()));
+                }
             }
-            for link in new.iter().filter(|n| !old.contains(n)) {
-                creations.push(Op::CreateLink(link.clone()));
+            for link in &new {
+                match kept(link, &old) {
+                    None => creations.push(Op::CreateLink(link.clone())),
+                    Some(before) if before != *link => creations.push(Op::UpdateLink {
+                        old: before,
+                        new: link.clone(),
+                    }),
+                    Some(_) => {}
+                }
             }
         } else if d.key.list == l.physical_functions {
             let old = read::<PhysicalFunction>(&d.key, &d.old)?;
@@ -279,6 +293,45 @@ mod tests {
         .unwrap();
         assert!(matches!(&del[0], Op::DeleteLink(v) if v.name == "nlx42"));
         assert!(matches!(&del[1], Op::DeleteLink(b) if b.name == "nl-x"));
+    }
+
+    #[test]
+    fn settings_of_a_live_link_change_in_place_and_an_identity_change_remakes_it() {
+        let s = Schema::new().unwrap();
+        let l = Lists::resolve(&s).unwrap();
+        let key = s.unit_key(l.networks, &["v"]).unwrap();
+        let vlan = |id: u16, mtu: u16| -> Option<Arc<str>> {
+            Some(
+                format!(
+                    r#"{{"name":"v","type":"vlan","uplink":"eth0","vlan-id":{id},"mtu":{mtu}}}"#
+                )
+                .into(),
+            )
+        };
+        let diff = |old, new| {
+            plan(
+                &l,
+                &[UnitDiff {
+                    key: key.clone(),
+                    old,
+                    new,
+                }],
+            )
+            .unwrap()
+        };
+        let ops = diff(vlan(7, 1500), vlan(7, 1400));
+        assert!(
+            matches!(&ops[..], [Op::UpdateLink { old, new }]
+                if old.name == "eth0.7" && old.mtu == Some(1500) && new.mtu == Some(1400)),
+            "{ops:?}"
+        );
+        assert!(diff(vlan(7, 1500), vlan(7, 1500)).is_empty());
+        let ops = diff(vlan(7, 1500), vlan(9, 1500));
+        assert!(
+            matches!(&ops[..], [Op::DeleteLink(a), Op::CreateLink(b)]
+                if a.name == "eth0.7" && b.name == "eth0.9"),
+            "{ops:?}"
+        );
     }
 
     #[test]

@@ -38,6 +38,20 @@ pub struct LinkSpec {
     pub addresses: Vec<IpNet>,
 }
 
+impl LinkSpec {
+    /// Whether `other` describes the same kernel object, differing at most in what can be
+    /// changed on the live link (MTU, master, addresses, a bridge's hairpin default, which
+    /// only its ports carry). Making such a link again would drop what hangs off it: a
+    /// bridge's ports, a VLAN subinterface's macvlans.
+    pub fn same_object(&self, other: &LinkSpec) -> bool {
+        self.name == other.name
+            && match (&self.kind, &other.kind) {
+                (LinkKind::Bridge { .. }, LinkKind::Bridge { .. }) => true,
+                (a, b) => a == b,
+            }
+    }
+}
+
 /// A route in the host's routing tables.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteSpec {
@@ -96,6 +110,12 @@ pub struct OvsPortSpec {
 pub enum Op {
     CreateLink(LinkSpec),
     DeleteLink(LinkSpec),
+    /// Take a live link from `old` to `new` settings (see [`LinkSpec::same_object`]) in
+    /// place: the kernel object, and what hangs off it, stays.
+    UpdateLink {
+        old: LinkSpec,
+        new: LinkSpec,
+    },
     AddRoute(RouteSpec),
     DeleteRoute(RouteSpec),
     AddRule(RuleSpec),
@@ -133,6 +153,10 @@ impl Op {
         match self {
             Op::CreateLink(l) => Op::DeleteLink(l.clone()),
             Op::DeleteLink(l) => Op::CreateLink(l.clone()),
+            Op::UpdateLink { old, new } => Op::UpdateLink {
+                old: new.clone(),
+                new: old.clone(),
+            },
             Op::AddRoute(r) => Op::DeleteRoute(r.clone()),
             Op::DeleteRoute(r) => Op::AddRoute(r.clone()),
             Op::AddRule(r) => Op::DeleteRule(r.clone()),

@@ -24,6 +24,23 @@ pub fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// Whether this run is the full-kernel lane (`tests/full-kernel.sh` sets
+/// `NETLOOM_FULL_KERNEL=1`): there every kernel feature a test needs must be present, so a
+/// missing one fails the test instead of skipping it.
+pub fn full_kernel_lane() -> bool {
+    std::env::var("NETLOOM_FULL_KERNEL").is_ok_and(|v| v == "1")
+}
+
+/// Say why a test does not run: a skip with the reason, or in the full-kernel lane a
+/// failure (the lane exists to run exactly these tests).
+pub fn skip(reason: &str) {
+    assert!(
+        !full_kernel_lane(),
+        "NETLOOM_FULL_KERNEL=1 but the test would skip: {reason}"
+    );
+    eprintln!("skipped: {reason}");
+}
+
 /// Skip (with the reason printed) unless root with `ip` available.
 #[macro_export]
 macro_rules! need_root {
@@ -34,10 +51,33 @@ macro_rules! need_root {
                 .output()
                 .is_err()
         {
-            eprintln!("skipped: needs root and iproute2 to make network namespaces");
+            $crate::cni::skip("needs root and iproute2 to make network namespaces");
             return;
         }
     };
+}
+
+/// Whether `node`'s kernel makes links of `kind` (`ip link add ... type KIND...`) on
+/// `uplink`; when it cannot (`module` missing), the test is skipped with the reason, or
+/// fails in the full-kernel lane.
+pub fn kernel_makes(node: &Netns, uplink: &str, kind: &[&str], module: &str) -> bool {
+    let mut args = vec![
+        "-n", &node.name, "link", "add", "probe0", "link", uplink, "type",
+    ];
+    args.extend_from_slice(kind);
+    let ok = Command::new("ip")
+        .args(&args)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        run("ip", &["-n", &node.name, "link", "del", "probe0"]);
+    } else {
+        skip(&format!(
+            "this kernel cannot make {} links (module {module} missing)",
+            kind[0]
+        ));
+    }
+    ok
 }
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -233,4 +273,40 @@ pub fn eventually<T>(probe: impl Fn() -> T, done: impl Fn(&T) -> bool) -> T {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// Commit `set`/`delete` lines to a running daemon through the `netloom` CLI (its socket is
+/// a file, so this works whatever netns the daemon runs in); panics with the CLI's answer
+/// when the commit fails.
+pub fn configure(d: &Daemon, lines: &[&str]) {
+    if let Err(e) = try_configure(d, lines) {
+        panic!("commit of {lines:?}: {e}");
+    }
+}
+
+/// [`configure`], the CLI's answer as the error when the commit fails.
+pub fn try_configure(d: &Daemon, lines: &[&str]) -> Result<(), String> {
+    let mut c = Command::new(crate::netloom_path());
+    c.env("NETLOOM_CLI_SOCKET", &d.cli_socket)
+        .arg("-c")
+        .arg("configure");
+    for l in lines {
+        c.arg("-c").arg(l);
+    }
+    let out = c.arg("-c").arg("commit").output().unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The first address of a CNI result, without its prefix length.
+pub fn first_ip(result: &Value) -> String {
+    let a = result["ips"][0]["address"].as_str().unwrap_or_default();
+    a.split('/').next().unwrap_or_default().to_owned()
 }

@@ -1,16 +1,17 @@
 //! CNI against the kernel at scale and at its limits: 100 pods attached and detached in
 //! parallel through the shim (no duplicate address, nothing leaked), an exhausted pool
 //! (the CNI error, nothing left behind, STATUS 50 until an address is free again), the
-//! hairpin option on bridge ports, and VLAN / ipvlan networks, which need kernel modules
-//! this machine's kernel may lack: those tests probe and skip with the reason.
+//! hairpin option on bridge ports. VLAN and ipvlan networks, which need kernel modules this
+//! machine's kernel may lack, are tested in `cni_uplink`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::sync::Arc;
 
 use netloom_store::Store;
-use netloom_tests::cni::{bridge_network, cni, conf, eventually, kernel_daemon, run, Netns};
+use netloom_tests::cni::{
+    bridge_network, cni, conf, configure, eventually, kernel_daemon, run, try_configure, Netns,
+};
 use netloom_tests::{need_root, Daemon};
 use netloom_yang::Schema;
 use serde_json::{json, Value};
@@ -183,108 +184,63 @@ fn hairpin_bridge_ports() {
     }
 }
 
-/// Whether the node's kernel makes links of `kind` (a module may be missing).
-fn kernel_has(node: &Netns, kind: &[&str]) -> bool {
-    let mut args = vec![
-        "-n", &node.name, "link", "add", "probe0", "link", "upl0", "type",
-    ];
-    args.extend_from_slice(kind);
-    let ok = Command::new("ip")
-        .args(&args)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        run("ip", &["-n", &node.name, "link", "del", "probe0"]);
-    }
-    ok
-}
-
-fn node_with_uplink() -> Netns {
+#[test]
+fn network_settings_change_in_place_under_live_pods() {
+    need_root!();
     let node = Netns::new("node");
-    run(
-        "ip",
-        &[
-            "-n", &node.name, "link", "add", "upl0", "type", "veth", "peer", "name", "upl0p",
-        ],
-    );
-    run("ip", &["-n", &node.name, "link", "set", "upl0", "up"]);
-    run("ip", &["-n", &node.name, "link", "set", "upl0p", "up"]);
-    node
-}
-
-#[test]
-fn ipvlan_pods_or_skip_without_the_module() {
-    need_root!();
-    let node = node_with_uplink();
-    if !kernel_has(&node, &["ipvlan", "mode", "l2"]) {
-        eprintln!("skipped: this kernel cannot make ipvlan links (module ipvlan missing)");
-        return;
-    }
-    let d = kernel_daemon(
-        &node,
-        &[(
-            "/netloom-host:networks/network[name='iv']",
-            json!({"type": "ipvlan", "uplink": "upl0",
-                "ipam": {"pool": [{"name": "v4", "subnet": "10.67.0.0/24"}]}}),
-        )],
-    );
-    let pods = [Netns::new("iv1"), Netns::new("iv2")];
-    let mut addrs = Vec::new();
-    for (i, pod) in pods.iter().enumerate() {
-        let (ok, r) = cni(
-            &d.cni_socket,
-            "ADD",
-            &format!("iv{i}"),
-            &pod.path(),
-            "eth0",
-            "",
-            conf(json!({"network": "iv"})),
-        );
-        assert!(ok, "{r}");
-        let l = pod.ip_json(&["-d", "link", "show", "eth0"]);
-        assert_eq!(l[0]["linkinfo"]["info_kind"], "ipvlan", "{l}");
-        addrs.push(
-            r["ips"][0]["address"]
-                .as_str()
-                .unwrap()
-                .split('/')
-                .next()
-                .unwrap()
-                .to_owned(),
-        );
-    }
-    assert!(pods[0].ping(&addrs[1]));
-}
-
-#[test]
-fn vlan_pods_or_skip_without_the_module() {
-    need_root!();
-    let node = node_with_uplink();
-    if !kernel_has(&node, &["vlan", "id", "7"]) {
-        eprintln!("skipped: this kernel cannot make VLAN links (module 8021q missing)");
-        return;
-    }
-    let d = kernel_daemon(
-        &node,
-        &[(
-            "/netloom-host:networks/network[name='v7']",
-            json!({"type": "vlan", "uplink": "upl0", "vlan-id": 7,
-                "ipam": {"pool": [{"name": "v4", "subnet": "10.68.0.0/24"}]}}),
-        )],
-    );
-    let sub = node.ip_json(&["-d", "link", "show", "upl0.7"]);
-    assert_eq!(sub[0]["linkinfo"]["info_data"]["id"], 7, "{sub}");
-    let pod = Netns::new("v7");
+    let (p, v) = bridge_network("blue", "10.77.0.0/24", "10.77.0.1");
+    let d = kernel_daemon(&node, &[(&p, v)]);
+    let pod = Netns::new("inplace");
     let (ok, r) = cni(
         &d.cni_socket,
         "ADD",
-        "v7",
+        "inplace",
         &pod.path(),
         "eth0",
         "",
-        conf(json!({"network": "v7"})),
+        conf(json!({"network": "blue"})),
     );
     assert!(ok, "{r}");
-    let l = pod.ip_json(&["-d", "link", "show", "eth0"]);
-    assert_eq!(l[0]["linkinfo"]["info_kind"], "macvlan", "{l}");
+    let bridge = || node.ip_json(&["-d", "link", "show", "nl-blue"])[0].clone();
+    let before = bridge();
+    assert!(pod.ping("10.77.0.1"));
+    // a commit the kernel refuses part of (no interface `nosuch` to hang a VLAN on; `zz-bad`
+    // sorts after `blue`, so the bridge was changed before the refusal) is undone whole:
+    // the bridge keeps the MTU it had, though config never named one
+    let refused = try_configure(
+        &d,
+        &[
+            "set networks network blue mtu 1300",
+            "set networks network zz-bad type vlan",
+            "set networks network zz-bad uplink nosuch",
+            "set networks network zz-bad vlan-id 3",
+        ],
+    );
+    assert!(refused.is_err(), "a VLAN on a missing uplink was committed");
+    let undone = bridge();
+    assert_eq!(undone["mtu"], before["mtu"], "{undone}");
+    assert_eq!(undone["ifindex"], before["ifindex"], "{undone}");
+    // MTU and hairpin are settings of the live bridge, not a reason to make it again (which
+    // would leave every pod's host end outside it)
+    configure(
+        &d,
+        &[
+            "set networks network blue mtu 1400",
+            "set networks network blue bridge hairpin true",
+        ],
+    );
+    let after = bridge();
+    assert_eq!(after["ifindex"], before["ifindex"], "nl-blue made again");
+    assert_eq!(after["mtu"], 1400, "{after}");
+    assert!(pod.ping("10.77.0.1"), "the pod lost its bridge");
+    // and a gateway address moves in place too
+    configure(
+        &d,
+        &["set networks network blue ipam pool v4 gateway 10.77.0.254"],
+    );
+    assert_eq!(bridge()["ifindex"], before["ifindex"], "nl-blue made again");
+    let addrs: Vec<String> = node.addresses("nl-blue");
+    assert!(addrs.contains(&"10.77.0.254/24".to_string()), "{addrs:?}");
+    assert!(!addrs.contains(&"10.77.0.1/24".to_string()), "{addrs:?}");
+    assert!(pod.ping("10.77.0.254"));
 }

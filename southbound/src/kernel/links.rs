@@ -192,6 +192,10 @@ pub async fn create(h: &Handle, spec: &LinkSpec) -> Result<(), DriverError> {
             )));
         }
         tracing::info!(link = %spec.name, "adopting the existing link");
+        // config may have changed while the daemon was down
+        if let Some(m) = spec.mtu {
+            set_mtu(h, existing.header.index, m).await?;
+        }
     } else {
         let msg = match &spec.kind {
             LinkKind::Bridge { .. } => built(LinkBridge::new(&spec.name), spec.mtu),
@@ -248,6 +252,61 @@ pub async fn create(h: &Handle, spec: &LinkSpec) -> Result<(), DriverError> {
         add_address(h, idx, a).await?;
     }
     Ok(())
+}
+
+async fn set_mtu(h: &Handle, index: u32, mtu: u16) -> Result<(), DriverError> {
+    h.link()
+        .set(
+            LinkUnspec::new_with_index(index)
+                .mtu(u32::from(mtu))
+                .build(),
+        )
+        .execute()
+        .await
+        .map_err(|e| nl_error(format!("set mtu {mtu} on link {index}"), e))
+}
+
+/// Change a live link from `old` to `new` in place (same kernel object: see
+/// `LinkSpec::same_object`): MTU, master, addresses. An MTU dropped from config is left as
+/// it is (what the kernel would have chosen is not known any more). Returns the MTU the
+/// link had, so the undo can put it back even when `old` did not say.
+pub async fn update(
+    h: &Handle,
+    old: &LinkSpec,
+    new: &LinkSpec,
+) -> Result<Option<u16>, DriverError> {
+    let live = find(h, &new.name)
+        .await?
+        .ok_or_else(|| DriverError::Refused {
+            op: format!("update {}", new.name),
+            reason: "no such interface".into(),
+        })?;
+    let idx = live.header.index;
+    let was = live.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Mtu(m) => u16::try_from(*m).ok(),
+        _ => None,
+    });
+    if let Some(m) = new.mtu.filter(|m| Some(*m) != old.mtu) {
+        set_mtu(h, idx, m).await?;
+    }
+    if new.master != old.master {
+        let b = match &new.master {
+            Some(m) => LinkUnspec::new_with_index(idx).controller(index(h, m).await?),
+            None => LinkUnspec::new_with_index(idx).nocontroller(),
+        };
+        h.link()
+            .set(b.build())
+            .execute()
+            .await
+            .map_err(|e| nl_error(format!("set master of {}", new.name), e))?;
+    }
+    for a in old.addresses.iter().filter(|a| !new.addresses.contains(a)) {
+        delete_address(h, idx, a.addr(), a.prefix_len()).await?;
+    }
+    for a in new.addresses.iter().filter(|a| !old.addresses.contains(a)) {
+        add_address(h, idx, a).await?;
+    }
+    Ok(was)
 }
 
 /// Delete a link by name; an absent one counts as deleted. Refuses links that are not

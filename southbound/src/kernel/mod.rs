@@ -67,6 +67,16 @@ impl DataplaneDriver for KernelDriver {
         if let Op::Sysctl { key, to, .. } = op {
             return set_sysctl(key, to);
         }
+        if let Op::UpdateLink { old, new } = op {
+            let was = netns::in_host(|h| async move { links::update(&h, old, new).await })?;
+            // the undo restores the MTU the link really had
+            let mut back = old.clone();
+            back.mtu = back.mtu.or(was);
+            return Ok(Op::UpdateLink {
+                old: new.clone(),
+                new: back,
+            });
+        }
         let undo = op.inverse();
         netns::in_host(|h| async move {
             match op {
