@@ -177,3 +177,160 @@ fn restart_adopts_matching_pods_repairs_drift_and_removes_orphans() {
     assert!(store.allocations(None).unwrap().is_empty());
     assert!(store.attachments().unwrap().is_empty());
 }
+
+/// The flood list (all-zero-MAC FDB entries) of VXLAN device `dev` in `node`, sorted.
+fn flood_list(node: &Netns, dev: &str) -> Vec<String> {
+    let fdb: Value = serde_json::from_str(&run(
+        "bridge",
+        &["-n", &node.name, "-j", "fdb", "show", "dev", dev],
+    ))
+    .unwrap();
+    let mut out: Vec<String> = fdb
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["mac"] == "00:00:00:00:00:00")
+        .filter_map(|e| e["dst"].as_str().map(str::to_owned))
+        .collect();
+    out.sort();
+    out
+}
+
+/// A commit through the CLI socket (each word list one command line).
+fn commit(d: &netloom_tests::Daemon, lines: &[&str]) {
+    let mut c = std::process::Command::new(netloom_tests::netloom_path());
+    c.env("NETLOOM_CLI_SOCKET", &d.cli_socket)
+        .args(["-c", "configure"]);
+    for l in lines {
+        c.args(["-c", l]);
+    }
+    let out = c.args(["-c", "commit"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Remotes a commit drops leave the VXLAN device's flood list at once, without the device
+/// being made again (its pods keep their traffic); remotes added by hand while the daemon
+/// was down go at restart; someone else's VXLAN device is never touched.
+#[test]
+fn vxlan_flood_list_follows_the_committed_remotes() {
+    need_root!();
+    let node = Netns::new("node");
+    for args in [
+        &[
+            "link", "add", "upl0", "type", "veth", "peer", "name", "upl0p",
+        ][..],
+        &["link", "set", "upl0", "up"],
+        &["link", "set", "upl0p", "up"],
+        &["addr", "add", "192.0.2.1/24", "dev", "upl0"],
+        // a foreign VXLAN device with a flood entry of its own
+        &[
+            "link",
+            "add",
+            "vxforeign",
+            "type",
+            "vxlan",
+            "id",
+            "77",
+            "dstport",
+            "4790",
+            "local",
+            "192.0.2.1",
+        ],
+    ] {
+        run("ip", &[&["-n", &node.name][..], args].concat());
+    }
+    let foreign = [
+        "fdb",
+        "append",
+        "00:00:00:00:00:00",
+        "dev",
+        "vxforeign",
+        "dst",
+        "192.0.2.50",
+    ];
+    run("bridge", &[&["-n", &node.name][..], &foreign[..]].concat());
+    let mut d = kernel_daemon(
+        &node,
+        &[(
+            "/netloom-host:networks/network[name='red']",
+            json!({"type": "vxlan", "uplink": "upl0",
+                "vxlan": {"vni": 4242, "local": "192.0.2.1", "remote": ["192.0.2.2", "192.0.2.3"]},
+                "ipam": {"pool": [{"name": "v4", "subnet": "10.99.0.0/24", "gateway": "10.99.0.1"}]}}),
+        )],
+    );
+    assert_eq!(flood_list(&node, "nlx4242"), ["192.0.2.2", "192.0.2.3"]);
+    let pod = Netns::new("a");
+    let (ok, r) = cni(
+        &d.cni_socket,
+        "ADD",
+        "ctr-vx",
+        &pod.path(),
+        "eth0",
+        &pod_args("a"),
+        conf(json!({"network": "red"})),
+    );
+    assert!(ok, "{r}");
+    let vx_before = link(&node, "nlx4242");
+
+    // a commit drops one remote and adds another: synced in place
+    commit(
+        &d,
+        &[
+            "delete networks network red vxlan remote 192.0.2.2",
+            "set networks network red vxlan remote 192.0.2.4",
+        ],
+    );
+    assert_eq!(
+        flood_list(&node, "nlx4242"),
+        ["192.0.2.3", "192.0.2.4"],
+        "{}",
+        d.log_tail(20)
+    );
+    let vx = link(&node, "nlx4242");
+    assert_eq!(
+        vx["ifindex"], vx_before["ifindex"],
+        "the device was recreated: {vx}"
+    );
+    assert_eq!(vx["master"], "nl-red", "{vx}");
+    assert!(pod.ping("10.99.0.1"), "the pod lost its gateway");
+
+    // stale remotes added while the daemon is down go at restart
+    d.stop();
+    for dst in ["192.0.2.9", "192.0.2.2"] {
+        let add = [
+            "fdb",
+            "append",
+            "00:00:00:00:00:00",
+            "dev",
+            "nlx4242",
+            "dst",
+            dst,
+        ];
+        run("bridge", &[&["-n", &node.name][..], &add[..]].concat());
+    }
+    assert_eq!(flood_list(&node, "nlx4242").len(), 4);
+    d.restart();
+    assert_eq!(flood_list(&node, "nlx4242"), ["192.0.2.3", "192.0.2.4"]);
+    assert_eq!(link(&node, "nlx4242")["ifindex"], vx_before["ifindex"]);
+    assert!(
+        d.log().join("\n").contains("removed a VXLAN remote"),
+        "{}",
+        d.log_tail(20)
+    );
+    assert_eq!(flood_list(&node, "vxforeign"), ["192.0.2.50"]);
+    let (ok, v) = cni(
+        &d.cni_socket,
+        "DEL",
+        "ctr-vx",
+        &pod.path(),
+        "eth0",
+        "",
+        conf(json!({"network": "red"})),
+    );
+    assert!(ok, "{v}");
+}
