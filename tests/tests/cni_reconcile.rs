@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use netloom_store::Store;
-use netloom_tests::cni::{bridge_network, cni, conf, kernel_daemon, pod_args, run, Netns};
+use netloom_tests::cni::{
+    bridge_network, cni, conf, eventually, kernel_daemon, pod_args, run, Netns,
+};
 use netloom_tests::need_root;
 use netloom_yang::Schema;
 use serde_json::{json, Value};
@@ -333,4 +335,117 @@ fn vxlan_flood_list_follows_the_committed_remotes() {
         conf(json!({"network": "red"})),
     );
     assert!(ok, "{v}");
+}
+
+/// The store of a stopped daemon.
+fn open_store(d: &netloom_tests::Daemon) -> Store {
+    Store::open(
+        &d.data_dir.join("netloom.db"),
+        Arc::new(Schema::new().unwrap()),
+    )
+    .unwrap()
+}
+
+/// Attachment rows without a recorded spec (as an older daemon wrote them): one whose
+/// network is still configured and whose leases the ledger holds is rebuilt and reconciled
+/// like any other (its drift repaired, the pod not flapped, the spec stored for next
+/// time); one that cannot be rebuilt (its network is gone) is released: interface out of
+/// the pod, leases freed, row removed.
+#[test]
+fn attachments_without_a_spec_are_rebuilt_or_released() {
+    need_root!();
+    let node = Netns::new("node");
+    let (p, v) = bridge_network("blue", "10.77.0.0/24", "10.77.0.1");
+    let mut d = kernel_daemon(&node, &[(&p, v)]);
+    let pods = [Netns::new("a"), Netns::new("b")];
+    for (i, pod) in pods.iter().enumerate() {
+        let (ok, r) = cni(
+            &d.cni_socket,
+            "ADD",
+            &format!("ctr{i}"),
+            &pod.path(),
+            "eth0",
+            &pod_args(&format!("p{i}")),
+            conf(json!({"network": "blue"})),
+        );
+        assert!(ok, "{r}");
+    }
+    let before = link(&pods[0], "eth0");
+    let addrs = pods[0].addresses("eth0");
+    d.stop();
+    let mut recorded = Value::Null;
+    {
+        let mut store = open_store(&d);
+        for mut a in store.attachments().unwrap() {
+            let mut r: Value = serde_json::from_str(&a.result).unwrap();
+            let spec = r["netloom"].as_object_mut().unwrap().remove("spec");
+            if a.container_id == "ctr0" {
+                recorded = spec.unwrap();
+            }
+            a.result = r.to_string();
+            if a.container_id == "ctr1" {
+                a.network = "retired".into();
+            }
+            store.put_attachment(&a).unwrap();
+        }
+    }
+    // drift on the rebuildable one, to prove it is reconciled
+    run("ip", &["-n", &pods[0].name, "route", "del", "default"]);
+    assert!(!has_default_route(&pods[0]));
+
+    d.restart();
+    let log = d.log().join("\n");
+    assert!(
+        log.contains("rebuilt=1") && log.contains("released=1") && log.contains("repaired=1"),
+        "{log}"
+    );
+    // rebuilt: repaired in place, same interface, MAC and addresses
+    let a = link(&pods[0], "eth0");
+    assert_eq!(a["ifindex"], before["ifindex"], "pod a flapped: {a}");
+    assert_eq!(a["address"], before["address"]);
+    assert_eq!(pods[0].addresses("eth0"), addrs);
+    assert!(has_default_route(&pods[0]));
+    // released: its interface is out of the pod
+    let gone = eventually(|| pods[1].links(), |l| !l.contains(&"eth0".to_string()));
+    assert!(!gone.contains(&"eth0".to_string()), "{gone:?}");
+    d.stop();
+    let store = open_store(&d);
+    let rows = store.attachments().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row: Value = serde_json::from_str(&rows[0].result).unwrap();
+    // the very spec the ADD had recorded
+    assert_eq!(row["netloom"]["spec"], recorded);
+    let owners: Vec<String> = store
+        .allocations(None)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.owner)
+        .collect();
+    assert!(
+        owners.iter().all(|o| o == "ctr0") && !owners.is_empty(),
+        "{owners:?}"
+    );
+    drop(store);
+
+    // the rebuilt spec serves the next restart and the DEL as a recorded one would
+    d.restart();
+    assert!(
+        d.log().join("\n").contains("adopted=1"),
+        "{}",
+        d.log_tail(10)
+    );
+    let (ok, v) = cni(
+        &d.cni_socket,
+        "DEL",
+        "ctr0",
+        &pods[0].path(),
+        "eth0",
+        "",
+        conf(json!({"network": "blue"})),
+    );
+    assert!(ok, "{v}");
+    d.stop();
+    let store = open_store(&d);
+    assert!(store.allocations(None).unwrap().is_empty());
+    assert!(store.attachments().unwrap().is_empty());
 }
