@@ -10,8 +10,8 @@ use std::path::Path;
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, IpVlanMode,
-    LinkAttribute, LinkFlags, MacVlanMode,
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoBridgePort, InfoData, InfoKind, InfoPortData,
+    InfoPortKind, InfoVeth, IpVlanMode, LinkAttribute, LinkFlags, MacVlanMode,
 };
 use rtnetlink::{Handle, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
@@ -218,6 +218,17 @@ async fn attach_one(
     pod
 }
 
+/// No IPv6 address generation on a veth's host end. It is a bridge port and needs no
+/// address of its own; a link-local one would put a route per pod into the host's IPv6
+/// table, which the kernel walks whole whenever any interface goes down (every DEL), and
+/// generating it (with its DAD and MLD work) adds to every ADD. Set in the request that
+/// brings the end up, so no address is ever made.
+fn no_host_end_ipv6() -> LinkAttribute {
+    LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![AfSpecInet6::AddrGenMode(
+        In6AddrGenMode::None,
+    )])])
+}
+
 /// The host end of a new veth (already on its bridge): up, the owner mark, hairpin.
 async fn mark_host_end(
     s: &Sides,
@@ -227,7 +238,8 @@ async fn mark_host_end(
 ) -> Result<(), DriverError> {
     let b = LinkUnspec::new_with_name(host_name)
         .up()
-        .append_extra_attribute(LinkAttribute::IfAlias(mark.to_owned()));
+        .append_extra_attribute(LinkAttribute::IfAlias(mark.to_owned()))
+        .append_extra_attribute(no_host_end_ipv6());
     s.host
         .link()
         .set(b.build())
@@ -269,7 +281,8 @@ pub(super) async fn host_end_up(
         .up()
         .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::IfAlias(
             mark.to_owned(),
-        ));
+        ))
+        .append_extra_attribute(no_host_end_ipv6());
     if let Some(br) = bridge {
         b = b.controller(uplink_index(&s.host, br).await?);
     }
