@@ -151,6 +151,31 @@ fn vf_spec(pf: &str, vf: &VirtualFunction) -> VfSpec {
     }
 }
 
+/// The op that takes VXLAN device `old` to `new` when they differ only in their remotes.
+fn remotes_change(old: &LinkSpec, new: &LinkSpec) -> Option<Op> {
+    let (
+        LinkKind::Vxlan {
+            remotes: from,
+            group,
+            ..
+        },
+        LinkKind::Vxlan { remotes: to, .. },
+    ) = (&old.kind, &new.kind)
+    else {
+        return None;
+    };
+    let mut same = new.clone();
+    if let LinkKind::Vxlan { remotes, .. } = &mut same.kind {
+        remotes.clone_from(from);
+    }
+    (old.name == new.name && from != to && same == *old).then(|| Op::SetVxlanRemotes {
+        link: new.name.clone(),
+        group: *group,
+        from: from.clone(),
+        to: to.clone(),
+    })
+}
+
 /// Ops to take the dataplane from the old to the new side of `diffs`.
 pub fn plan(l: &Lists, diffs: &[UnitDiff]) -> Result<Vec<Op>, Error> {
     let mut removals: Vec<Op> = Vec::new();
@@ -172,17 +197,27 @@ pub fn plan(l: &Lists, diffs: &[UnitDiff]) -> Result<Vec<Op>, Error> {
                     });
                 }
             }
-            // a link that stays the same kernel object is changed in place, never made
-            // again: its ports and subinterfaces (the pods) hang off it
+            // a VXLAN device whose remotes alone changed keeps running: only its flood
+            // list is synced (recreating it would cut every pod on its bridge off)
+            let mut synced: Vec<&str> = Vec::new();
+            for n in &new {
+                if let Some(op) = old.iter().find_map(|o| remotes_change(o, n)) {
+                    synced.push(n.name.as_str());
+                    settings.push(op);
+                }
+            }
+            let unsynced = |l: &&LinkSpec| !synced.contains(&l.name.as_str());
+            // any other link that stays the same kernel object is changed in place, never
+            // made again: its ports and subinterfaces (the pods) hang off it
             let kept = |l: &LinkSpec, others: &[LinkSpec]| {
                 others.iter().find(|o| o.same_object(l)).cloned()
             };
-            for link in old.iter().rev() {
+            for link in old.iter().rev().filter(unsynced) {
                 if kept(link, &new).is_none() {
                     removals.push(Op::DeleteLink(link.clone()));
                 }
             }
-            for link in &new {
+            for link in new.iter().filter(unsynced) {
                 match kept(link, &old) {
                     None => creations.push(Op::CreateLink(link.clone())),
                     Some(before) if before != *link => creations.push(Op::UpdateLink {
@@ -293,6 +328,54 @@ mod tests {
         .unwrap();
         assert!(matches!(&del[0], Op::DeleteLink(v) if v.name == "nlx42"));
         assert!(matches!(&del[1], Op::DeleteLink(b) if b.name == "nl-x"));
+    }
+
+    #[test]
+    fn changed_vxlan_remotes_sync_the_flood_list_without_recreating_the_device() {
+        let s = Schema::new().unwrap();
+        let l = Lists::resolve(&s).unwrap();
+        let key = s.unit_key(l.networks, &["x"]).unwrap();
+        let net = |remotes: &str, vni: u32| -> Arc<str> {
+            format!(
+                r#"{{"name":"x","type":"vxlan","vxlan":{{"vni":{vni},"remote":[{remotes}]}},
+                "ipam":{{"pool":[{{"name":"p","subnet":"10.1.0.0/24","gateway":"10.1.0.1"}}]}}}}"#
+            )
+            .into()
+        };
+        let diff = |old: Arc<str>, new: Arc<str>| {
+            plan(
+                &l,
+                &[UnitDiff {
+                    key: key.clone(),
+                    old: Some(old),
+                    new: Some(new),
+                }],
+            )
+            .unwrap()
+        };
+        let ops = diff(
+            net(r#""192.0.2.2","192.0.2.3""#, 42),
+            net(r#""192.0.2.3","192.0.2.4""#, 42),
+        );
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        let Op::SetVxlanRemotes { link, from, to, .. } = &ops[0] else {
+            panic!("{ops:?}")
+        };
+        assert_eq!(link, "nlx42");
+        assert_eq!(from.len(), 2);
+        assert_eq!(to[1].to_string(), "192.0.2.4");
+        // the undo puts the old list back
+        assert!(matches!(ops[0].inverse(), Op::SetVxlanRemotes { to, .. } if to == *from));
+        // another VNI is another device: replaced, not synced
+        let ops = diff(net(r#""192.0.2.2""#, 42), net(r#""192.0.2.3""#, 43));
+        assert!(
+            matches!(&ops[0], Op::DeleteLink(v) if v.name == "nlx42"),
+            "{ops:?}"
+        );
+        assert!(
+            matches!(&ops[1], Op::CreateLink(v) if v.name == "nlx43"),
+            "{ops:?}"
+        );
     }
 
     #[test]

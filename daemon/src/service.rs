@@ -155,6 +155,7 @@ fn run_jobs(
     rx: &mpsc::Receiver<Work>,
     state: &StateNotifier,
 ) -> Option<Envelope> {
+    let started = std::time::Instant::now();
     let grouped = match engine.store_mut().begin_group() {
         Ok(()) => true,
         Err(e) => {
@@ -174,6 +175,7 @@ fn run_jobs(
             Err(_) => break,
         }
     }
+    let ran = started.elapsed();
     let durable = !grouped
         || engine.store_mut().end_group().map_or_else(
             |e| {
@@ -182,6 +184,12 @@ fn run_jobs(
             },
             |()| true,
         );
+    tracing::debug!(
+        jobs = delivers.len(),
+        run_us = ran.as_micros() as u64,
+        commit_us = (started.elapsed() - ran).as_micros() as u64,
+        "group commit"
+    );
     for d in delivers {
         d(durable);
     }

@@ -138,6 +138,15 @@ pub enum Op {
     },
     AddOvsPort(OvsPortSpec),
     DeleteOvsPort(OvsPortSpec),
+    /// Make the flood list of the netloom VXLAN device `link` exactly `to` (stale remotes
+    /// removed, new ones added) without recreating the device, so its bridge's pods keep
+    /// their traffic; `from` is the list it had (the undo sets it back).
+    SetVxlanRemotes {
+        link: String,
+        group: Option<IpAddr>,
+        from: Vec<IpAddr>,
+        to: Vec<IpAddr>,
+    },
     /// Set a host sysctl (`net.ipv4.ip_forward`) to `to`. `from` is what it was, known
     /// once applied: the driver's undo carries it, so a failed commit puts it back.
     Sysctl {
@@ -196,6 +205,17 @@ impl Op {
                 key: key.clone(),
                 from: Some(to.clone()),
                 to: from.clone().unwrap_or_else(|| to.clone()),
+            },
+            Op::SetVxlanRemotes {
+                link,
+                group,
+                from,
+                to,
+            } => Op::SetVxlanRemotes {
+                link: link.clone(),
+                group: *group,
+                from: to.clone(),
+                to: from.clone(),
             },
             Op::AddOvsPort(p) => Op::DeleteOvsPort(p.clone()),
             Op::DeleteOvsPort(p) => Op::AddOvsPort(p.clone()),

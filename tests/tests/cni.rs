@@ -272,6 +272,8 @@ fn bridge_pods_add_check_del_gc_in_namespaces() {
         assert_eq!(r["interfaces"][1]["sandbox"], pod.path());
         let host = r["interfaces"][0]["name"].as_str().unwrap().to_owned();
         assert!(node.links().contains(&host), "host end {host} missing");
+        // a bridge port: no address of its own, not even an IPv6 link-local one
+        assert_eq!(node.addresses(&host), Vec::<String>::new(), "{host}");
         let ip4 = r["ips"][0]["address"].as_str().unwrap().to_owned();
         assert_eq!(pod.addresses("eth0")[0], ip4);
         assert_eq!(

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use netloom_store::Store;
-use netloom_tests::cni::{bridge_network, cni, conf, kernel_daemon, pod_args, run, Netns};
+use netloom_tests::cni::{
+    bridge_network, cni, conf, eventually, kernel_daemon, pod_args, run, Netns,
+};
 use netloom_tests::need_root;
 use netloom_yang::Schema;
 use serde_json::{json, Value};
@@ -174,6 +176,276 @@ fn restart_adopts_matching_pods_repairs_drift_and_removes_orphans() {
         Arc::new(Schema::new().unwrap()),
     )
     .unwrap();
+    assert!(store.allocations(None).unwrap().is_empty());
+    assert!(store.attachments().unwrap().is_empty());
+}
+
+/// The flood list (all-zero-MAC FDB entries) of VXLAN device `dev` in `node`, sorted.
+fn flood_list(node: &Netns, dev: &str) -> Vec<String> {
+    let fdb: Value = serde_json::from_str(&run(
+        "bridge",
+        &["-n", &node.name, "-j", "fdb", "show", "dev", dev],
+    ))
+    .unwrap();
+    let mut out: Vec<String> = fdb
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["mac"] == "00:00:00:00:00:00")
+        .filter_map(|e| e["dst"].as_str().map(str::to_owned))
+        .collect();
+    out.sort();
+    out
+}
+
+/// A commit through the CLI socket (each word list one command line).
+fn commit(d: &netloom_tests::Daemon, lines: &[&str]) {
+    let mut c = std::process::Command::new(netloom_tests::netloom_path());
+    c.env("NETLOOM_CLI_SOCKET", &d.cli_socket)
+        .args(["-c", "configure"]);
+    for l in lines {
+        c.args(["-c", l]);
+    }
+    let out = c.args(["-c", "commit"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Remotes a commit drops leave the VXLAN device's flood list at once, without the device
+/// being made again (its pods keep their traffic); remotes added by hand while the daemon
+/// was down go at restart; someone else's VXLAN device is never touched.
+#[test]
+fn vxlan_flood_list_follows_the_committed_remotes() {
+    need_root!();
+    let node = Netns::new("node");
+    for args in [
+        &[
+            "link", "add", "upl0", "type", "veth", "peer", "name", "upl0p",
+        ][..],
+        &["link", "set", "upl0", "up"],
+        &["link", "set", "upl0p", "up"],
+        &["addr", "add", "192.0.2.1/24", "dev", "upl0"],
+        // a foreign VXLAN device with a flood entry of its own
+        &[
+            "link",
+            "add",
+            "vxforeign",
+            "type",
+            "vxlan",
+            "id",
+            "77",
+            "dstport",
+            "4790",
+            "local",
+            "192.0.2.1",
+        ],
+    ] {
+        run("ip", &[&["-n", &node.name][..], args].concat());
+    }
+    let foreign = [
+        "fdb",
+        "append",
+        "00:00:00:00:00:00",
+        "dev",
+        "vxforeign",
+        "dst",
+        "192.0.2.50",
+    ];
+    run("bridge", &[&["-n", &node.name][..], &foreign[..]].concat());
+    let mut d = kernel_daemon(
+        &node,
+        &[(
+            "/netloom-host:networks/network[name='red']",
+            json!({"type": "vxlan", "uplink": "upl0",
+                "vxlan": {"vni": 4242, "local": "192.0.2.1", "remote": ["192.0.2.2", "192.0.2.3"]},
+                "ipam": {"pool": [{"name": "v4", "subnet": "10.99.0.0/24", "gateway": "10.99.0.1"}]}}),
+        )],
+    );
+    assert_eq!(flood_list(&node, "nlx4242"), ["192.0.2.2", "192.0.2.3"]);
+    let pod = Netns::new("a");
+    let (ok, r) = cni(
+        &d.cni_socket,
+        "ADD",
+        "ctr-vx",
+        &pod.path(),
+        "eth0",
+        &pod_args("a"),
+        conf(json!({"network": "red"})),
+    );
+    assert!(ok, "{r}");
+    let vx_before = link(&node, "nlx4242");
+
+    // a commit drops one remote and adds another: synced in place
+    commit(
+        &d,
+        &[
+            "delete networks network red vxlan remote 192.0.2.2",
+            "set networks network red vxlan remote 192.0.2.4",
+        ],
+    );
+    assert_eq!(
+        flood_list(&node, "nlx4242"),
+        ["192.0.2.3", "192.0.2.4"],
+        "{}",
+        d.log_tail(20)
+    );
+    let vx = link(&node, "nlx4242");
+    assert_eq!(
+        vx["ifindex"], vx_before["ifindex"],
+        "the device was recreated: {vx}"
+    );
+    assert_eq!(vx["master"], "nl-red", "{vx}");
+    assert!(pod.ping("10.99.0.1"), "the pod lost its gateway");
+
+    // stale remotes added while the daemon is down go at restart
+    d.stop();
+    for dst in ["192.0.2.9", "192.0.2.2"] {
+        let add = [
+            "fdb",
+            "append",
+            "00:00:00:00:00:00",
+            "dev",
+            "nlx4242",
+            "dst",
+            dst,
+        ];
+        run("bridge", &[&["-n", &node.name][..], &add[..]].concat());
+    }
+    assert_eq!(flood_list(&node, "nlx4242").len(), 4);
+    d.restart();
+    assert_eq!(flood_list(&node, "nlx4242"), ["192.0.2.3", "192.0.2.4"]);
+    assert_eq!(link(&node, "nlx4242")["ifindex"], vx_before["ifindex"]);
+    assert!(
+        d.log().join("\n").contains("removed a VXLAN remote"),
+        "{}",
+        d.log_tail(20)
+    );
+    assert_eq!(flood_list(&node, "vxforeign"), ["192.0.2.50"]);
+    let (ok, v) = cni(
+        &d.cni_socket,
+        "DEL",
+        "ctr-vx",
+        &pod.path(),
+        "eth0",
+        "",
+        conf(json!({"network": "red"})),
+    );
+    assert!(ok, "{v}");
+}
+
+/// The store of a stopped daemon.
+fn open_store(d: &netloom_tests::Daemon) -> Store {
+    Store::open(
+        &d.data_dir.join("netloom.db"),
+        Arc::new(Schema::new().unwrap()),
+    )
+    .unwrap()
+}
+
+/// Attachment rows without a recorded spec (as an older daemon wrote them): one whose
+/// network is still configured and whose leases the ledger holds is rebuilt and reconciled
+/// like any other (its drift repaired, the pod not flapped, the spec stored for next
+/// time); one that cannot be rebuilt (its network is gone) is released: interface out of
+/// the pod, leases freed, row removed.
+#[test]
+fn attachments_without_a_spec_are_rebuilt_or_released() {
+    need_root!();
+    let node = Netns::new("node");
+    let (p, v) = bridge_network("blue", "10.77.0.0/24", "10.77.0.1");
+    let mut d = kernel_daemon(&node, &[(&p, v)]);
+    let pods = [Netns::new("a"), Netns::new("b")];
+    for (i, pod) in pods.iter().enumerate() {
+        let (ok, r) = cni(
+            &d.cni_socket,
+            "ADD",
+            &format!("ctr{i}"),
+            &pod.path(),
+            "eth0",
+            &pod_args(&format!("p{i}")),
+            conf(json!({"network": "blue"})),
+        );
+        assert!(ok, "{r}");
+    }
+    let before = link(&pods[0], "eth0");
+    let addrs = pods[0].addresses("eth0");
+    d.stop();
+    let mut recorded = Value::Null;
+    {
+        let mut store = open_store(&d);
+        for mut a in store.attachments().unwrap() {
+            let mut r: Value = serde_json::from_str(&a.result).unwrap();
+            let spec = r["netloom"].as_object_mut().unwrap().remove("spec");
+            if a.container_id == "ctr0" {
+                recorded = spec.unwrap();
+            }
+            a.result = r.to_string();
+            if a.container_id == "ctr1" {
+                a.network = "retired".into();
+            }
+            store.put_attachment(&a).unwrap();
+        }
+    }
+    // drift on the rebuildable one, to prove it is reconciled
+    run("ip", &["-n", &pods[0].name, "route", "del", "default"]);
+    assert!(!has_default_route(&pods[0]));
+
+    d.restart();
+    let log = d.log().join("\n");
+    assert!(
+        log.contains("rebuilt=1") && log.contains("released=1") && log.contains("repaired=1"),
+        "{log}"
+    );
+    // rebuilt: repaired in place, same interface, MAC and addresses
+    let a = link(&pods[0], "eth0");
+    assert_eq!(a["ifindex"], before["ifindex"], "pod a flapped: {a}");
+    assert_eq!(a["address"], before["address"]);
+    assert_eq!(pods[0].addresses("eth0"), addrs);
+    assert!(has_default_route(&pods[0]));
+    // released: its interface is out of the pod
+    let gone = eventually(|| pods[1].links(), |l| !l.contains(&"eth0".to_string()));
+    assert!(!gone.contains(&"eth0".to_string()), "{gone:?}");
+    d.stop();
+    let store = open_store(&d);
+    let rows = store.attachments().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row: Value = serde_json::from_str(&rows[0].result).unwrap();
+    // the very spec the ADD had recorded
+    assert_eq!(row["netloom"]["spec"], recorded);
+    let owners: Vec<String> = store
+        .allocations(None)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.owner)
+        .collect();
+    assert!(
+        owners.iter().all(|o| o == "ctr0") && !owners.is_empty(),
+        "{owners:?}"
+    );
+    drop(store);
+
+    // the rebuilt spec serves the next restart and the DEL as a recorded one would
+    d.restart();
+    assert!(
+        d.log().join("\n").contains("adopted=1"),
+        "{}",
+        d.log_tail(10)
+    );
+    let (ok, v) = cni(
+        &d.cni_socket,
+        "DEL",
+        "ctr0",
+        &pods[0].path(),
+        "eth0",
+        "",
+        conf(json!({"network": "blue"})),
+    );
+    assert!(ok, "{v}");
+    d.stop();
+    let store = open_store(&d);
     assert!(store.allocations(None).unwrap().is_empty());
     assert!(store.attachments().unwrap().is_empty());
 }

@@ -6,6 +6,7 @@
 
 mod add;
 mod check;
+mod rebuild;
 mod reconcile;
 mod resolve;
 mod result;

@@ -4,6 +4,7 @@
 //! went missing, made again (same MAC, same addresses) when the interface was deleted —
 //! and host ends marked as netloom's that no attachment owns are removed. Attachments whose
 //! netns is gone are left to the runtime's DEL or GC, which cope with a missing netns.
+//! Attachments without a recorded spec are first rebuilt or released (`rebuild`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -40,29 +41,42 @@ struct Tally {
     recreated: usize,
     skipped: usize,
     failed: usize,
+    /// Attachments without a recorded spec, rebuilt or released (see `rebuild`).
+    rebuilt: usize,
+    released: usize,
 }
 
 impl CniService {
     pub(super) fn reconcile(&self) {
         let mut groups: BTreeMap<(String, String), Vec<PodInterfaceSpec>> = BTreeMap::new();
         let mut tally = Tally::default();
-        let owners: HashSet<String> = {
+        let unspecified: Vec<Attachment> = {
             let index = lock(&self.attachments);
             for a in index.values().flatten() {
-                match recorded_spec(a) {
-                    Some(spec) => groups
+                if let Some(spec) = recorded_spec(a) {
+                    groups
                         .entry((a.container_id.clone(), a.netns.clone()))
                         .or_default()
-                        .push(spec),
-                    None => {
-                        tracing::warn!(container = %a.container_id, interface = %a.interface,
-                            "attachment without a recorded spec; not reconciled");
-                        tally.skipped += 1;
-                    }
+                        .push(spec);
                 }
             }
-            index.keys().cloned().collect()
+            index
+                .values()
+                .flatten()
+                .filter(|a| recorded_spec(a).is_none())
+                .cloned()
+                .collect()
         };
+        let asked = unspecified.len();
+        for (a, spec) in self.settle_unspecified(unspecified) {
+            tally.rebuilt += 1;
+            groups
+                .entry((a.container_id.clone(), a.netns.clone()))
+                .or_default()
+                .push(spec);
+        }
+        tally.released = asked - tally.rebuilt;
+        let owners: HashSet<String> = lock(&self.attachments).keys().cloned().collect();
         for ((cid, netns), specs) in &groups {
             let span = tracing::info_span!("reconcile", container = %cid, netns = %netns);
             let _enter = span.enter();
@@ -117,6 +131,8 @@ impl CniService {
             recreated = tally.recreated,
             skipped = tally.skipped,
             failed = tally.failed,
+            rebuilt = tally.rebuilt,
+            released = tally.released,
             orphan_host_ends = removed,
             "reconciled pod interfaces"
         );

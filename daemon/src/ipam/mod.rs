@@ -212,6 +212,32 @@ impl Ipam {
         Ok(n)
     }
 
+    /// The leases `owner`'s `interface` holds in `network`, one per pool that has one;
+    /// nothing is recorded (reconcile rebuilding what an attachment was given).
+    pub fn held(&self, network: &Network, owner: &str, interface: &str) -> Vec<Lease> {
+        let Some(used) = self.used.get(&network.name) else {
+            return Vec::new();
+        };
+        network
+            .ipam
+            .pool
+            .iter()
+            .filter_map(|p| {
+                let pool = PoolRange::new(p);
+                let ip = used
+                    .iter()
+                    .find(|(ip, (o, i))| o == owner && i == interface && pool.subnet.contains(*ip))
+                    .map(|(ip, _)| *ip)?;
+                Some(Lease {
+                    network: network.name.clone(),
+                    pool: pool.name.clone(),
+                    address: IpNet::new(ip, pool.subnet.prefix_len()).ok()?,
+                    gateway: pool.gateway,
+                })
+            })
+            .collect()
+    }
+
     /// How many addresses of `pool` are held.
     pub fn allocated(&self, network: &str, pool: &PoolRange) -> usize {
         self.used.get(network).map_or(0, |m| {

@@ -5,13 +5,10 @@
 use std::net::IpAddr;
 
 use futures_util::TryStreamExt;
-use rtnetlink::packet_core::{
-    NetlinkMessage, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST,
-};
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
-use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVlan, LinkVxlan};
 
+use super::fdb;
 use crate::driver::DriverError;
 use crate::spec::{LinkKind, LinkSpec};
 
@@ -111,7 +108,7 @@ pub fn parse_mac(text: &str) -> Result<Vec<u8>, DriverError> {
     }
 }
 
-async fn index(h: &Handle, name: &str) -> Result<u32, DriverError> {
+pub(crate) async fn index(h: &Handle, name: &str) -> Result<u32, DriverError> {
     find(h, name)
         .await?
         .map(|l| l.header.index)
@@ -152,33 +149,6 @@ pub async fn add_address(h: &Handle, index: u32, a: &ipnet::IpNet) -> Result<(),
         Err(e) if is_exists(&e) => Ok(()),
         Err(e) => Err(nl_error(format!("add address {a}"), e)),
     }
-}
-
-/// `bridge fdb append 00:00:00:00:00:00 dev <vxlan> dst <remote>`: one flood entry per
-/// remote (head-end replication). rtnetlink's request sets EXCL, which refuses a second
-/// all-zero entry, so the message is sent with APPEND by hand.
-async fn append_flood_entry(h: &Handle, index: u32, remote: IpAddr) -> Result<(), DriverError> {
-    let mut req = h
-        .neighbours()
-        .add_bridge(index, &[0u8; 6])
-        .destination(remote);
-    let mut msg = req.message_mut().clone();
-    msg.header.flags |= rtnetlink::packet_route::neighbour::NeighbourFlags::Own;
-    let mut nl = NetlinkMessage::from(RouteNetlinkMessage::NewNeighbour(msg));
-    nl.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND;
-    let mut h = h.clone();
-    let mut replies = h.request(nl).map_err(|e| nl_error("fdb append", e))?;
-    while let Some(m) = futures_util::StreamExt::next(&mut replies).await {
-        if let rtnetlink::packet_core::NetlinkPayload::Error(err) = m.payload {
-            if err.code.is_some() {
-                let e = rtnetlink::Error::NetlinkError(err);
-                if !is_exists(&e) {
-                    return Err(nl_error(format!("fdb append dst {remote}"), e));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Make (or adopt) a host link as `spec` says.
@@ -243,10 +213,9 @@ pub async fn create(h: &Handle, spec: &LinkSpec) -> Result<(), DriverError> {
         None => None,
     };
     finish(h, idx, master, MARK).await?;
-    if let LinkKind::Vxlan { remotes, .. } = &spec.kind {
-        for r in remotes {
-            append_flood_entry(h, idx, *r).await?;
-        }
+    if let LinkKind::Vxlan { remotes, group, .. } = &spec.kind {
+        // an adopted device may still flood to remotes the config dropped while we were down
+        fdb::sync_flood_list(h, idx, remotes, *group).await?;
     }
     for a in &spec.addresses {
         add_address(h, idx, a).await?;

@@ -2,6 +2,7 @@
 //! committed config ([`KernelDriver`], a [`crate::DataplaneDriver`]) and pod interfaces that
 //! follow CNI calls ([`KernelPods`], a [`crate::PodDriver`]).
 
+mod fdb;
 mod links;
 pub(crate) mod netns;
 mod pods;
@@ -87,6 +88,12 @@ impl DataplaneDriver for KernelDriver {
                 }
                 Op::DeleteRoute(r) => {
                     routes::delete_route(&h, r, device_index(&h, &r.device).await?).await
+                }
+                Op::SetVxlanRemotes {
+                    link, group, to, ..
+                } => {
+                    let index = links::index(&h, link).await?;
+                    fdb::sync_flood_list(&h, index, to, *group).await.map(drop)
                 }
                 Op::AddRule(r) => routes::add_rule(&h, r).await,
                 Op::DeleteRule(r) => routes::delete_rule(&h, r).await,

@@ -10,8 +10,8 @@ use std::path::Path;
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{
-    InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, IpVlanMode,
-    LinkAttribute, LinkFlags, MacVlanMode,
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoBridgePort, InfoData, InfoKind, InfoPortData,
+    InfoPortKind, InfoVeth, IpVlanMode, LinkAttribute, LinkFlags, MacVlanMode,
 };
 use rtnetlink::{Handle, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
@@ -102,15 +102,22 @@ async fn link_request(
             let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
                 .name(spec.ifname.clone())
                 .setns_by_fd(fd)
-                .append_extra_attribute(group.clone());
+                .append_extra_attribute(group.clone())
+                .append_extra_attribute(LinkAttribute::NumTxQueues(1))
+                .append_extra_attribute(LinkAttribute::NumRxQueues(1));
             if let Some(m) = spec.mtu {
                 peer = peer.mtu(u32::from(m));
             }
             if let Some(mac) = &mac {
                 peer = peer.address(mac.clone());
             }
+            // one queue each way, said at creation: left out, the kernel makes one per CPU
+            // and then cuts them to one, which waits out an RCU grace period under the
+            // RTNL lock (every other pod's netlink request waits with it)
             let mut b = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
                 .name(host_name.clone())
+                .append_extra_attribute(LinkAttribute::NumTxQueues(1))
+                .append_extra_attribute(LinkAttribute::NumRxQueues(1))
                 .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())));
             if let Some(m) = host_mac.as_deref().map(links::parse_mac).transpose()? {
                 b = b.address(m);
@@ -153,14 +160,21 @@ async fn link_request(
     Ok(msg)
 }
 
-/// Make `spec`'s link. The name is tried first and a leftover of this owner's earlier try
-/// cleared only when the kernel says the name is taken, which saves two lookups per
-/// interface on every ordinary ADD.
+/// Make `spec`'s link, the host end of a veth marked and up.
 pub(super) async fn create(
     s: &Sides,
     spec: &PodInterfaceSpec,
     mark: &str,
 ) -> Result<(), DriverError> {
+    create_link(s, spec, mark).await?;
+    finish_host_end(s, spec, mark).await
+}
+
+/// Make `spec`'s link (the host end of a veth is left down and unmarked: see
+/// [`finish_host_end`]). The name is tried first and a leftover of this owner's earlier try
+/// cleared only when the kernel says the name is taken, which saves two lookups per
+/// interface on every ordinary ADD.
+async fn create_link(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), DriverError> {
     let msg = link_request(s, spec, mark).await?;
     match s.host.link().add(msg.clone()).execute().await {
         Ok(()) => {}
@@ -174,13 +188,45 @@ pub(super) async fn create(
         }
         Err(e) => return Err(nl_error(format!("create {}", spec.ifname), e)),
     }
-    if let PodLinkKind::Veth {
-        host_name, hairpin, ..
-    } = &spec.kind
-    {
-        mark_host_end(s, host_name, *hairpin, mark).await?;
-    }
     Ok(())
+}
+
+/// A new veth's host end up, marked, hairpin set; nothing for other kinds.
+async fn finish_host_end(
+    s: &Sides,
+    spec: &PodInterfaceSpec,
+    mark: &str,
+) -> Result<(), DriverError> {
+    match &spec.kind {
+        PodLinkKind::Veth {
+            host_name, hairpin, ..
+        } => mark_host_end(s, host_name, *hairpin, mark).await,
+        _ => Ok(()),
+    }
+}
+
+/// Make and configure `spec`'s interface. The host end and the pod end are set up through
+/// their own sockets at the same time (neither needs the other), saving round trips.
+async fn attach_one(
+    s: &Sides,
+    spec: &PodInterfaceSpec,
+    mark: &str,
+) -> Result<PodInterfaceState, DriverError> {
+    create_link(s, spec, mark).await?;
+    let (host, pod) = futures_util::join!(finish_host_end(s, spec, mark), configure(s, spec, mark));
+    host?;
+    pod
+}
+
+/// No IPv6 address generation on a veth's host end. It is a bridge port and needs no
+/// address of its own; a link-local one would put a route per pod into the host's IPv6
+/// table, which the kernel walks whole whenever any interface goes down (every DEL), and
+/// generating it (with its DAD and MLD work) adds to every ADD. Set in the request that
+/// brings the end up, so no address is ever made.
+fn no_host_end_ipv6() -> LinkAttribute {
+    LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![AfSpecInet6::AddrGenMode(
+        In6AddrGenMode::None,
+    )])])
 }
 
 /// The host end of a new veth (already on its bridge): up, the owner mark, hairpin.
@@ -192,7 +238,8 @@ async fn mark_host_end(
 ) -> Result<(), DriverError> {
     let b = LinkUnspec::new_with_name(host_name)
         .up()
-        .append_extra_attribute(LinkAttribute::IfAlias(mark.to_owned()));
+        .append_extra_attribute(LinkAttribute::IfAlias(mark.to_owned()))
+        .append_extra_attribute(no_host_end_ipv6());
     s.host
         .link()
         .set(b.build())
@@ -234,7 +281,8 @@ pub(super) async fn host_end_up(
         .up()
         .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::IfAlias(
             mark.to_owned(),
-        ));
+        ))
+        .append_extra_attribute(no_host_end_ipv6());
     if let Some(br) = bridge {
         b = b.controller(uplink_index(&s.host, br).await?);
     }
@@ -507,28 +555,27 @@ impl PodDriver for KernelPods {
     ) -> Result<Vec<PodInterfaceState>, DriverError> {
         let mark = owner_mark(owner);
         in_pod(netns, |s| async move {
-            lo_up(&s.pod).await?;
-            let mut made = 0;
-            let mut out = Vec::new();
-            let mut failure = None;
-            for spec in specs {
-                if let Err(e) = create(&s, spec, &mark).await {
-                    // a clash made nothing; anything else may have made the host end
-                    if !matches!(e, DriverError::Clash(_)) {
-                        made += 1;
+            let each = async {
+                let mut made = 0;
+                let mut out = Vec::new();
+                for spec in specs {
+                    match attach_one(&s, spec, &mark).await {
+                        Ok(st) => out.push(st),
+                        Err(e) => {
+                            // a clash made nothing; anything else may have made the link
+                            if !matches!(e, DriverError::Clash(_)) {
+                                made += 1;
+                            }
+                            return (made, out, Some(e));
+                        }
                     }
-                    failure = Some(e);
-                    break;
+                    made += 1;
                 }
-                made += 1;
-                match configure(&s, spec, &mark).await {
-                    Ok(st) => out.push(st),
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-            }
+                (made, out, None)
+            };
+            // the pod's loopback comes up while its first interface is being made
+            let (lo, (made, out, failure)) = futures_util::join!(lo_up(&s.pod), each);
+            let failure = failure.or(lo.err());
             match failure {
                 None => Ok(out),
                 Some(e) => {
