@@ -159,6 +159,26 @@ shallow = get_data("running", "<max-depth>2</max-depth>")
 assert names(shallow) == ["x1", "x2", "x3"] and shallow.find(".//nl:mtu", NS) is None
 expect_error(lambda: get_data("running", "<with-origin/>"), "invalid-value")
 expect_error(lambda: get_data("nowhere"), "invalid-value")
+# RFC 8526 3.3: lock and unlock name an NMDA datastore in <datastore>; a second session is
+# refused with lock-denied and the holder's session-id, and may lock once it is released.
+def ds_lock(session, op, ds):
+    return rpc(session, '<%s xmlns="%s"><target><datastore xmlns="%s" xmlns:ds="%s">ds:%s</datastore></target></%s>'
+                        % (op, BASE, NMDA, DS, ds, op))
+other = connect()
+m.discard_changes()  # a candidate with uncommitted changes cannot be locked (RFC 6241 7.5)
+ds_lock(m, "lock", "candidate")
+e = expect_error(lambda: ds_lock(other, "lock", "candidate"), "lock-denied")
+assert e.info and "session-id>%s</" % m.session_id in e.info, e.info
+expect_error(lambda: other.lock("candidate"), "lock-denied")
+expect_error(lambda: other.edit_config(target="candidate", config=config(network("locked"))), "lock-denied")
+ds_lock(other, "lock", "running")  # another datastore: its own lock
+ds_lock(other, "unlock", "running")
+expect_error(lambda: ds_lock(other, "unlock", "candidate"), "operation-failed")
+expect_error(lambda: ds_lock(m, "lock", "operational"), "invalid-value")
+ds_lock(m, "unlock", "candidate")
+ds_lock(other, "lock", "candidate")
+ds_lock(other, "unlock", "candidate")
+other.close_session()
 "#,
     );
 }

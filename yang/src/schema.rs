@@ -56,6 +56,9 @@ pub struct SchemaNodeInfo {
     pub xml_prefixed: bool,
     /// The unit list this node is, when it is one.
     pub unit: Option<UnitListId>,
+    /// The XML namespace of the node's module when netloom embeds that module (the XML
+    /// writer compares these by address instead of module names by content).
+    pub namespace: Option<&'static str>,
 }
 
 /// The compiled schema and everything derived from it once at start.
@@ -316,6 +319,10 @@ fn index_node(
         json_number,
         xml_prefixed: leaf_type.as_ref().is_some_and(deps::xml_prefixed),
         unit: None,
+        namespace: crate::modules::MODULES
+            .iter()
+            .find(|m| m.name == node.module().name())
+            .map(|m| m.namespace),
     });
     let mut children = Vec::new();
     for child in node.children() {

@@ -7,25 +7,17 @@
 //! prefixes) and metadata are not handled here: [`Schema::write_units_xml`] then says so and
 //! the caller converts through libyang instead.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::fmt::Write as _;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::Error;
-use crate::modules::MODULES;
 use crate::schema::{NodeId, NodeKind, Schema};
 use crate::unit::{remainder_members, UnitKey};
 
 /// Why the fast writer gave up on a document (the caller converts through libyang).
 const NEEDS_LIBYANG: &str = "netloom: value needs libyang's XML encoding";
-
-fn namespace_of(module: &str) -> Option<&'static str> {
-    MODULES
-        .iter()
-        .find(|m| m.name == module)
-        .map(|m| m.namespace)
-}
 
 /// XML text escaping as libyang's printer does it (element content).
 fn escape_into(out: &mut String, text: &str) {
@@ -51,11 +43,13 @@ impl Out<'_> {
     /// `<name` plus the default namespace declaration when it changes here.
     fn open(&mut self, node: NodeId) -> Result<(), String> {
         let info = self.schema.node(node);
-        let ns = namespace_of(&info.module).ok_or_else(|| NEEDS_LIBYANG.to_owned())?;
+        let ns = info.namespace.ok_or_else(|| NEEDS_LIBYANG.to_owned())?;
         self.xml.push('<');
         self.xml.push_str(&info.name);
         if self.ns.last() != Some(&ns) {
-            let _ = write!(self.xml, " xmlns=\"{ns}\"");
+            self.xml.push_str(" xmlns=\"");
+            self.xml.push_str(ns);
+            self.xml.push('"');
         }
         self.ns.push(ns);
         Ok(())
@@ -63,7 +57,37 @@ impl Out<'_> {
 
     fn close(&mut self, node: NodeId) {
         self.ns.pop();
-        let _ = write!(self.xml, "</{}>", self.schema.node(node).name);
+        self.xml.push_str("</");
+        self.xml.push_str(&self.schema.node(node).name);
+        self.xml.push('>');
+    }
+
+    /// The child of `parent` named by RFC 7951 member name `member`, looked for from
+    /// position `hint` on: members come in schema order, so the next one is usually just
+    /// after the last.
+    fn child(&self, parent: NodeId, member: &str, hint: &mut usize) -> Option<NodeId> {
+        let p = self.schema.node(parent);
+        let (module, name) = match member.split_once(':') {
+            Some((m, n)) => (Some(m), n),
+            None => (None, member),
+        };
+        let n = p.children.len();
+        let start = *hint;
+        let i = (0..n).map(|i| (start + i) % n).find(|&i| {
+            let c = self.schema.node(p.children[i]);
+            c.name == name
+                && match module {
+                    Some(m) => c.module == m,
+                    // Same module as the parent: the same static namespace (or none, then
+                    // by name).
+                    None => match (c.namespace, p.namespace) {
+                        (Some(a), Some(b)) => std::ptr::eq(a, b),
+                        _ => c.module == p.module,
+                    },
+                }
+        })?;
+        *hint = i + 1;
+        Some(p.children[i])
     }
 
     /// An inner node: its members through `body`, `<x/>` when it has none.
@@ -123,14 +147,14 @@ impl<'de> Visitor<'de> for Members<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         use serde::de::Error as _;
-        while let Some(member) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        let mut hint = 0;
+        while let Some(member) = map.next_key::<Cow<'de, str>>()? {
             if member.starts_with('@') {
                 return Err(A::Error::custom(NEEDS_LIBYANG));
             }
             let child = self
                 .out
-                .schema
-                .child_by_member(self.node, &member)
+                .child(self.node, &member, &mut hint)
                 .ok_or_else(|| A::Error::custom(format!("unknown member {member}")))?;
             map.next_value_seed(Node {
                 out: &mut *self.out,
@@ -210,40 +234,44 @@ struct Scalar;
 struct ScalarSeed;
 
 impl<'de> DeserializeSeed<'de> for ScalarSeed {
-    type Value = String;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
         d.deserialize_any(Scalar)
     }
 }
 
 impl<'de> Visitor<'de> for Scalar {
-    type Value = String;
+    // Borrowed from the unit's text when it has no escapes: no allocation per leaf.
+    type Value = Cow<'de, str>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a leaf value")
     }
-    fn visit_str<E>(self, v: &str) -> Result<String, E> {
-        Ok(v.to_owned())
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
     }
-    fn visit_string<E>(self, v: String) -> Result<String, E> {
-        Ok(v)
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
     }
-    fn visit_bool<E>(self, v: bool) -> Result<String, E> {
-        Ok(v.to_string())
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<String, E> {
-        Ok(v.to_string())
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(if v { "true" } else { "false" }))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<String, E> {
-        Ok(v.to_string())
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_string()))
     }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<String, E> {
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
         // RFC 7951 writes decimal64 as a string; a bare fraction is not canonical data.
         Err(E::custom(NEEDS_LIBYANG))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<String, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         // `empty`: [null]
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(String::new())
+        Ok(Cow::Borrowed(""))
     }
 }
 

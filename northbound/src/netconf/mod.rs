@@ -115,6 +115,24 @@ impl std::fmt::Debug for Netconf {
     }
 }
 
+/// The SSH server settings of NETCONF sessions (public so the NETCONF bench's raw-transfer
+/// floor runs with the same ones).
+pub fn ssh_config(key: PrivateKey) -> russh::server::Config {
+    russh::server::Config {
+        keys: vec![key],
+        methods: MethodSet::from(&[MethodKind::Password, MethodKind::PublicKey][..]),
+        auth_rejection_time: Duration::from_millis(300),
+        auth_rejection_time_initial: Some(Duration::ZERO),
+        // Sessions time themselves out (hello and idle timeouts); SSH keepalives find
+        // dead peers.
+        inactivity_timeout: None,
+        keepalive_interval: Some(Duration::from_secs(60)),
+        keepalive_max: 3,
+        nodelay: true,
+        ..Default::default()
+    }
+}
+
 /// Load the host key, or make one (Ed25519, mode 0600) on first start.
 fn host_key(dir: &Path) -> Result<PrivateKey, NetconfError> {
     let path = dir.join(HOST_KEY_FILE);
@@ -161,19 +179,7 @@ impl Netconf {
         let listener = std::net::TcpListener::bind(addr).map_err(listen)?;
         listener.set_nonblocking(true).map_err(listen)?;
         let key = host_key(&opts.data_dir)?;
-        let config = russh::server::Config {
-            keys: vec![key],
-            methods: MethodSet::from(&[MethodKind::Password, MethodKind::PublicKey][..]),
-            auth_rejection_time: Duration::from_millis(300),
-            auth_rejection_time_initial: Some(Duration::ZERO),
-            // Sessions time themselves out (hello and idle timeouts); SSH keepalives find
-            // dead peers.
-            inactivity_timeout: None,
-            keepalive_interval: Some(Duration::from_secs(60)),
-            keepalive_max: 3,
-            nodelay: true,
-            ..Default::default()
-        };
+        let config = ssh_config(key);
         Ok(Netconf {
             listener,
             config: Arc::new(config),
