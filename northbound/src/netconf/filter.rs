@@ -4,6 +4,8 @@
 //! walk follows libyang's schema, so netloom's tree and the protocol modules' state
 //! (netconf-state, yang-library) filter alike.
 
+use std::collections::HashMap;
+
 use netloom_yang::Schema;
 use serde_json::{Map, Value};
 use yang3::schema::{SchemaNode, SchemaNodeKind};
@@ -63,22 +65,71 @@ pub fn subtree(schema: &Schema, doc: &Value, filter: &Element) -> Value {
             continue;
         };
         if let Some(v) = select(schema, &node, value, f) {
-            merge_into(&mut out, member, v);
+            merge_into(&node, &mut out, member, v);
         }
     }
     Value::Object(out)
 }
 
-/// Two filter elements may select parts of the same node: combine them.
-fn merge_into(out: &mut Map<String, Value>, member: String, v: Value) {
+/// Two filter elements may select parts of the same node (`node`, the schema node of
+/// `member`): combine them. Entries of a list are matched by their keys (every selected entry
+/// carries them), leaf-list values are united, containers merged member by member.
+fn merge_into(node: &SchemaNode<'_>, out: &mut Map<String, Value>, member: String, v: Value) {
     match (out.get_mut(&member), v) {
-        (Some(Value::Object(a)), Value::Object(b)) => {
-            for (k, v) in b {
-                merge_into(a, k, v);
-            }
-        }
+        (Some(Value::Object(a)), Value::Object(b)) => merge_members(node, a, b),
+        (Some(Value::Array(a)), Value::Array(b)) => merge_entries(node, a, b),
         (_, v) => {
             out.insert(member, v);
+        }
+    }
+}
+
+/// Merge the members of `b` into `a`, both instances of `node`.
+fn merge_members(node: &SchemaNode<'_>, a: &mut Map<String, Value>, b: Map<String, Value>) {
+    let module = node.module().name().to_owned();
+    for (k, v) in b {
+        let (m, name) = k.split_once(':').unwrap_or((module.as_str(), k.as_str()));
+        match find(node.children(), m, name) {
+            Some(child) => merge_into(&child, a, k, v),
+            None => {
+                a.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Merge the entries (list) or values (leaf-list) `b` of `node` into `a`.
+fn merge_entries(node: &SchemaNode<'_>, a: &mut Vec<Value>, b: Vec<Value>) {
+    let keys: Vec<String> = node.list_keys().map(|k| k.name().to_owned()).collect();
+    if node.kind() != SchemaNodeKind::List || keys.is_empty() {
+        // leaf-list values, or a keyless (state) list whose entries cannot be told apart
+        for v in b {
+            if !a.contains(&v) {
+                a.push(v);
+            }
+        }
+        return;
+    }
+    let key_of = |v: &Value| -> Option<String> {
+        let o = v.as_object()?;
+        let parts: Option<Vec<&Value>> = keys.iter().map(|k| o.get(k)).collect();
+        serde_json::to_string(&parts?).ok()
+    };
+    let mut at: HashMap<String, usize> = a
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| Some((key_of(v)?, i)))
+        .collect();
+    for v in b {
+        let found = key_of(&v).and_then(|k| at.get(&k).copied());
+        match (found.and_then(|i| a.get_mut(i)), v) {
+            (Some(Value::Object(entry)), Value::Object(more)) => merge_members(node, entry, more),
+            (_, v) => {
+                if let Some(k) = key_of(&v) {
+                    at.insert(k, a.len());
+                }
+                a.push(v);
+            }
         }
     }
 }
@@ -168,7 +219,7 @@ fn select_children(
     for (child, c) in &others {
         let member = member(child, Some(&parent_module));
         if let Some(v) = obj.get(&member).and_then(|v| select(schema, child, v, c)) {
-            merge_into(&mut out, member, v);
+            merge_into(child, &mut out, member, v);
             selected_any = true;
         }
     }
@@ -228,5 +279,33 @@ mod tests {
         assert_eq!(none, json!({}));
         let all = run(&format!(r#"<filter><networks xmlns="{NL}"/></filter>"#));
         assert_eq!(all, doc());
+    }
+
+    #[test]
+    fn two_elements_selecting_the_same_list_are_combined() {
+        // two content matches on one list: both entries, not only the second's
+        let got = run(&format!(
+            r#"<filter><networks xmlns="{NL}"><network><name>a</name></network><network><name>b</name></network></networks></filter>"#
+        ));
+        assert_eq!(got, doc());
+        // two selections of the same entry: one entry with both parts
+        let got = run(&format!(
+            r#"<filter><networks xmlns="{NL}"><network><name>a</name><mtu/></network><network><name>a</name><type/></network></networks></filter>"#
+        ));
+        assert_eq!(
+            got,
+            json!({"netloom-host:networks": {"network": [
+                {"name": "a", "mtu": 1400, "type": "bridge"}]}})
+        );
+        // the same list named by two top-level filter elements
+        let got = run(&format!(
+            r#"<filter><networks xmlns="{NL}"><network><name>b</name></network></networks><networks xmlns="{NL}"><network><name>a</name><mtu/></network></networks></filter>"#
+        ));
+        assert_eq!(
+            got,
+            json!({"netloom-host:networks": {"network": [
+                {"name": "b", "type": "macvlan", "uplink": "eth0"},
+                {"name": "a", "mtu": 1400}]}})
+        );
     }
 }
