@@ -148,6 +148,33 @@ impl Drop for Netns {
     }
 }
 
+/// Two nodes (namespaces named after `names`) joined by one veth pair, an end named `wire`
+/// in each, both up: the wire between two "nodes" of the multi-node tests.
+pub fn wired_nodes(names: [&str; 2]) -> [Netns; 2] {
+    let nodes = names.map(Netns::new);
+    run(
+        "ip",
+        &[
+            "-n",
+            &nodes[0].name,
+            "link",
+            "add",
+            "wire",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "wire",
+            "netns",
+            &nodes[1].name,
+        ],
+    );
+    for n in &nodes {
+        run("ip", &["-n", &n.name, "link", "set", "wire", "up"]);
+    }
+    nodes
+}
+
 pub fn run(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd).args(args).output().unwrap();
     assert!(

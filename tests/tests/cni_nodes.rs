@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use netloom_store::Store;
-use netloom_tests::cni::{bridge_network, cni, conf, kernel_daemon, pod_args, run, Netns};
+use netloom_tests::cni::{
+    bridge_network, cni, conf, kernel_daemon, pod_args, run, wired_nodes, Netns,
+};
 use netloom_tests::{need_root, Daemon};
 use netloom_yang::Schema;
 use serde_json::{json, Value};
@@ -102,25 +104,8 @@ fn vxlan_config(local: &str, remote: &str, start: &str, end: &str) -> Vec<(Strin
 #[test]
 fn vxlan_carries_pod_traffic_between_two_nodes() {
     need_root!();
-    let nodes = [Netns::new("v1"), Netns::new("v2")];
     // the wire between the nodes: one veth pair, an end in each node
-    run(
-        "ip",
-        &[
-            "-n",
-            &nodes[0].name,
-            "link",
-            "add",
-            "wire",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "wire",
-            "netns",
-            &nodes[1].name,
-        ],
-    );
+    let nodes = wired_nodes(["v1", "v2"]);
     let underlay = ["192.0.2.1", "192.0.2.2"];
     for (n, a) in nodes.iter().zip(underlay) {
         run(
@@ -135,7 +120,6 @@ fn vxlan_carries_pod_traffic_between_two_nodes() {
                 "wire",
             ],
         );
-        run("ip", &["-n", &n.name, "link", "set", "wire", "up"]);
     }
     let ranges = [("10.98.0.10", "10.98.0.19"), ("10.98.0.20", "10.98.0.29")];
     let daemons: Vec<Daemon> = (0..2)

@@ -11,36 +11,10 @@ use std::time::{Duration, Instant};
 
 use netloom_tests::cni::{
     cni, conf, configure, eventually, first_ip, full_kernel_lane, kernel_daemon, kernel_makes,
-    pod_args, run, Netns,
+    pod_args, run, wired_nodes, Netns,
 };
 use netloom_tests::{need_root, Daemon};
 use serde_json::{json, Value};
-
-/// Two nodes joined by one veth pair, an end named `wire` in each, both up.
-fn wired_nodes() -> [Netns; 2] {
-    let nodes = [Netns::new("n1"), Netns::new("n2")];
-    run(
-        "ip",
-        &[
-            "-n",
-            &nodes[0].name,
-            "link",
-            "add",
-            "wire",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "wire",
-            "netns",
-            &nodes[1].name,
-        ],
-    );
-    for n in &nodes {
-        run("ip", &["-n", &n.name, "link", "set", "wire", "up"]);
-    }
-    nodes
-}
 
 /// `ip -d link show dev` in `node`, or `Null` when the link is absent.
 fn link(node: &Netns, dev: &str) -> Value {
@@ -131,7 +105,7 @@ fn vlan_daemon(node: &Netns, id: u16, start: &str, end: &str) -> Daemon {
 #[test]
 fn vlan_pods_on_two_nodes_talk_tagged_and_the_subinterface_follows_config() {
     need_root!();
-    let nodes = wired_nodes();
+    let nodes = wired_nodes(["n1", "n2"]);
     if !kernel_makes(&nodes[0], "wire", &["vlan", "id", "7"], "8021q") {
         return;
     }
