@@ -123,6 +123,23 @@ impl Daemon {
     }
 
     fn spawn(&mut self) {
+        // The ports are picked free but released before netloomd binds them, so another
+        // test's listener can take one in between: then pick again (bounded).
+        for _ in 0..4 {
+            if self.try_spawn(true) {
+                return;
+            }
+            self.log.lock().unwrap().clear();
+            self.restconf.set_port(free_port());
+            self.netconf.set_port(free_port());
+            self.gnmi.set_port(free_port());
+        }
+        self.try_spawn(false);
+    }
+
+    /// Start netloomd and wait until it is ready. False when it exited because a port was
+    /// taken and `may_retry`; any other early exit panics with the daemon's log.
+    fn try_spawn(&mut self, may_retry: bool) -> bool {
         let mut c = match self.wrapper.split_first() {
             Some((cmd, args)) => {
                 let mut c = Command::new(cmd);
@@ -168,6 +185,11 @@ impl Daemon {
         }
         if !ready {
             let status = child.wait().ok();
+            let port_taken =
+                (self.log.lock().unwrap().iter()).any(|l| l.contains("Address already in use"));
+            if may_retry && port_taken {
+                return false;
+            }
             panic!(
                 "netloomd exited before it was ready ({status:?}):\n{}",
                 self.log.lock().unwrap().join("\n")
@@ -180,6 +202,7 @@ impl Daemon {
             }
         });
         self.child = Some(child);
+        true
     }
 
     /// The daemon's log lines so far.
