@@ -229,6 +229,28 @@ fn no_host_end_ipv6() -> LinkAttribute {
     )])])
 }
 
+/// Hairpin mode on the bridge port `port` names (by name or index), so a pod reaches
+/// itself through a service address.
+async fn hairpin_on(
+    s: &Sides,
+    port: rtnetlink::LinkMessageBuilder<LinkUnspec>,
+    host_name: &str,
+) -> Result<(), DriverError> {
+    let port = port
+        .set_port_kind(InfoPortKind::Bridge)
+        .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+            true,
+        )]))
+        .build();
+    s.host
+        .link()
+        .set_port(port)
+        .execute()
+        .await
+        .map_err(|e| nl_error(format!("hairpin on {host_name}"), e))
+        .map(drop)
+}
+
 /// The host end of a new veth (already on its bridge): up, the owner mark, hairpin.
 async fn mark_host_end(
     s: &Sides,
@@ -247,18 +269,7 @@ async fn mark_host_end(
         .await
         .map_err(|e| nl_error(format!("mark {host_name}"), e))?;
     if hairpin {
-        let port = LinkUnspec::new_with_name(host_name)
-            .set_port_kind(InfoPortKind::Bridge)
-            .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
-                true,
-            )]))
-            .build();
-        s.host
-            .link()
-            .set_port(port)
-            .execute()
-            .await
-            .map_err(|e| nl_error(format!("hairpin on {host_name}"), e))?;
+        hairpin_on(s, LinkUnspec::new_with_name(host_name), host_name).await?;
     }
     Ok(())
 }
@@ -293,18 +304,7 @@ pub(super) async fn host_end_up(
         .await
         .map_err(|e| nl_error(format!("set up {host_name}"), e))?;
     if hairpin {
-        let port = LinkUnspec::new_with_index(host.header.index)
-            .set_port_kind(InfoPortKind::Bridge)
-            .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
-                true,
-            )]))
-            .build();
-        s.host
-            .link()
-            .set_port(port)
-            .execute()
-            .await
-            .map_err(|e| nl_error(format!("hairpin on {host_name}"), e))?;
+        hairpin_on(s, LinkUnspec::new_with_index(host.header.index), host_name).await?;
     }
     Ok(())
 }

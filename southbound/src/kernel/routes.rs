@@ -148,14 +148,7 @@ pub async fn has_route(h: &Handle, r: &RouteSpec) -> Result<bool, DriverError> {
         .await
         .map_err(|e| nl_error("route dump", e))?
     {
-        let table = m
-            .attributes
-            .iter()
-            .find_map(|a| match a {
-                RouteAttribute::Table(t) => Some(*t),
-                _ => None,
-            })
-            .unwrap_or(u32::from(m.header.table));
+        let table = table_of(&m);
         if table == r.table && m.header.destination_prefix_length == r.destination.prefix_len() {
             let dst = m.attributes.iter().find_map(|a| match a {
                 RouteAttribute::Destination(RouteAddress::Inet(a)) => Some(IpAddr::V4(*a)),
@@ -189,14 +182,7 @@ pub async fn added_routes_via(
             .await
             .map_err(|e| nl_error("route dump", e))?
         {
-            let table = m
-                .attributes
-                .iter()
-                .find_map(|a| match a {
-                    RouteAttribute::Table(t) => Some(*t),
-                    _ => None,
-                })
-                .unwrap_or(u32::from(m.header.table));
+            let table = table_of(&m);
             let via = m
                 .attributes
                 .iter()
@@ -216,14 +202,7 @@ pub fn route_key(m: &RouteMessage) -> (Option<IpAddr>, u8, u32) {
         RouteAttribute::Destination(RouteAddress::Inet6(a)) => Some(IpAddr::V6(*a)),
         _ => None,
     });
-    let table = m
-        .attributes
-        .iter()
-        .find_map(|a| match a {
-            RouteAttribute::Table(t) => Some(*t),
-            _ => None,
-        })
-        .unwrap_or(u32::from(m.header.table));
+    let table = table_of(m);
     (dst, m.header.destination_prefix_length, table)
 }
 
@@ -234,4 +213,16 @@ pub async fn delete_dumped(h: &Handle, m: RouteMessage) -> Result<(), DriverErro
         Err(e) if is_gone(&e) => Ok(()),
         Err(e) => Err(nl_error("delete extra route", e)),
     }
+}
+
+/// The routing table a dumped route is in: the 32-bit attribute when present (tables above
+/// 255 only have that), else the header's byte.
+fn table_of(m: &RouteMessage) -> u32 {
+    m.attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Table(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(u32::from(m.header.table))
 }
