@@ -108,6 +108,36 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// What a commit does to pods attached to a network it deletes, or whose host object (the
+/// bridge, VLAN subinterface or uplink the pods' interfaces hang off) it replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Displace {
+    /// Refuse the commit (`in-use`): an operator's change never cuts pods off silently.
+    Refuse,
+    /// Commit; the CNI service detaches those pods' interfaces. Only for the engine's own
+    /// rollback of a confirmed commit, which must bring the old configuration back.
+    Detach,
+}
+
+/// How a commit stands to what surrounds it.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    /// Whether it waits for a confirmation.
+    confirm: ConfirmState,
+    /// Whether it empties the candidate (a commit of the candidate).
+    clear_candidate: bool,
+    displace: Displace,
+}
+
+impl Mode {
+    /// An operator's plain commit of running.
+    const PLAIN: Mode = Mode {
+        confirm: ConfirmState::NotRequired,
+        clear_candidate: false,
+        displace: Displace::Refuse,
+    };
+}
+
 /// Milliseconds since the Unix epoch (deadlines are kept in these).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -466,7 +496,17 @@ impl Engine {
         let candidate = self.store.snapshot(DatastoreId::Candidate);
         let running = self.store.snapshot(DatastoreId::Running);
         let changed = differing_keys(&running.units, &candidate.units);
-        self.commit_units(candidate.units.clone(), changed, who, comment, state, true)
+        self.commit_units(
+            candidate.units.clone(),
+            changed,
+            who,
+            comment,
+            Mode {
+                confirm: state,
+                clear_candidate: true,
+                ..Mode::PLAIN
+            },
+        )
     }
 
     /// Edits of running committed as a confirmed commit at once, without the candidate
@@ -489,8 +529,16 @@ impl Engine {
         let rollback_to = self.store.last_commit();
         let mut units = self.store.snapshot(DatastoreId::Running).units.clone();
         let changed = self.schema.apply_edits(&mut units, edits)?;
-        let outcome =
-            self.commit_units(units, changed, who, comment, ConfirmState::Pending, false)?;
+        let outcome = self.commit_units(
+            units,
+            changed,
+            who,
+            comment,
+            Mode {
+                confirm: ConfirmState::Pending,
+                ..Mode::PLAIN
+            },
+        )?;
         let p = PendingConfirm {
             commit_id: outcome.commit_id().unwrap_or(rollback_to),
             rollback_to,
@@ -579,7 +627,14 @@ impl Engine {
             return Ok(Outcome::Unchanged(self.store.last_commit()));
         };
         let comment = Some(format!("confirmed commit {} {why}", p.commit_id));
-        let result = self.roll_back_to(p.rollback_to, &system_principal(), comment);
+        // the configuration before the confirmed commit comes back whatever pods attached
+        // since: those on networks it takes away are detached (`cni::displaced`)
+        let result = self.roll_back_to(
+            p.rollback_to,
+            &system_principal(),
+            comment,
+            Displace::Detach,
+        );
         match &result {
             Ok(_) => {
                 self.store
@@ -656,6 +711,7 @@ impl Engine {
             id,
             who,
             comment.or_else(|| Some(format!("rollback to commit {id}"))),
+            Displace::Refuse,
         )
     }
 
@@ -664,6 +720,7 @@ impl Engine {
         id: u64,
         who: &Principal,
         comment: Option<String>,
+        displace: Displace,
     ) -> Result<Outcome, Error> {
         let back = self.store.changes_since(id)?;
         let mut units = self.store.snapshot(DatastoreId::Running).units.clone();
@@ -675,7 +732,16 @@ impl Engine {
             };
             changed.push(key);
         }
-        self.commit_running(units, changed, who, comment)
+        self.commit_units(
+            units,
+            changed,
+            who,
+            comment,
+            Mode {
+                displace,
+                ..Mode::PLAIN
+            },
+        )
     }
 
     pub fn discard_changes(&mut self, who: &Principal) -> Result<(), Error> {
@@ -848,6 +914,52 @@ impl Engine {
         Ok((scope, canonical, claims))
     }
 
+    /// Refuse a commit that takes away networks live pods are attached to, naming the
+    /// first network and its pods. Read from the attachment rows on the engine thread: an
+    /// ADD records its rows in an engine job before it touches the kernel, so every pod an
+    /// ADD may be programming is seen here.
+    fn refuse_displacing(&self, displaced: &[plan::Displaced]) -> Result<(), Error> {
+        if displaced.is_empty() {
+            return Ok(());
+        }
+        let rows = self.store.attachments()?;
+        for d in displaced {
+            let pods: Vec<String> = rows
+                .iter()
+                .filter(|a| a.network == d.network)
+                .map(|a| {
+                    if a.pod_name.is_empty() {
+                        format!("container {} {}", a.container_id, a.interface)
+                    } else {
+                        format!("{}/{} {}", a.pod_namespace, a.pod_name, a.interface)
+                    }
+                })
+                .collect();
+            if !pods.is_empty() {
+                const NAMED: usize = 5;
+                let more = match pods.len() {
+                    n if n > NAMED => format!(" and {} more", n - NAMED),
+                    _ => String::new(),
+                };
+                let named = pods.iter().take(NAMED).cloned().collect::<Vec<_>>();
+                return Err(Error::NetworkInUse {
+                    path: d.path.clone(),
+                    message: format!(
+                        "network {} {} while {} pod interface{} {} attached to it ({}{more}); delete {} first",
+                        d.network,
+                        d.what,
+                        pods.len(),
+                        if pods.len() == 1 { "" } else { "s" },
+                        if pods.len() == 1 { "is" } else { "are" },
+                        named.join(", "),
+                        if pods.len() == 1 { "that pod" } else { "those pods" },
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// A plain commit of `units` to running (no confirmation, candidate untouched).
     fn commit_running(
         &mut self,
@@ -856,14 +968,7 @@ impl Engine {
         who: &Principal,
         comment: Option<String>,
     ) -> Result<Outcome, Error> {
-        self.commit_units(
-            units,
-            changed,
-            who,
-            comment,
-            ConfirmState::NotRequired,
-            false,
-        )
+        self.commit_units(units, changed, who, comment, Mode::PLAIN)
     }
 
     /// The pipeline: validate `units` (the new running, differing from the current one at
@@ -874,9 +979,13 @@ impl Engine {
         changed: Vec<UnitKey>,
         who: &Principal,
         comment: Option<String>,
-        confirm: ConfirmState,
-        clear_candidate: bool,
+        mode: Mode,
     ) -> Result<Outcome, Error> {
+        let Mode {
+            confirm,
+            clear_candidate,
+            displace,
+        } = mode;
         let span = tracing::info_span!("commit", user = %who.user, session = who.session, units = changed.len());
         let _enter = span.enter();
         let running = self.store.snapshot(DatastoreId::Running);
@@ -930,6 +1039,9 @@ impl Engine {
                 self.publish();
             }
             return Ok(Outcome::Unchanged(running.commit_id));
+        }
+        if displace == Displace::Refuse {
+            self.refuse_displacing(&plan::displaced(&self.lists, &diffs)?)?;
         }
         let diffed = started.elapsed();
         // apply

@@ -4,6 +4,9 @@ use netloom_northbound::api::ApiError;
 use netloom_southbound::DriverError;
 use netloom_yang::ErrorTag;
 
+/// error-app-tag of a commit refused because pods are attached to a network it takes away.
+pub const NETWORK_IN_USE: &str = "network-in-use";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -20,6 +23,13 @@ pub enum Error {
     Refused(String),
     #[error("{0}")]
     InUse(String),
+    /// A commit would take away a network live pods are attached to.
+    #[error("{path}: {message}")]
+    NetworkInUse { path: String, message: String },
+    /// What a CNI call read of running changed before it could record its work: the
+    /// runtime retries and gets an answer from the new configuration.
+    #[error("{0}")]
+    ConfigChanged(String),
     /// A pool has no address left to hand out.
     #[error("pool {pool} of network {network} is exhausted")]
     Exhausted { network: String, pool: String },
@@ -79,6 +89,13 @@ impl Error {
                 ApiError::new(ErrorTag::InvalidValue, message)
             }
             Error::InUse(_) => ApiError::new(ErrorTag::InUse, message),
+            Error::NetworkInUse { path, message } => ApiError {
+                tag: ErrorTag::InUse,
+                path: Some(path.clone()),
+                message: message.clone(),
+                app_tag: Some(NETWORK_IN_USE.into()),
+            },
+            Error::ConfigChanged(_) => ApiError::new(ErrorTag::OperationFailed, message),
             Error::Exhausted { .. } | Error::AddressTaken { .. } => {
                 ApiError::new(ErrorTag::ResourceDenied, message)
             }

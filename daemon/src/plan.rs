@@ -114,6 +114,64 @@ pub fn network_links(n: &Network) -> Vec<LinkSpec> {
     }
 }
 
+/// The host object a network's pod interfaces hang off: its bridge, its VLAN
+/// subinterface or its uplink, by kind. Pods keep working across any change of the network
+/// that leaves this the same (in-place settings, pools, routes, the VXLAN tunnel under a
+/// bridge).
+pub fn attach_point(n: &Network) -> (NetworkType, Option<String>) {
+    let parent = match n.kind {
+        NetworkType::Bridge | NetworkType::Vxlan => Some(n.bridge_name()),
+        NetworkType::Vlan => n
+            .uplink
+            .as_deref()
+            .zip(n.vlan_id)
+            .map(|(up, id)| vlan_link_name(up, id)),
+        _ => n.uplink.clone(),
+    };
+    (n.kind, parent)
+}
+
+/// A network a change takes away from the pods attached to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Displaced {
+    /// The network entry's data path.
+    pub path: String,
+    pub network: String,
+    /// What the change does to it, for messages ("cannot be deleted", ...).
+    pub what: String,
+}
+
+/// Networks that `diffs` delete or whose attach point (see [`attach_point`]) they change.
+pub fn displaced(l: &Lists, diffs: &[UnitDiff]) -> Result<Vec<Displaced>, Error> {
+    let mut out = Vec::new();
+    for d in diffs.iter().filter(|d| d.key.list == l.networks) {
+        let Some(old) = read::<Network>(&d.key, &d.old)? else {
+            continue;
+        };
+        let what = match read::<Network>(&d.key, &d.new)? {
+            None => "cannot be deleted".to_owned(),
+            Some(new) if attach_point(&new) != attach_point(&old) => {
+                let show = |n: &Network| {
+                    let (kind, parent) = attach_point(n);
+                    format!("{kind:?} on {}", parent.as_deref().unwrap_or("nothing")).to_lowercase()
+                };
+                format!(
+                    "cannot change what its pods hang off ({} to {})",
+                    show(&old),
+                    show(&new)
+                )
+            }
+            Some(_) => continue,
+        };
+        out.push(Displaced {
+            path: d.key.path.to_string(),
+            network: old.name,
+            what,
+        });
+    }
+    Ok(out)
+}
+
 /// Host sysctls a network needs: forwarding for each address family whose pools route
 /// through a gateway on the host's bridge (pods reach other subnets through the host).
 /// Never turned off again when the network goes: the host or another network may rely on
@@ -287,6 +345,62 @@ pub fn plan(l: &Lists, diffs: &[UnitDiff]) -> Result<Vec<Op>, Error> {
 mod tests {
     use super::*;
     use netloom_yang::Schema;
+
+    #[test]
+    fn displaced_networks_are_the_deleted_and_the_moved() {
+        let s = Schema::new().unwrap();
+        let l = Lists::resolve(&s).unwrap();
+        let diff = |name: &str, old: Option<&str>, new: Option<&str>| UnitDiff {
+            key: s.unit_key(l.networks, &[name]).unwrap(),
+            old: old.map(Arc::from),
+            new: new.map(Arc::from),
+        };
+        let blue = r#"{"name":"b","type":"bridge","mtu":1500}"#;
+        let blue_mtu = r#"{"name":"b","type":"bridge","mtu":1400,"bridge":{"hairpin":true}}"#;
+        let blue_renamed = r#"{"name":"b","type":"bridge","bridge":{"name":"br-other"}}"#;
+        let vx = r#"{"name":"v","type":"vxlan","vxlan":{"vni":1}}"#;
+        let vx_vni = r#"{"name":"v","type":"vxlan","vxlan":{"vni":2}}"#;
+        let mv = r#"{"name":"m","type":"macvlan","uplink":"eth1"}"#;
+        let mv_up = r#"{"name":"m","type":"macvlan","uplink":"eth2"}"#;
+        let vl = r#"{"name":"l","type":"vlan","uplink":"eth1","vlan-id":10}"#;
+        let vl_id = r#"{"name":"l","type":"vlan","uplink":"eth1","vlan-id":11}"#;
+        let found = displaced(
+            &l,
+            &[
+                diff("b", Some(blue), Some(blue_mtu)),
+                diff("v", Some(vx), Some(vx_vni)),
+                diff("new", None, Some(blue)),
+            ],
+        )
+        .unwrap();
+        assert!(
+            found.is_empty(),
+            "in-place changes displace nobody: {found:?}"
+        );
+        let found = displaced(
+            &l,
+            &[
+                diff("b", Some(blue), Some(blue_renamed)),
+                diff("m", Some(mv), Some(mv_up)),
+                diff("l", Some(vl), Some(vl_id)),
+                diff("x", Some(mv), None),
+            ],
+        )
+        .unwrap();
+        let names: Vec<&str> = found.iter().map(|d| d.network.as_str()).collect();
+        assert_eq!(names, ["b", "m", "l", "m"]);
+        assert!(
+            found[0].what.contains("nl-b to bridge on br-other"),
+            "{}",
+            found[0].what
+        );
+        assert!(found[2].what.contains("eth1.10") && found[2].what.contains("eth1.11"));
+        assert_eq!(found[3].what, "cannot be deleted");
+        assert_eq!(
+            found[3].path,
+            s.unit_key(l.networks, &["x"]).unwrap().path.to_string()
+        );
+    }
 
     #[test]
     fn vxlan_network_plans_bridge_then_tunnel_and_unwinds_in_reverse() {

@@ -359,3 +359,89 @@ fn state_lists_commits_and_attachments() {
         )
         .unwrap();
 }
+
+/// A commit that deletes a network with attachments, or moves its pods' attach point, is
+/// refused with `in-use` at the network's path, whatever path it takes (edit of running,
+/// candidate commit, rollback); the engine's own rollback of a confirmed commit is not.
+#[test]
+fn networks_with_attached_pods_stay_unless_the_engine_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut e, _) = open(dir.path());
+    let first = e
+        .edit(
+            &who(1),
+            DatastoreId::Running,
+            &[merge(&net("a"), json!({"type": "bridge"}))],
+            None,
+        )
+        .unwrap()
+        .commit_id()
+        .unwrap();
+    let attach = |e: &mut netloom_daemon::Engine, cid: &str, network: &str| {
+        e.store_mut()
+            .put_attachment(&netloom_store::Attachment {
+                container_id: cid.into(),
+                interface: "eth0".into(),
+                netns: String::new(),
+                pod_namespace: "ns".into(),
+                pod_name: cid.into(),
+                network: network.into(),
+                result: "{}".into(),
+                created_ms: 0,
+            })
+            .unwrap();
+    };
+    attach(&mut e, "p1", "a");
+    let before = e.snapshot(DatastoreId::Running);
+    let refused = [
+        e.edit(&who(1), DatastoreId::Running, &[delete(&net("a"))], None),
+        e.edit(
+            &who(1),
+            DatastoreId::Running,
+            &[merge(&net("a"), json!({"bridge": {"name": "br-x"}}))],
+            None,
+        ),
+    ];
+    for r in refused {
+        let api = r.unwrap_err().to_api();
+        assert_eq!(api.tag, ErrorTag::InUse, "{api:?}");
+        assert_eq!(api.app_tag.as_deref(), Some("network-in-use"));
+        assert_eq!(api.path.as_deref(), Some(net("a").as_str()));
+        assert!(api.message.contains("ns/p1 eth0"), "{}", api.message);
+    }
+    assert_eq!(e.snapshot(DatastoreId::Running).commit_id, before.commit_id);
+    e.edit(&who(1), DatastoreId::Candidate, &[delete(&net("a"))], None)
+        .unwrap();
+    let api = e.commit(&who(1), None, None, None).unwrap_err().to_api();
+    assert_eq!(api.tag, ErrorTag::InUse);
+    e.discard_changes(&who(1)).unwrap();
+    // in place: fine
+    e.edit(
+        &who(1),
+        DatastoreId::Running,
+        &[merge(&format!("{}/mtu", net("a")), json!(1400))],
+        None,
+    )
+    .unwrap();
+    assert_ne!(e.snapshot(DatastoreId::Running).commit_id, before.commit_id);
+    // a confirmed commit adds network b; a pod attaches to it; an operator's rollback to
+    // before it is refused, the engine's own rollback (expiry) goes through
+    stage(&mut e, "b");
+    e.commit(
+        &who(1),
+        None,
+        Some(Confirmed {
+            timeout_secs: 600,
+            persist: None,
+        }),
+        None,
+    )
+    .unwrap();
+    attach(&mut e, "p2", "b");
+    let api = e.rollback(&who(1), first, None).unwrap_err().to_api();
+    assert_eq!(api.tag, ErrorTag::InUse, "{api:?}");
+    assert!(e.expire(i64::MAX / 2).unwrap().is_ok());
+    let running = e.snapshot(DatastoreId::Running);
+    assert!(running.units.keys().all(|k| !k.path.contains("'b'")));
+    assert!(running.units.keys().any(|k| k.path.contains("'a'")));
+}

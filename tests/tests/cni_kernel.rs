@@ -244,3 +244,140 @@ fn network_settings_change_in_place_under_live_pods() {
     assert!(!addrs.contains(&"10.77.0.1/24".to_string()), "{addrs:?}");
     assert!(pod.ping("10.77.0.254"));
 }
+
+/// An operator's commit that deletes a network pods are attached to, or moves them off
+/// what they hang off, is refused (`in-use`, the pods named) and changes nothing; changes
+/// in place go through; once the pods are gone the network can go too.
+#[test]
+fn a_network_with_pods_is_not_taken_from_under_them() {
+    need_root!();
+    let node = Netns::new("inuse");
+    let (p, v) = bridge_network("teal", "10.78.0.0/24", "10.78.0.1");
+    let mut d = kernel_daemon(&node, &[(&p, v)]);
+    let pod = Netns::new("inuse-pod");
+    let add = |cid: &str| {
+        cni(
+            &d.cni_socket,
+            "ADD",
+            cid,
+            &pod.path(),
+            "eth0",
+            &netloom_tests::cni::pod_args("anchored"),
+            conf(json!({"network": "teal"})),
+        )
+    };
+    let (ok, r) = add("inuse-a");
+    assert!(ok, "{r}");
+    let bridge = || node.ip_json(&["-d", "link", "show", "nl-teal"])[0].clone();
+    let before = bridge();
+    for change in [
+        vec!["delete networks network teal"],
+        vec!["set networks network teal bridge name br-teal2"],
+    ] {
+        let refused = try_configure(&d, &change).expect_err("a network was taken from its pod");
+        assert!(refused.contains("default/anchored eth0"), "{refused}");
+        assert!(refused.contains("network teal"), "{refused}");
+    }
+    assert!(try_configure(&d, &["delete networks network teal"])
+        .unwrap_err()
+        .contains("cannot be deleted"),);
+    assert_eq!(
+        bridge()["ifindex"],
+        before["ifindex"],
+        "the bridge was touched"
+    );
+    assert!(pod.ping("10.78.0.1"), "the pod lost its network");
+    // settings of the live bridge are not a displacement
+    configure(&d, &["set networks network teal mtu 1400"]);
+    assert_eq!(bridge()["mtu"], 1400);
+    assert!(pod.ping("10.78.0.1"));
+    let (ok, r) = cni(
+        &d.cni_socket,
+        "DEL",
+        "inuse-a",
+        &pod.path(),
+        "eth0",
+        "",
+        conf(json!({"network": "teal"})),
+    );
+    assert!(ok, "{r}");
+    configure(&d, &["delete networks network teal"]);
+    let gone = eventually(|| node.links(), |l| !l.contains(&"nl-teal".to_string()));
+    assert!(!gone.contains(&"nl-teal".to_string()), "{gone:?}");
+    store_is_empty(&mut d);
+}
+
+/// The engine's own rollback of a confirmed commit is not refused: it brings the old
+/// configuration back, and pods attached since to a network it takes away are detached
+/// (interface gone, lease released, row forgotten); the runtime's DEL then finds nothing.
+#[test]
+fn an_expired_confirmed_commit_detaches_the_pods_on_its_networks() {
+    need_root!();
+    let node = Netns::new("confirm");
+    let (p, v) = bridge_network("base", "10.79.0.0/24", "10.79.0.1");
+    let mut d = kernel_daemon(&node, &[(&p, v)]);
+    let out = std::process::Command::new(netloom_tests::netloom_path())
+        .env("NETLOOM_CLI_SOCKET", &d.cli_socket)
+        .args(["-c", "configure"])
+        .args(["-c", "set networks network lime type bridge"])
+        .args([
+            "-c",
+            "set networks network lime ipam pool v4 subnet 10.80.0.0/24",
+        ])
+        .args([
+            "-c",
+            "set networks network lime ipam pool v4 gateway 10.80.0.1",
+        ])
+        .args(["-c", "commit confirmed 3s"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let pod = Netns::new("confirm-pod");
+    let (ok, r) = cni(
+        &d.cni_socket,
+        "ADD",
+        "confirm-a",
+        &pod.path(),
+        "eth0",
+        &netloom_tests::cni::pod_args("transient"),
+        conf(json!({"network": "lime"})),
+    );
+    assert!(ok, "{r}");
+    assert!(pod.links().contains(&"eth0".to_string()));
+    // the rollback comes at the deadline; the pod's interface goes right after it
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while (pod.links().contains(&"eth0".to_string())
+        || node.links().contains(&"nl-lime".to_string()))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        !node.links().contains(&"nl-lime".to_string()),
+        "not rolled back"
+    );
+    assert!(
+        !pod.links().contains(&"eth0".to_string()),
+        "the pod keeps an interface on a network that is gone"
+    );
+    assert!(
+        d.log()
+            .iter()
+            .any(|l| l.contains("detached a pod interface whose network went away")),
+        "{}",
+        d.log_tail(30)
+    );
+    // the runtime's DEL finds nothing left, and nothing leaked
+    let (ok, r) = cni(
+        &d.cni_socket,
+        "DEL",
+        "confirm-a",
+        &pod.path(),
+        "eth0",
+        "",
+        conf(json!({"network": "lime"})),
+    );
+    assert!(ok, "{r}");
+    assert!(host_ends(&node).is_empty(), "{:?}", host_ends(&node));
+    store_is_empty(&mut d);
+}

@@ -174,6 +174,7 @@ fn main() -> anyhow::Result<()> {
         let _in_rt = rt.enter();
         let listener = tokio::net::UnixListener::from_std(cni_listener)?;
         let cni = Arc::new(cni);
+        CniService::follow_commits(&cni, handle.subscribe())?;
         frontends.spawn_on(
             async move {
                 netloom_northbound::cni::serve(listener, cni)

@@ -17,6 +17,7 @@ use netloom_southbound::{PodInterfaceSpec, PodInterfaceState, PodLinkKind};
 use netloom_store::Attachment;
 use serde_json::Value;
 
+use super::displaced::still_current;
 use super::resolve::{pod_identity, resolve, Wanted};
 use super::result::{self, Attached};
 use super::spec::pod_spec;
@@ -181,7 +182,9 @@ impl CniService {
         };
         let (leases, specs, mut rows) = {
             let (w, view, r) = (wanted.clone(), view.clone(), recording.clone());
+            let lists = self.lists;
             self.on_engine(move |e, ipam| {
+                still_current(e, &lists, &view, &w)?;
                 e.store_mut()
                     .batch(|store| lease_and_record(store, ipam, &view, &w, &r))
             })?

@@ -6,6 +6,7 @@
 
 mod add;
 mod check;
+mod displaced;
 mod rebuild;
 mod reconcile;
 mod resolve;
@@ -106,6 +107,7 @@ fn cni_error(e: Error) -> CniError {
         Error::Exhausted { .. } | Error::AddressTaken { .. } => {
             CniError::new(CniError::IPAM_FAILURE, e.to_string())
         }
+        Error::ConfigChanged(m) => CniError::new(CniError::TRY_AGAIN_LATER, m),
         other => CniError::new(CniError::IO_FAILURE, "the CNI service's store failed")
             .with_details(other.to_string()),
     }
@@ -179,6 +181,13 @@ impl CniService {
             locks: Arc::default(),
             finishing: Mutex::default(),
         };
+        let detached = service.detach_displaced();
+        if detached > 0 {
+            tracing::warn!(
+                detached,
+                "detached pod interfaces of networks gone while netloomd was down"
+            );
+        }
         service.reconcile();
         tracing::info!(
             containers = lock(&service.attachments).len(),

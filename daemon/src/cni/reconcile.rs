@@ -17,7 +17,7 @@ use super::{lock, CniService};
 
 /// The spec an attachment's ADD programmed, with the MAC the pod interface got, so a
 /// recreated interface looks the same to the pod's peers.
-fn recorded_spec(a: &Attachment) -> Option<PodInterfaceSpec> {
+pub(super) fn recorded_spec(a: &Attachment) -> Option<PodInterfaceSpec> {
     let v: Value = serde_json::from_str(&a.result).ok()?;
     let mut spec: PodInterfaceSpec =
         serde_json::from_value(v.pointer("/netloom/spec")?.clone()).ok()?;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use ipnet::IpNet;
 use netloom_northbound::cni::CniError;
 use netloom_southbound::{PodInterfaceSpec, PodLinkKind, RouteSpec, RuleSpec};
-use netloom_yang::model::NetworkType;
+use netloom_yang::model::{Network, NetworkType};
 
 use super::resolve::Wanted;
 use crate::ipam::Lease;
@@ -95,12 +95,9 @@ fn routes_in(w: &Wanted, leases: &[Lease], table: u32, connected: bool) -> Vec<R
     out
 }
 
-pub fn pod_spec(
-    container_id: &str,
-    w: &Wanted,
-    leases: &[Lease],
-) -> Result<PodInterfaceSpec, CniError> {
-    let n = &w.network;
+/// The kind of link a pod interface `ifname` of container `container_id` gets on network
+/// `n`, with the host object it hangs off; an error for networks pods cannot attach to.
+pub fn link_kind(container_id: &str, ifname: &str, n: &Network) -> Result<PodLinkKind, CniError> {
     let unsupported = || {
         CniError::new(
             CniError::INVALID_CONFIG,
@@ -116,12 +113,12 @@ pub fn pod_spec(
             .unwrap_or_else(|| d.to_owned())
     };
     let uplink = || n.uplink.clone().ok_or_else(unsupported);
-    let kind = match n.kind {
+    Ok(match n.kind {
         NetworkType::Bridge | NetworkType::Vxlan => PodLinkKind::Veth {
-            host_name: host_veth_name(container_id, &w.ifname),
+            host_name: host_veth_name(container_id, ifname),
             bridge: Some(n.bridge_name()),
             hairpin: n.bridge.as_ref().is_some_and(|b| b.hairpin),
-            host_mac: Some(derived_mac(container_id, &w.ifname, "host")),
+            host_mac: Some(derived_mac(container_id, ifname, "host")),
         },
         NetworkType::Macvlan => PodLinkKind::Macvlan {
             uplink: uplink()?,
@@ -137,7 +134,16 @@ pub fn pod_spec(
             mode: "bridge".into(),
         },
         _ => return Err(unsupported()),
-    };
+    })
+}
+
+pub fn pod_spec(
+    container_id: &str,
+    w: &Wanted,
+    leases: &[Lease],
+) -> Result<PodInterfaceSpec, CniError> {
+    let n = &w.network;
+    let kind = link_kind(container_id, &w.ifname, n)?;
     let mut routes = routes_in(w, leases, MAIN_TABLE, false);
     let tables: BTreeSet<u32> = n.policy_route.iter().map(|p| p.table).collect();
     for t in tables {

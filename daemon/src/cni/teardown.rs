@@ -82,7 +82,6 @@ impl CniService {
         ifname: &str,
         netns: &str,
     ) -> Result<(), CniError> {
-        let started = Instant::now();
         let existing = self.group(container_id, ifname);
         let specs: Vec<PodInterfaceSpec> = if existing.is_empty() {
             // nothing recorded: still clear what an interrupted ADD may have left
@@ -104,6 +103,20 @@ impl CniService {
             existing.iter().map(detach_spec).collect()
         };
         let netns = (!netns.is_empty()).then(|| Path::new(netns));
+        self.remove_interfaces(serial, container_id, netns, specs)
+    }
+
+    /// Take `specs` (interfaces of `container_id`) off the network, release their leases,
+    /// forget their rows, and leave unregistering the links to a thread holding `serial`
+    /// (see [`CniService::del`]). A missing netns (`None`) is fine.
+    pub(super) fn remove_interfaces(
+        &self,
+        serial: Serial,
+        container_id: &str,
+        netns: Option<&Path>,
+        specs: Vec<PodInterfaceSpec>,
+    ) -> Result<(), CniError> {
+        let started = Instant::now();
         let unfinished = self
             .pods
             .disconnect(netns, container_id, &specs)
