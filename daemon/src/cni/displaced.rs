@@ -174,3 +174,72 @@ impl CniService {
             .map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netloom_northbound::api::Principal;
+    use netloom_southbound::MemoryDriver;
+    use netloom_yang::{DataPath, Edit, EditOp, Schema};
+    use serde_json::json;
+
+    fn edit(e: &mut Engine, op: EditOp, name: &str, value: Option<serde_json::Value>) {
+        let path = format!("/netloom-host:networks/network[name='{name}']");
+        let who = Principal {
+            session: 1,
+            user: "test".into(),
+        };
+        let edit = Edit {
+            op,
+            path: DataPath::parse_xpath(&path).unwrap(),
+            value,
+        };
+        e.edit(&who, DatastoreId::Running, vec![edit], None)
+            .unwrap();
+    }
+
+    #[test]
+    fn an_add_sees_networks_that_went_away_after_it_read_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new().unwrap());
+        let lists = Lists::resolve(&schema).unwrap();
+        let mut e = Engine::open(
+            schema,
+            &dir.path().join("netloom.db"),
+            Box::new(MemoryDriver::new()),
+        )
+        .unwrap();
+        for n in ["a", "b", "c"] {
+            edit(&mut e, EditOp::Merge, n, Some(json!({"type": "bridge"})));
+        }
+        let view = ConfigView::build(&e.snapshot(DatastoreId::Running), &lists);
+        let wanted = |n: &str| Wanted {
+            ifname: "eth0".into(),
+            network: view.networks[n].clone(),
+            fixed: Vec::new(),
+            mac: None,
+            default_route: true,
+            routes: Vec::new(),
+        };
+        assert!(still_current(&e, &lists, &view, &[wanted("a")]).is_ok());
+        // later commits: an in-place change of a, b renamed its bridge, c deleted
+        edit(&mut e, EditOp::Merge, "a", Some(json!({"mtu": 1400})));
+        edit(
+            &mut e,
+            EditOp::Merge,
+            "b",
+            Some(json!({"bridge": {"name": "br-b2"}})),
+        );
+        edit(&mut e, EditOp::Delete, "c", None);
+        assert!(still_current(&e, &lists, &view, &[wanted("a")]).is_ok());
+        for (n, why) in [
+            ("b", "changed what its pods hang off"),
+            ("c", "was deleted"),
+        ] {
+            match still_current(&e, &lists, &view, &[wanted("a"), wanted(n)]) {
+                Err(Error::ConfigChanged(m)) => assert!(m.contains(why), "{m}"),
+                other => panic!("{n}: {other:?}"),
+            }
+        }
+    }
+}
