@@ -52,11 +52,12 @@ fn attach_points(view: &ConfigView) -> AttachPoints {
 
 /// Why attachment `a` no longer has a place in `view`, if it hasn't.
 fn displaced_by(a: &Attachment, view: &ConfigView) -> Option<String> {
+    // rows without a recorded spec (written by older versions) are settled at start, by
+    // `rebuild`
+    let spec = recorded_spec(a)?;
     let Some(network) = view.networks.get(&a.network) else {
         return Some(format!("network {} was deleted", a.network));
     };
-    // without a recorded spec (rows of older versions) only a deleted network is judged
-    let spec = recorded_spec(a)?;
     match link_kind(&a.container_id, &a.interface, network) {
         Ok(now) if same_parent(&now, &spec.kind) => None,
         _ => Some(format!(
