@@ -14,6 +14,7 @@ mod schema;
 mod unit;
 mod validate;
 mod value;
+mod xml_cache;
 mod xml_out;
 
 pub use deps::{Dependency, DependencyGraph, KeyRef};
@@ -24,3 +25,4 @@ pub use path::{DataPath, Segment};
 pub use schema::{NodeId, NodeKind, Schema, SchemaNodeInfo};
 pub use unit::{remainder_members, UnitKey, UnitListId, UnitMap};
 pub use validate::Encoding;
+pub use xml_cache::XmlCache;

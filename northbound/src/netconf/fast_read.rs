@@ -6,7 +6,9 @@
 //! general way (JSON document, filter walk, libyang), which gives the same bytes where both
 //! apply (see the tests).
 
-use netloom_yang::{NodeId, Schema, UnitKey, UnitMap};
+use std::sync::Arc;
+
+use netloom_yang::{NodeId, Schema, UnitKey, UnitMap, XmlCache};
 
 use super::data::module_of;
 use super::errors::RpcError;
@@ -76,9 +78,10 @@ pub fn config_xml(
     schema: &Schema,
     units: &UnitMap,
     selection: &Selection<'_>,
+    cache: &XmlCache,
 ) -> Result<Option<String>, RpcError> {
-    let mut chosen: Vec<(&UnitKey, &str)> = match selection {
-        Selection::All => units.iter().map(|(k, v)| (k, &**v)).collect(),
+    let mut chosen: Vec<(&UnitKey, &Arc<str>)> = match selection {
+        Selection::All => units.iter().collect(),
         Selection::Subtree(f) => {
             let Some(picks) = picks(schema, f) else {
                 return Ok(None);
@@ -87,21 +90,19 @@ pub fn config_xml(
             for p in picks {
                 match p {
                     Pick::Entry(key) => {
-                        if let Some((k, v)) = units.get_key_value(&key) {
-                            chosen.push((k, &**v));
+                        if let Some(kv) = units.get_key_value(&key) {
+                            chosen.push(kv);
                         }
                     }
                     Pick::List(list) => chosen.extend(
                         units
                             .range(range_start(list)..)
-                            .take_while(|(k, _)| k.list == list)
-                            .map(|(k, v)| (k, &**v)),
+                            .take_while(|(k, _)| k.list == list),
                     ),
                     Pick::Root(root) => chosen.extend(
                         units
                             .iter()
-                            .filter(|(k, _)| schema.unit(k.list).root() == root)
-                            .map(|(k, v)| (k, &**v)),
+                            .filter(|(k, _)| schema.unit(k.list).root() == root),
                     ),
                 }
             }
@@ -113,7 +114,7 @@ pub fn config_xml(
     chosen.sort_by(|a, b| a.0.cmp(b.0));
     // The XML is about twice the JSON: one allocation instead of a dozen doublings.
     let mut xml = String::with_capacity(chosen.iter().map(|(_, t)| t.len()).sum::<usize>() * 2);
-    match schema.write_units_xml(chosen, &mut xml) {
+    match schema.write_units_xml_cached(chosen, cache, &mut xml) {
         Ok(true) => Ok(Some(xml)),
         Ok(false) => Ok(None),
         Err(e) => Err(RpcError::failed(format!("stored data: {e}"))),
@@ -124,14 +125,12 @@ pub fn config_xml(
 fn range_start(list: netloom_yang::UnitListId) -> UnitKey {
     UnitKey {
         list,
-        path: std::sync::Arc::from(""),
+        path: Arc::from(""),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use netloom_yang::Encoding;
     use serde_json::json;
 
@@ -174,7 +173,9 @@ mod tests {
     fn same_bytes_as_the_general_path() {
         let s = Schema::new().unwrap();
         let m = units(&s);
-        let fast = config_xml(&s, &m, &Selection::All).unwrap().unwrap();
+        let fast = config_xml(&s, &m, &Selection::All, &XmlCache::new())
+            .unwrap()
+            .unwrap();
         assert_eq!(fast, general(&s, &m, None));
         for f in [
             format!(r#"<filter><networks xmlns="{NL}"/></filter>"#),
@@ -192,7 +193,7 @@ mod tests {
             ),
         ] {
             let el = parse(f.as_bytes()).unwrap();
-            let fast = config_xml(&s, &m, &Selection::Subtree(&el))
+            let fast = config_xml(&s, &m, &Selection::Subtree(&el), &XmlCache::new())
                 .unwrap()
                 .unwrap_or_else(|| panic!("fast path declined {f}"));
             assert_eq!(fast, general(&s, &m, Some(&el)), "{f}");
@@ -215,7 +216,7 @@ mod tests {
         ] {
             let el = parse(f.as_bytes()).unwrap();
             assert!(
-                config_xml(&s, &m, &Selection::Subtree(&el))
+                config_xml(&s, &m, &Selection::Subtree(&el), &XmlCache::new())
                     .unwrap()
                     .is_none(),
                 "{f}"

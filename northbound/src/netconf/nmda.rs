@@ -129,8 +129,12 @@ pub(crate) async fn get_data(
     if let (Some(id), true) = (config, read.is_plain()) {
         let snaps = ctx.shared.handle.snapshots();
         let units = &snaps.get(id).units;
-        if let Some(xml) = super::fast_read::config_xml(&ctx.shared.schema, units, &read.selection)?
-        {
+        if let Some(xml) = super::fast_read::config_xml(
+            &ctx.shared.schema,
+            units,
+            &read.selection,
+            &ctx.shared.xml_cache,
+        )? {
             return Ok(Answer::Body(format!(
                 "<data xmlns=\"{NS_NMDA}\">{xml}</data>"
             )));

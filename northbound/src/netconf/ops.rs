@@ -345,7 +345,12 @@ async fn get_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer
     if read.is_plain() {
         let snaps = ctx.shared.handle.snapshots();
         let units = &snaps.get(ds).units;
-        if let Some(xml) = fast_read::config_xml(&ctx.shared.schema, units, &read.selection)? {
+        if let Some(xml) = fast_read::config_xml(
+            &ctx.shared.schema,
+            units,
+            &read.selection,
+            &ctx.shared.xml_cache,
+        )? {
             return Ok(Answer::Data(xml));
         }
     }
