@@ -11,6 +11,7 @@ mod event_filter;
 mod fast_read;
 mod filter;
 mod framing;
+mod message;
 mod monitoring;
 mod nmda;
 mod notify;

@@ -11,6 +11,7 @@ use super::data;
 use super::errors::RpcError;
 use super::fast_read;
 use super::filter;
+use super::message::Message;
 use super::monitoring::{self, NS_MONITORING};
 use super::nmda::{self, NS_NMDA};
 use super::notify::{Subscription, NS_NOTIFICATION};
@@ -33,6 +34,9 @@ pub(crate) enum Answer {
     Body(String),
     /// `<ok/>`, then end the session.
     Close,
+    /// The reply so far, begun with [`Ctx::reply`] and its content written in place:
+    /// everything but `</rpc-reply>`.
+    Reply(Message),
 }
 
 /// One session's view: who it is, what it may do.
@@ -43,6 +47,8 @@ pub(crate) struct Ctx {
     subscription: Option<Subscription>,
     /// (module name, namespace) of every data module, to declare in notifications.
     modules: Vec<(String, String)>,
+    /// The `<rpc-reply ...>` start tag of the rpc being answered.
+    pub reply_head: String,
 }
 
 impl Ctx {
@@ -56,7 +62,16 @@ impl Ctx {
                 .iter()
                 .map(|m| (m.name.to_owned(), m.namespace.to_owned()))
                 .collect(),
+            reply_head: String::new(),
         }
+    }
+
+    /// A reply to the current rpc, begun with its start tag, with room for `capacity` more
+    /// bytes.
+    pub fn reply(&self, capacity: usize) -> Message {
+        let mut m = Message::with_capacity(self.reply_head.len() + capacity);
+        m.push_str(&self.reply_head);
+        m
     }
 
     /// Whether the session has a notification subscription.
@@ -345,13 +360,17 @@ async fn get_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer
     if read.is_plain() {
         let snaps = ctx.shared.handle.snapshots();
         let units = &snaps.get(ds).units;
-        if let Some(xml) = fast_read::config_xml(
+        let mut reply = ctx.reply(fast_read::size_hint(units) + 16);
+        reply.push_str("<data>");
+        if fast_read::config_xml(
             &ctx.shared.schema,
             units,
             &read.selection,
             &ctx.shared.xml_cache,
+            reply.as_mut_string(),
         )? {
-            return Ok(Answer::Data(xml));
+            reply.push_str("</data>");
+            return Ok(Answer::Reply(reply));
         }
     }
     reply_data(ctx, datastore_json(ctx, ds)?, &read)
