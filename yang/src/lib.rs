@@ -11,6 +11,7 @@ pub mod model;
 mod modules;
 mod path;
 mod schema;
+mod secret;
 mod unit;
 mod validate;
 mod value;
