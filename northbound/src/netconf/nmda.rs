@@ -127,7 +127,7 @@ pub(crate) async fn get_data(
         Nmda::Operational => None,
     };
     if let (Some(id), true) = (config, read.is_plain()) {
-        let snaps = ctx.shared.handle.snapshots();
+        let snaps = ctx.snapshots();
         let units = &snaps.get(id).units;
         let mut reply = ctx.reply(super::fast_read::size_hint(units) + 64);
         reply.push_str(&format!("<data xmlns=\"{NS_NMDA}\">"));

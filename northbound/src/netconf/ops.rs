@@ -21,6 +21,7 @@ use super::xml::{Element, NS_BASE};
 use super::Shared;
 use crate::api::{ApiError, Confirmed, Principal, Reply, Request};
 use crate::auth::Identity;
+use crate::secrets::Reader;
 
 /// The namespace of netloom's NETCONF extensions (commit comments).
 pub const NS_NETLOOM: &str = "urn:netloom:yang:netloom-host";
@@ -113,6 +114,13 @@ impl Ctx {
         .await?;
         self.subscription = Some(sub);
         Ok(Answer::Ok)
+    }
+
+    /// The datastores as this session's user may read them (no secrets unless admin).
+    pub fn snapshots(&self) -> Arc<crate::api::Snapshots> {
+        self.shared
+            .handle
+            .snapshots_for(&self.shared.schema, self.identity.reader())
     }
 
     pub(crate) async fn call(&self, request: Request) -> Result<Reply, RpcError> {
@@ -272,7 +280,7 @@ fn datastore(op: &Element, param: &str) -> Result<DatastoreId, RpcError> {
 
 /// A datastore's content as an RFC 7951 document.
 pub(crate) fn datastore_json(ctx: &Ctx, ds: DatastoreId) -> Result<Value, RpcError> {
-    let snaps = ctx.shared.handle.snapshots();
+    let snaps = ctx.snapshots();
     let units = &snaps.get(ds).units;
     let text = ctx
         .shared
@@ -309,6 +317,10 @@ pub(crate) async fn operational_json(ctx: &Ctx) -> Result<Value, RpcError> {
                 obj.extend(e);
             }
         }
+    }
+    if ctx.identity.reader() == Reader::Other {
+        // Running came redacted; the engine's state must not reopen the door either.
+        ctx.shared.schema.redact_document(&mut doc);
     }
     Ok(doc)
 }
@@ -358,7 +370,7 @@ async fn get_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer
         ..Default::default()
     };
     if read.is_plain() {
-        let snaps = ctx.shared.handle.snapshots();
+        let snaps = ctx.snapshots();
         let units = &snaps.get(ds).units;
         let mut reply = ctx.reply(fast_read::size_hint(units) + 16);
         reply.push_str("<data>");
