@@ -246,6 +246,8 @@ pub struct Handle {
     state_changes: Arc<watch::Sender<u64>>,
     interfaces: Option<Arc<dyn InterfaceSource>>,
     confirm_events: broadcast::Sender<ConfirmEvent>,
+    /// The snapshots as readers who are not admins see them (shared with every clone).
+    redacted: Arc<crate::secrets::Redacted>,
 }
 
 impl std::fmt::Debug for Handle {
@@ -269,7 +271,12 @@ impl Handle {
             state_changes: Arc::new(watch::channel(0).0),
             interfaces: None,
             confirm_events: broadcast::channel(64).0,
+            redacted: Arc::default(),
         }
+    }
+
+    pub(crate) fn redacted(&self) -> &crate::secrets::Redacted {
+        &self.redacted
     }
 
     /// Where the engine reports confirmed-commit events (shared with every clone).

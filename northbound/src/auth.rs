@@ -41,6 +41,14 @@ impl Identity {
     pub fn may_write(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// Whether secret nodes (password hashes) are shown to this user.
+    pub fn reader(&self) -> crate::secrets::Reader {
+        match self.role {
+            Role::Admin => crate::secrets::Reader::Admin,
+            Role::Operator => crate::secrets::Reader::Other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

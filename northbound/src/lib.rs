@@ -11,4 +11,5 @@ pub mod gnmi;
 pub mod interfaces;
 pub mod netconf;
 pub mod restconf;
+pub mod secrets;
 pub mod tls;

@@ -364,6 +364,32 @@ for w in writes:
     expect_error(w, "access-denied")
 assert m.get_config(source="running").data_xml == before
 assert m.get_config(source="candidate").data_xml == before
+
+# Password hashes (nacm:default-deny-all) reach admins only, whichever read path answers:
+# the cached fast path, a subtree filter on the users, XPath (the general path), <get>,
+# get-data on running, candidate and operational; the rest of the user entries stays.
+assert "$argon2" in before and "<name>op</name>" in before
+USERS = '<system xmlns="%s"><user/></system>' % NL
+def get_data(c, ds):
+    return etree.tostring(rpc(c, '<get-data xmlns="%s" xmlns:ds="%s"><datastore>ds:%s</datastore></get-data>' % (NMDA, DS, ds))).decode()
+reads = {
+    "get-config": lambda c: c.get_config(source="running").data_xml,
+    "get-config candidate": lambda c: c.get_config(source="candidate").data_xml,
+    "subtree": lambda c: c.get_config(source="running", filter=("subtree", USERS)).data_xml,
+    "entry": lambda c: c.get_config(source="running", filter=("subtree",
+        '<system xmlns="%s"><user><name>op</name></user></system>' % NL)).data_xml,
+    "xpath": lambda c: c.get_config(source="running", filter=("xpath", ({"nl": NL}, "/nl:system/nl:user"))).data_xml,
+    "get": lambda c: c.get(filter=("subtree", USERS)).data_xml,
+    "get-data running": lambda c: get_data(c, "running"),
+    "get-data operational": lambda c: get_data(c, "operational"),
+}
+for name, read in reads.items():
+    mine, theirs = read(op), read(m)
+    assert "<name>op</name>" in mine and "operator" in mine, (name, mine)
+    assert "argon2" not in mine and "<password" not in mine, (name, mine)
+    assert "$argon2" in theirs, (name, theirs)
+# A second operator read is the same bytes (the redacted view and the XML cache are reused).
+assert op.get_config(source="running").data_xml == reads["get-config"](op)
 "#
         .replace("OP_HASH", &hash),
     );

@@ -88,6 +88,47 @@ fn authentication_discovery_and_roles() {
         user: "op:op-pass".into(),
     };
     assert_eq!(op.get("/restconf/data/netloom-host:system").status, 200);
+    // Password hashes (nacm:default-deny-all) reach admins only, in both encodings, from
+    // the whole tree, the list, the entry and the datastores of RFC 8527.
+    for path in [
+        "/restconf/data",
+        "/restconf/data/netloom-host:system",
+        "/restconf/data/netloom-host:system/user=op",
+        "/restconf/ds/ietf-datastores:running/netloom-host:system",
+        "/restconf/ds/ietf-datastores:operational/netloom-host:system",
+    ] {
+        for accept in [JSON, "application/yang-data+xml"] {
+            let header = format!("Accept: {accept}");
+            let mine = op.req("GET", path, &["-H", &header]);
+            let theirs = c.req("GET", path, &["-H", &header]);
+            assert_eq!(mine.status, 200, "{path} {accept}: {}", mine.body);
+            assert!(
+                mine.body.contains("operator"),
+                "{path} {accept}: {}",
+                mine.body
+            );
+            assert!(
+                !mine.body.contains("argon2"),
+                "{path} {accept}: {}",
+                mine.body
+            );
+            assert!(
+                !mine.body.contains("password"),
+                "{path} {accept}: {}",
+                mine.body
+            );
+            assert!(
+                theirs.body.contains("$argon2"),
+                "{path} {accept}: {}",
+                theirs.body
+            );
+        }
+    }
+    assert_eq!(
+        op.get("/restconf/data/netloom-host:system/user=op/password")
+            .status,
+        404
+    );
     let denied = op.send("POST", NETS, JSON, &network("x").to_string());
     assert_eq!(denied.status, 403);
     assert_eq!(denied.error_tag(), "access-denied");

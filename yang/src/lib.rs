@@ -11,9 +11,11 @@ pub mod model;
 mod modules;
 mod path;
 mod schema;
+mod secret;
 mod unit;
 mod validate;
 mod value;
+mod xml_cache;
 mod xml_out;
 
 pub use deps::{Dependency, DependencyGraph, KeyRef};
@@ -24,3 +26,4 @@ pub use path::{DataPath, Segment};
 pub use schema::{NodeId, NodeKind, Schema, SchemaNodeInfo};
 pub use unit::{remainder_members, UnitKey, UnitListId, UnitMap};
 pub use validate::Encoding;
+pub use xml_cache::XmlCache;

@@ -59,6 +59,9 @@ pub struct SchemaNodeInfo {
     /// The XML namespace of the node's module when netloom embeds that module (the XML
     /// writer compares these by address instead of module names by content).
     pub namespace: Option<&'static str>,
+    /// Marked `nacm:default-deny-all` (RFC 8341 3.5.1), itself or an ancestor: only admins
+    /// read it.
+    pub secret: bool,
 }
 
 /// The compiled schema and everything derived from it once at start.
@@ -188,6 +191,11 @@ impl Schema {
     }
 
     /// The unit list of the list at `/<module>:<container>/<list>`, by names.
+    /// How many unit lists (remainders included) the schema has.
+    pub(crate) fn units_len(&self) -> usize {
+        self.units.len()
+    }
+
     pub fn unit_by_names(&self, container: &str, list: &str) -> Option<UnitListId> {
         self.units
             .iter()
@@ -318,6 +326,8 @@ fn index_node(
         units: node.units().map(str::to_owned),
         json_number,
         xml_prefixed: leaf_type.as_ref().is_some_and(deps::xml_prefixed),
+        secret: crate::secret::default_deny_all(node)
+            || parent.is_some_and(|p| nodes[p.0 as usize].secret),
         unit: None,
         namespace: crate::modules::MODULES
             .iter()

@@ -17,7 +17,7 @@ use crate::schema::{NodeId, NodeKind, Schema};
 use crate::unit::{remainder_members, UnitKey};
 
 /// Why the fast writer gave up on a document (the caller converts through libyang).
-const NEEDS_LIBYANG: &str = "netloom: value needs libyang's XML encoding";
+pub(crate) const NEEDS_LIBYANG: &str = "netloom: value needs libyang's XML encoding";
 
 /// XML text escaping as libyang's printer does it (element content).
 fn escape_into(out: &mut String, text: &str) {
@@ -32,7 +32,7 @@ fn escape_into(out: &mut String, text: &str) {
 }
 
 /// The output and the default namespace in effect at the current element.
-struct Out<'s> {
+pub(crate) struct Out<'s> {
     schema: &'s Schema,
     xml: String,
     /// Default namespaces of the open elements, innermost last.
@@ -91,12 +91,13 @@ impl Out<'_> {
     }
 
     /// An inner node: its members through `body`, `<x/>` when it has none.
-    fn inner<E: serde::de::Error>(
+    fn inner<E>(
         &mut self,
         node: NodeId,
+        err: impl FnOnce(String) -> E,
         body: impl FnOnce(&mut Self) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.open(node).map_err(E::custom)?;
+        self.open(node).map_err(err)?;
         self.xml.push('>');
         let start = self.xml.len();
         body(self)?;
@@ -178,9 +179,9 @@ impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
         use serde::de::Error as _;
         let node = self.node;
         match self.out.schema.node(node).kind {
-            NodeKind::Container { .. } => self
-                .out
-                .inner(node, |out| Members { out, node }.deserialize(d)),
+            NodeKind::Container { .. } => self.out.inner(node, D::Error::custom, |out| {
+                Members { out, node }.deserialize(d)
+            }),
             NodeKind::List | NodeKind::LeafList => d.deserialize_seq(self),
             NodeKind::Leaf => {
                 let text = d.deserialize_any(Scalar)?;
@@ -221,9 +222,11 @@ struct Entry<'a, 's> {
 impl<'de> DeserializeSeed<'de> for Entry<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        use serde::de::Error as _;
         let node = self.node;
-        self.out
-            .inner(node, |out| Members { out, node }.deserialize(d))
+        self.out.inner(node, D::Error::custom, |out| {
+            Members { out, node }.deserialize(d)
+        })
     }
 }
 
@@ -275,6 +278,69 @@ impl<'de> Visitor<'de> for Scalar {
     }
 }
 
+/// How a list entry unit reaches the output: rendered from its JSON here, or copied from a
+/// rendering made earlier (see [`crate::XmlCache`]). Entries are always written right inside
+/// their root container, so an entry's XML does not depend on what surrounds it.
+pub(crate) trait EntrySource<T: ?Sized> {
+    /// Append the XML of one entry of `list` (a unit list node under `root`) whose canonical
+    /// JSON is `text`.
+    fn write_entry(&mut self, w: &mut Out<'_>, list: NodeId, text: &T) -> Result<(), String>;
+}
+
+/// Every entry rendered on the spot.
+struct Render;
+
+impl EntrySource<str> for Render {
+    fn write_entry(&mut self, w: &mut Out<'_>, list: NodeId, text: &str) -> Result<(), String> {
+        render_entry(w, list, text)
+    }
+}
+
+/// One list entry's JSON as XML, appended to `w`.
+pub(crate) fn render_entry(w: &mut Out<'_>, list: NodeId, text: &str) -> Result<(), String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    Entry {
+        out: &mut *w,
+        node: list,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| e.to_string())
+}
+
+impl<'s> Out<'s> {
+    /// A writer appending to `xml`, with `ns` the default namespace in effect (none at the
+    /// top).
+    pub(crate) fn new(schema: &'s Schema, xml: String, ns: Option<&'static str>) -> Self {
+        Out {
+            schema,
+            xml,
+            ns: ns.into_iter().collect(),
+        }
+    }
+
+    pub(crate) fn schema(&self) -> &'s Schema {
+        self.schema
+    }
+
+    /// The default namespace in effect where the next element goes.
+    pub(crate) fn namespace(&self) -> Option<&'static str> {
+        self.ns.last().copied()
+    }
+
+    pub(crate) fn into_xml(self) -> String {
+        self.xml
+    }
+
+    pub(crate) fn push_str(&mut self, s: &str) {
+        self.xml.push_str(s);
+    }
+}
+
+/// Whether a writer's error means "some value needs libyang's encoding".
+pub(crate) fn needs_libyang(e: &str) -> bool {
+    e.contains(NEEDS_LIBYANG)
+}
+
 impl Schema {
     /// Write units (sorted, as a [`crate::UnitMap`] iterates) as XML elements, each root
     /// container once, its members in schema order. `Ok(false)`: some value needs libyang's
@@ -284,24 +350,30 @@ impl Schema {
         units: impl IntoIterator<Item = (&'u UnitKey, &'u str)>,
         out: &mut String,
     ) -> Result<bool, Error> {
-        let mut w = Out {
-            schema: self,
-            xml: std::mem::take(out),
-            ns: Vec::new(),
-        };
+        self.write_units_with(units, &mut Render, out)
+    }
+
+    /// [`Schema::write_units_xml`] with list entries from `source`.
+    pub(crate) fn write_units_with<'u, T: ?Sized + AsRef<str> + 'u>(
+        &self,
+        units: impl IntoIterator<Item = (&'u UnitKey, &'u T)>,
+        source: &mut impl EntrySource<T>,
+        out: &mut String,
+    ) -> Result<bool, Error> {
+        let mut w = Out::new(self, std::mem::take(out), None);
         let start = w.xml.len();
         let mut units = units.into_iter().peekable();
         let mut result = Ok(true);
         while let Some((first, _)) = units.peek() {
             let root = self.unit(first.list).root();
             // This root's units: contiguous in map order.
-            let mut mine: Vec<(&UnitKey, &str)> = Vec::new();
+            let mut mine: Vec<(&UnitKey, &T)> = Vec::new();
             while let Some((k, t)) = units.next_if(|(k, _)| self.unit(k.list).root() == root) {
                 mine.push((k, t));
             }
-            match self.write_root(&mut w, root, &mine) {
+            match self.write_root(&mut w, root, &mine, source) {
                 Ok(()) => {}
-                Err(e) if e.contains(NEEDS_LIBYANG) => {
+                Err(e) if needs_libyang(&e) => {
                     result = Ok(false);
                     break;
                 }
@@ -322,47 +394,47 @@ impl Schema {
     }
 
     /// One root container: its remainder's members and its unit lists, in schema order.
-    fn write_root(
+    fn write_root<T: ?Sized + AsRef<str>>(
         &self,
         w: &mut Out<'_>,
         root: NodeId,
-        units: &[(&UnitKey, &str)],
+        units: &[(&UnitKey, &T)],
+        source: &mut impl EntrySource<T>,
     ) -> Result<(), String> {
         let remainder: Option<serde_json::Map<String, serde_json::Value>> = units
             .iter()
             .find(|(k, _)| self.unit(k.list).is_remainder())
             .map(|(_, t)| {
-                serde_json::from_str(&format!("{{{}}}", remainder_members(t)))
+                serde_json::from_str(&format!("{{{}}}", remainder_members(t.as_ref())))
                     .map_err(|e| e.to_string())
             })
             .transpose()?;
-        let children = self.node(root).children.clone();
-        w.inner(root, |w| -> Result<(), serde_json::Error> {
-            for child in children {
-                let info = self.node(child);
-                if let Some(list) = info.unit {
-                    for (_, text) in units.iter().filter(|(k, _)| k.list == list) {
-                        let mut de = serde_json::Deserializer::from_str(text);
-                        Entry {
+        let children = &self.node(root).children;
+        w.inner(
+            root,
+            |e| e,
+            |w| -> Result<(), String> {
+                for &child in children {
+                    let info = self.node(child);
+                    if let Some(list) = info.unit {
+                        for (_, text) in units.iter().filter(|(k, _)| k.list == list) {
+                            source.write_entry(w, child, text)?;
+                        }
+                    } else if let Some(v) = remainder
+                        .as_ref()
+                        .and_then(|r| r.get(&self.member_name(child)))
+                    {
+                        Node {
                             out: &mut *w,
                             node: child,
                         }
-                        .deserialize(&mut de)?;
+                        .deserialize(v)
+                        .map_err(|e| e.to_string())?;
                     }
-                } else if let Some(v) = remainder
-                    .as_ref()
-                    .and_then(|r| r.get(&self.member_name(child)))
-                {
-                    Node {
-                        out: &mut *w,
-                        node: child,
-                    }
-                    .deserialize(v)?;
                 }
-            }
-            Ok(())
-        })
-        .map_err(|e| e.to_string())
+                Ok(())
+            },
+        )
     }
 }
 

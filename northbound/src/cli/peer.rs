@@ -17,6 +17,14 @@ impl Role {
     pub fn may_write(self) -> bool {
         self == Role::Admin
     }
+
+    /// Whether secret nodes (password hashes) are shown to this peer.
+    pub fn reader(self) -> crate::secrets::Reader {
+        match self {
+            Role::Admin => crate::secrets::Reader::Admin,
+            Role::ReadOnly => crate::secrets::Reader::Other,
+        }
+    }
 }
 
 /// The peer's user name (`uid:N` when it has none) and role.

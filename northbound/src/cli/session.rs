@@ -16,6 +16,7 @@ use super::peer::{self, Role};
 use super::protocol::{failed, ok, CliRequest, WireEdit};
 use super::read;
 use crate::api::{ApiError, Confirmed, Handle, Principal, Reply, Request, STALE_VERSION};
+use crate::secrets::redact_changes;
 
 /// The persist id (RFC 6241 section 8.4) of every confirmed commit made from the CLI: the
 /// commit outlives the session that made it (and a CLI or daemon restart), and `confirm`
@@ -126,12 +127,17 @@ impl Session {
             .ok_or_else(|| ApiError::new(ErrorTag::OperationFailed, "not in configure mode"))
     }
 
+    /// The datastores as this peer may read them (no secrets unless admin).
+    fn snapshots(&self) -> Arc<crate::api::Snapshots> {
+        self.handle.snapshots_for(&self.schema, self.role.reader())
+    }
+
     fn running(&self) -> Arc<Snapshot> {
-        self.handle.snapshots().running.clone()
+        self.snapshots().running.clone()
     }
 
     fn source(&self, name: &str) -> Result<Arc<Snapshot>, ApiError> {
-        let snaps = self.handle.snapshots();
+        let snaps = self.snapshots();
         Ok(match name {
             "private" => match &self.candidate {
                 Some(c) if c.is_dirty() => Arc::new(Snapshot {
@@ -174,7 +180,13 @@ impl Session {
                     })
                     .await?
                 {
-                    Reply::Commits(records) => Ok(read::commits(records, diff)),
+                    Reply::Commits(mut records) => {
+                        let reader = self.role.reader();
+                        for r in &mut records {
+                            r.changes = redact_changes(&self.schema, reader, &r.changes);
+                        }
+                        Ok(read::commits(records, diff))
+                    }
                     _ => Ok(json!({ "commits": [] })),
                 }
             }

@@ -14,8 +14,14 @@ use super::proto::gnmi::{GetRequest, GetResponse, Notification, Path, Update};
 use super::tree::{config_doc, reads_config, reads_state, Content, Match, Walker};
 use super::Inner;
 use crate::api::Principal;
+use crate::secrets::Reader;
 
-pub async fn get(inner: &Inner, who: &Principal, req: GetRequest) -> Result<GetResponse, Status> {
+pub async fn get(
+    inner: &Inner,
+    who: &Principal,
+    reader: Reader,
+    req: GetRequest,
+) -> Result<GetResponse, Status> {
     let enc = encode::encoding(req.encoding)?;
     let content = match DataType::try_from(req.r#type) {
         Ok(DataType::All) => Content::All,
@@ -56,7 +62,7 @@ pub async fn get(inner: &Inner, who: &Principal, req: GetRequest) -> Result<GetR
                 inner,
                 g.origin,
                 enc,
-                &select(inner, who, g, content, false).await?,
+                &select(inner, who, reader, g, content, false).await?,
             )
         };
         if update.is_empty() && !g.has_wildcard() {
@@ -97,6 +103,7 @@ pub fn updates(inner: &Inner, origin: Origin, enc: Enc, matches: &[Match]) -> Ve
 pub async fn select(
     inner: &Inner,
     who: &Principal,
+    reader: Reader,
     path: &GPath,
     content: Content,
     expand: bool,
@@ -107,7 +114,7 @@ pub async fn select(
     }
     let mut doc = Map::new();
     if reads_config(path, content) {
-        let snaps = inner.handle.snapshots();
+        let snaps = inner.handle.snapshots_for(&inner.schema, reader);
         doc.extend(config_doc(&inner.schema, &snaps.running.units, &path.elems));
     }
     if reads_state(path, content) {

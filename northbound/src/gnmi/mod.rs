@@ -175,7 +175,7 @@ impl GNmi for Gnmi {
         let principal = new_session(&who.user);
         let span =
             tracing::info_span!("gnmi", rpc = "Get", user = %who.user, session = principal.session);
-        get::get(&self.0, &principal, request.into_inner())
+        get::get(&self.0, &principal, who.reader(), request.into_inner())
             .instrument(span)
             .await
             .map(Response::new)
@@ -201,8 +201,14 @@ impl GNmi for Gnmi {
         let who = auth::authenticate(&self.0.auth, &request).await?;
         let principal = new_session(&who.user);
         let span = tracing::info_span!("gnmi", rpc = "Subscribe", user = %who.user, session = principal.session);
-        subscribe::subscribe(self.0.clone(), principal, request.into_inner(), span)
-            .await
-            .map(Response::new)
+        subscribe::subscribe(
+            self.0.clone(),
+            principal,
+            who.reader(),
+            request.into_inner(),
+            span,
+        )
+        .await
+        .map(Response::new)
     }
 }

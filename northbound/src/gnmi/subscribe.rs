@@ -39,6 +39,7 @@ use super::tree::{reads_config, reads_state, Content, Walker};
 use super::wire::{Leaves, WireResponse};
 use super::{Inner, SubscribeStream};
 use crate::api::{CommitEvent, Principal};
+use crate::secrets::{redact_changes, Reader};
 
 /// Responses buffered toward the collector (beyond that, values coalesce).
 const QUEUE: usize = 64;
@@ -164,6 +165,7 @@ fn parse(inner: &Inner, list: &SubscriptionList) -> Result<Vec<Sub>, Status> {
 pub async fn subscribe(
     inner: Arc<Inner>,
     who: Principal,
+    reader: Reader,
     mut requests: Streaming<SubscribeRequest>,
     span: tracing::Span,
 ) -> Result<SubscribeStream, Status> {
@@ -185,6 +187,7 @@ pub async fn subscribe(
     let task = Task {
         inner,
         who,
+        reader,
         enc,
         subs,
         outbox: Outbox::default(),
@@ -375,6 +378,8 @@ enum End {
 struct Task {
     inner: Arc<Inner>,
     who: Principal,
+    /// Whether secret nodes (password hashes) go out on this stream.
+    reader: Reader,
     enc: Enc,
     subs: Vec<Sub>,
     outbox: Outbox,
@@ -556,9 +561,11 @@ impl Task {
         let sub = &self.subs[i];
         let cacheable = !reads_state(&sub.path, content) && sub.path.origin == Origin::Netloom;
         let commit = self.inner.handle.snapshots().running.commit_id;
+        // Views are shared between streams of readers who see the same data.
         let key = (
             format!(
-                "{}{}",
+                "{:?}{}{}",
+                self.reader,
                 sub.path.qualified,
                 super::path::show(&sub.path.elems)
             ),
@@ -582,9 +589,16 @@ impl Task {
                 BATCH,
             )));
         }
-        let matches = select(&self.inner, &self.who, &sub.path, content, true)
-            .await
-            .map_err(End::Fail)?;
+        let matches = select(
+            &self.inner,
+            &self.who,
+            self.reader,
+            &sub.path,
+            content,
+            true,
+        )
+        .await
+        .map_err(End::Fail)?;
         let mut leaves: Vec<Leaf> = Vec::new();
         for m in &matches {
             encode::encode(&self.inner.schema, self.enc, m, &mut leaves);
@@ -688,7 +702,7 @@ impl Task {
                 qualified: sub.path.qualified,
                 expand: true,
             };
-            for change in &event.changes {
+            for change in &redact_changes(schema, self.reader, &event.changes) {
                 let Some(key) = schema.unit_of_path(&change.path) else {
                     continue;
                 };

@@ -6,7 +6,9 @@
 //! general way (JSON document, filter walk, libyang), which gives the same bytes where both
 //! apply (see the tests).
 
-use netloom_yang::{NodeId, Schema, UnitKey, UnitMap};
+use std::sync::Arc;
+
+use netloom_yang::{NodeId, Schema, UnitKey, UnitMap, XmlCache};
 
 use super::data::module_of;
 use super::errors::RpcError;
@@ -70,68 +72,68 @@ fn picks(schema: &Schema, filter: &Element) -> Option<Vec<Pick>> {
     Some(out)
 }
 
-/// The `<data>` content of a plain read of `units` with `selection`; None when the general
-/// path must answer.
+/// A guess of a read's size: the XML of a whole datastore is about twice its JSON, which the
+/// map does not keep a total of; an estimate from the entry count saves a dozen doublings.
+pub fn size_hint(units: &UnitMap) -> usize {
+    units.len() * 160
+}
+
+/// Append the `<data>` content of a plain read of `units` with `selection` to `out`; false
+/// (and `out` as it was) when the general path must answer.
 pub fn config_xml(
     schema: &Schema,
     units: &UnitMap,
     selection: &Selection<'_>,
-) -> Result<Option<String>, RpcError> {
-    let mut chosen: Vec<(&UnitKey, &str)> = match selection {
-        Selection::All => units.iter().map(|(k, v)| (k, &**v)).collect(),
+    cache: &XmlCache,
+    out: &mut String,
+) -> Result<bool, RpcError> {
+    let mut chosen: Vec<(&UnitKey, &Arc<str>)> = match selection {
+        Selection::All => units.iter().collect(),
         Selection::Subtree(f) => {
             let Some(picks) = picks(schema, f) else {
-                return Ok(None);
+                return Ok(false);
             };
             let mut chosen = Vec::new();
             for p in picks {
                 match p {
                     Pick::Entry(key) => {
-                        if let Some((k, v)) = units.get_key_value(&key) {
-                            chosen.push((k, &**v));
+                        if let Some(kv) = units.get_key_value(&key) {
+                            chosen.push(kv);
                         }
                     }
                     Pick::List(list) => chosen.extend(
                         units
                             .range(range_start(list)..)
-                            .take_while(|(k, _)| k.list == list)
-                            .map(|(k, v)| (k, &**v)),
+                            .take_while(|(k, _)| k.list == list),
                     ),
                     Pick::Root(root) => chosen.extend(
                         units
                             .iter()
-                            .filter(|(k, _)| schema.unit(k.list).root() == root)
-                            .map(|(k, v)| (k, &**v)),
+                            .filter(|(k, _)| schema.unit(k.list).root() == root),
                     ),
                 }
             }
             chosen
         }
-        Selection::XPath { .. } => return Ok(None),
+        Selection::XPath { .. } => return Ok(false),
     };
     // Map order is schema order: what the general path prints.
     chosen.sort_by(|a, b| a.0.cmp(b.0));
-    // The XML is about twice the JSON: one allocation instead of a dozen doublings.
-    let mut xml = String::with_capacity(chosen.iter().map(|(_, t)| t.len()).sum::<usize>() * 2);
-    match schema.write_units_xml(chosen, &mut xml) {
-        Ok(true) => Ok(Some(xml)),
-        Ok(false) => Ok(None),
-        Err(e) => Err(RpcError::failed(format!("stored data: {e}"))),
-    }
+    schema
+        .write_units_xml_cached(chosen, cache, out)
+        .map_err(|e| RpcError::failed(format!("stored data: {e}")))
 }
 
 /// The smallest key of unit list `list`.
 fn range_start(list: netloom_yang::UnitListId) -> UnitKey {
     UnitKey {
         list,
-        path: std::sync::Arc::from(""),
+        path: Arc::from(""),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use netloom_yang::Encoding;
     use serde_json::json;
 
@@ -159,6 +161,14 @@ mod tests {
             .collect()
     }
 
+    /// The fast path's answer, None when it declines.
+    fn read(s: &Schema, m: &UnitMap, selection: &Selection<'_>) -> Option<String> {
+        let mut out = String::new();
+        config_xml(s, m, selection, &XmlCache::new(), &mut out)
+            .unwrap()
+            .then_some(out)
+    }
+
     /// The general path: the whole document, the filter walk, libyang's printer.
     fn general(s: &Schema, m: &UnitMap, filter: Option<&Element>) -> String {
         let text = s.to_json(m.iter().map(|(k, v)| (k, &**v)));
@@ -174,7 +184,7 @@ mod tests {
     fn same_bytes_as_the_general_path() {
         let s = Schema::new().unwrap();
         let m = units(&s);
-        let fast = config_xml(&s, &m, &Selection::All).unwrap().unwrap();
+        let fast = read(&s, &m, &Selection::All).unwrap();
         assert_eq!(fast, general(&s, &m, None));
         for f in [
             format!(r#"<filter><networks xmlns="{NL}"/></filter>"#),
@@ -192,8 +202,7 @@ mod tests {
             ),
         ] {
             let el = parse(f.as_bytes()).unwrap();
-            let fast = config_xml(&s, &m, &Selection::Subtree(&el))
-                .unwrap()
+            let fast = read(&s, &m, &Selection::Subtree(&el))
                 .unwrap_or_else(|| panic!("fast path declined {f}"));
             assert_eq!(fast, general(&s, &m, Some(&el)), "{f}");
         }
@@ -214,12 +223,7 @@ mod tests {
             r#"<filter><networks xmlns="urn:elsewhere"/></filter>"#.to_owned(),
         ] {
             let el = parse(f.as_bytes()).unwrap();
-            assert!(
-                config_xml(&s, &m, &Selection::Subtree(&el))
-                    .unwrap()
-                    .is_none(),
-                "{f}"
-            );
+            assert!(read(&s, &m, &Selection::Subtree(&el)).is_none(), "{f}");
         }
     }
 }

@@ -5,7 +5,7 @@
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// The end-of-message marker of base:1.0.
-const EOM: &[u8] = b"]]>]]>";
+pub(crate) const EOM: &[u8] = b"]]>]]>";
 /// RFC 6242 section 4.2: chunk-size is at most 4294967295.
 const MAX_CHUNK: u64 = 4_294_967_295;
 
@@ -174,26 +174,6 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// One message framed for sending.
-pub fn encode(framing: Framing, body: &[u8]) -> Vec<u8> {
-    match framing {
-        Framing::EndOfMessage => {
-            let mut out = Vec::with_capacity(body.len() + EOM.len());
-            out.extend_from_slice(body);
-            out.extend_from_slice(EOM);
-            out
-        }
-        Framing::Chunked => {
-            let header = format!("\n#{}\n", body.len());
-            let mut out = Vec::with_capacity(body.len() + header.len() + 4);
-            out.extend_from_slice(header.as_bytes());
-            out.extend_from_slice(body);
-            out.extend_from_slice(b"\n##\n");
-            out
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,10 +210,6 @@ mod tests {
         let input = b"\n#4\n<rpc\n#2\n/>\n##\n\n#3\n<b/\n#1\n>\n##\n";
         let got = read_all(input, Framing::Chunked, 100).await;
         assert_eq!(got, vec![Ok(b"<rpc/>".to_vec()), Ok(b"<b/>".to_vec())]);
-        assert_eq!(
-            encode(Framing::Chunked, b"<a/>"),
-            b"\n#4\n<a/>\n##\n".to_vec()
-        );
         for bad in [
             &b"\n#0\n\n##\n"[..],
             b"\n#04\nabcd\n##\n",

@@ -11,6 +11,7 @@ mod event_filter;
 mod fast_read;
 mod filter;
 mod framing;
+mod message;
 mod monitoring;
 mod nmda;
 mod notify;
@@ -98,6 +99,8 @@ pub(crate) struct Shared {
     /// Session start/end, for netconf-session-start/end notifications.
     pub session_events: tokio::sync::broadcast::Sender<notify::SessionEvent>,
     pub stats: monitoring::Statistics,
+    /// Each stored list entry's XML, so a read of many is mostly copying.
+    pub xml_cache: netloom_yang::XmlCache,
 }
 
 /// A bound, not yet serving, NETCONF server.
@@ -190,6 +193,7 @@ impl Netconf {
                 opts,
                 sessions: Mutex::new(BTreeMap::new()),
                 session_events: tokio::sync::broadcast::channel(256).0,
+                xml_cache: netloom_yang::XmlCache::new(),
                 stats: monitoring::Statistics::new(
                     std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)

@@ -127,13 +127,19 @@ pub(crate) async fn get_data(
         Nmda::Operational => None,
     };
     if let (Some(id), true) = (config, read.is_plain()) {
-        let snaps = ctx.shared.handle.snapshots();
+        let snaps = ctx.snapshots();
         let units = &snaps.get(id).units;
-        if let Some(xml) = super::fast_read::config_xml(&ctx.shared.schema, units, &read.selection)?
-        {
-            return Ok(Answer::Body(format!(
-                "<data xmlns=\"{NS_NMDA}\">{xml}</data>"
-            )));
+        let mut reply = ctx.reply(super::fast_read::size_hint(units) + 64);
+        reply.push_str(&format!("<data xmlns=\"{NS_NMDA}\">"));
+        if super::fast_read::config_xml(
+            &ctx.shared.schema,
+            units,
+            &read.selection,
+            &ctx.shared.xml_cache,
+            reply.as_mut_string(),
+        )? {
+            reply.push_str("</data>");
+            return Ok(Answer::Reply(reply));
         }
     }
     let doc = match ds {

@@ -11,6 +11,7 @@ use super::data;
 use super::errors::RpcError;
 use super::fast_read;
 use super::filter;
+use super::message::Message;
 use super::monitoring::{self, NS_MONITORING};
 use super::nmda::{self, NS_NMDA};
 use super::notify::{Subscription, NS_NOTIFICATION};
@@ -20,6 +21,7 @@ use super::xml::{Element, NS_BASE};
 use super::Shared;
 use crate::api::{ApiError, Confirmed, Principal, Reply, Request};
 use crate::auth::Identity;
+use crate::secrets::Reader;
 
 /// The namespace of netloom's NETCONF extensions (commit comments).
 pub const NS_NETLOOM: &str = "urn:netloom:yang:netloom-host";
@@ -33,6 +35,9 @@ pub(crate) enum Answer {
     Body(String),
     /// `<ok/>`, then end the session.
     Close,
+    /// The reply so far, begun with [`Ctx::reply`] and its content written in place:
+    /// everything but `</rpc-reply>`.
+    Reply(Message),
 }
 
 /// One session's view: who it is, what it may do.
@@ -43,6 +48,8 @@ pub(crate) struct Ctx {
     subscription: Option<Subscription>,
     /// (module name, namespace) of every data module, to declare in notifications.
     modules: Vec<(String, String)>,
+    /// The `<rpc-reply ...>` start tag of the rpc being answered.
+    pub reply_head: String,
 }
 
 impl Ctx {
@@ -56,7 +63,16 @@ impl Ctx {
                 .iter()
                 .map(|m| (m.name.to_owned(), m.namespace.to_owned()))
                 .collect(),
+            reply_head: String::new(),
         }
+    }
+
+    /// A reply to the current rpc, begun with its start tag, with room for `capacity` more
+    /// bytes.
+    pub fn reply(&self, capacity: usize) -> Message {
+        let mut m = Message::with_capacity(self.reply_head.len() + capacity);
+        m.push_str(&self.reply_head);
+        m
     }
 
     /// Whether the session has a notification subscription.
@@ -98,6 +114,13 @@ impl Ctx {
         .await?;
         self.subscription = Some(sub);
         Ok(Answer::Ok)
+    }
+
+    /// The datastores as this session's user may read them (no secrets unless admin).
+    pub fn snapshots(&self) -> Arc<crate::api::Snapshots> {
+        self.shared
+            .handle
+            .snapshots_for(&self.shared.schema, self.identity.reader())
     }
 
     pub(crate) async fn call(&self, request: Request) -> Result<Reply, RpcError> {
@@ -257,7 +280,7 @@ fn datastore(op: &Element, param: &str) -> Result<DatastoreId, RpcError> {
 
 /// A datastore's content as an RFC 7951 document.
 pub(crate) fn datastore_json(ctx: &Ctx, ds: DatastoreId) -> Result<Value, RpcError> {
-    let snaps = ctx.shared.handle.snapshots();
+    let snaps = ctx.snapshots();
     let units = &snaps.get(ds).units;
     let text = ctx
         .shared
@@ -294,6 +317,10 @@ pub(crate) async fn operational_json(ctx: &Ctx) -> Result<Value, RpcError> {
                 obj.extend(e);
             }
         }
+    }
+    if ctx.identity.reader() == Reader::Other {
+        // Running came redacted; the engine's state must not reopen the door either.
+        ctx.shared.schema.redact_document(&mut doc);
     }
     Ok(doc)
 }
@@ -343,10 +370,19 @@ async fn get_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer
         ..Default::default()
     };
     if read.is_plain() {
-        let snaps = ctx.shared.handle.snapshots();
+        let snaps = ctx.snapshots();
         let units = &snaps.get(ds).units;
-        if let Some(xml) = fast_read::config_xml(&ctx.shared.schema, units, &read.selection)? {
-            return Ok(Answer::Data(xml));
+        let mut reply = ctx.reply(fast_read::size_hint(units) + 16);
+        reply.push_str("<data>");
+        if fast_read::config_xml(
+            &ctx.shared.schema,
+            units,
+            &read.selection,
+            &ctx.shared.xml_cache,
+            reply.as_mut_string(),
+        )? {
+            reply.push_str("</data>");
+            return Ok(Answer::Reply(reply));
         }
     }
     reply_data(ctx, datastore_json(ctx, ds)?, &read)

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use netloom_store::SessionId;
 use russh::server::Msg;
 use russh::Channel;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::Instrument;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::errors::RpcError;
-use super::framing::{encode, FrameReader, Framing, FramingError};
+use super::framing::{FrameReader, Framing, FramingError};
+use super::message::Message;
 use super::monitoring::Counters;
 use super::notify::SessionEvent;
 use super::ops::{self, Answer, Ctx};
@@ -52,7 +52,7 @@ pub(crate) enum End {
     #[error("framing: {0}")]
     Framing(String),
     #[error("writing: {0}")]
-    Write(std::io::Error),
+    Write(String),
 }
 
 pub(crate) async fn run(
@@ -104,9 +104,8 @@ pub(crate) async fn run(
             tx,
             framing_rx,
         ));
-        let mut out = write_half.make_writer();
         let mut ctx = Ctx::new(shared.clone(), who.clone(), identity.clone());
-        let end = serve(&mut ctx, &mut out, rx, framing_tx, &kill, &counters).await;
+        let end = serve(&mut ctx, &write_half, rx, framing_tx, &kill, &counters).await;
         tracing::info!(reason = %end, "NETCONF session ended");
         match end {
             End::CloseSession | End::Killed => {}
@@ -125,7 +124,6 @@ pub(crate) async fn run(
             tracing::warn!(error = %e, "releasing the session's locks");
         }
         // `ssh -s` and OpenSSH clients want the exit status before the close.
-        let _ = out.shutdown().await;
         let _ = write_half.exit_status(0).await;
         let _ = write_half.eof().await;
         let _ = write_half.close().await;
@@ -183,11 +181,13 @@ async fn read_messages(
     }
 }
 
-async fn send<W: AsyncWrite + Unpin>(out: &mut W, framing: Framing, body: &str) -> Result<(), End> {
-    out.write_all(&encode(framing, body.as_bytes()))
+/// The channel's writing side.
+type Out = russh::ChannelWriteHalf<Msg>;
+
+async fn send(out: &Out, framing: Framing, message: Message) -> Result<(), End> {
+    out.data_bytes(message.framed(framing))
         .await
-        .map_err(End::Write)?;
-    out.flush().await.map_err(End::Write)
+        .map_err(|e| End::Write(e.to_string()))
 }
 
 fn hello(ctx: &Ctx) -> String {
@@ -228,9 +228,9 @@ fn client_hello(msg: &[u8]) -> Result<Framing, String> {
     }
 }
 
-async fn serve<W: AsyncWrite + Unpin>(
+async fn serve(
     ctx: &mut Ctx,
-    out: &mut W,
+    out: &Out,
     mut rx: mpsc::Receiver<Incoming>,
     framing_tx: oneshot::Sender<Framing>,
     kill: &Notify,
@@ -242,7 +242,7 @@ async fn serve<W: AsyncWrite + Unpin>(
         Counters::bump(pick(counters));
         Counters::bump(pick(totals));
     };
-    if let Err(e) = send(out, Framing::EndOfMessage, &hello(ctx)).await {
+    if let Err(e) = send(out, Framing::EndOfMessage, Message::from(&*hello(ctx))).await {
         return e;
     }
     let first = tokio::time::timeout(ctx.shared.opts.hello_timeout, rx.recv()).await;
@@ -269,7 +269,7 @@ async fn serve<W: AsyncWrite + Unpin>(
                         FramingError::TooBig { .. } => RpcError::too_big(e.to_string()),
                         _ => RpcError::malformed(e.to_string()),
                     };
-                    let _ = send(out, framing, &err.reply("")).await;
+                    let _ = send(out, framing, Message::from(&*err.reply(""))).await;
                     return End::Framing(e.to_string());
                 }
                 Some(Incoming::Message(m)) => {
@@ -282,7 +282,7 @@ async fn serve<W: AsyncWrite + Unpin>(
                             count(|c| &c.out_rpc_errors);
                         }
                     }
-                    if let Err(e) = send(out, framing, &reply).await {
+                    if let Err(e) = send(out, framing, reply).await {
                         return e;
                     }
                     if close {
@@ -292,7 +292,7 @@ async fn serve<W: AsyncWrite + Unpin>(
             },
             note = ctx.next_notification(), if subscribed => {
                 if let Some(body) = note {
-                    if let Err(e) = send(out, framing, &body).await {
+                    if let Err(e) = send(out, framing, Message::from(&*body)).await {
                         return e;
                     }
                     count(|c| &c.out_notifications);
@@ -314,14 +314,14 @@ enum Tally {
 }
 
 /// Answer one message; true when the session should end after the reply.
-async fn rpc(ctx: &mut Ctx, msg: &[u8]) -> (String, bool, Tally) {
+async fn rpc(ctx: &mut Ctx, msg: &[u8]) -> (Message, bool, Tally) {
     let el = match xml::parse(msg) {
         Ok(el) => el,
-        Err(e) => return (e.reply(""), false, Tally::Bad),
+        Err(e) => return (Message::from(&*e.reply("")), false, Tally::Bad),
     };
     if !el.is(NS_BASE, "rpc") {
         let e = RpcError::unknown_element(&el.name, format!("expected <rpc>, got <{}>", el.name));
-        return (e.reply(""), false, Tally::Bad);
+        return (Message::from(&*e.reply("")), false, Tally::Bad);
     }
     // RFC 6241 4.2: every attribute of <rpc> is echoed on <rpc-reply>.
     let mut attrs = String::new();
@@ -330,7 +330,7 @@ async fn rpc(ctx: &mut Ctx, msg: &[u8]) -> (String, bool, Tally) {
     }
     if el.attr("", "message-id").is_none() {
         return (
-            RpcError::missing_attribute("message-id", "rpc").reply(&attrs),
+            Message::from(&*RpcError::missing_attribute("message-id", "rpc").reply(&attrs)),
             false,
             Tally::Bad,
         );
@@ -339,26 +339,34 @@ async fn rpc(ctx: &mut Ctx, msg: &[u8]) -> (String, bool, Tally) {
         [op] => op,
         [] => {
             let e = RpcError::missing_element("operation");
-            return (e.reply(&attrs), false, Tally::Bad);
+            return (Message::from(&*e.reply(&attrs)), false, Tally::Bad);
         }
         _ => {
             let e = RpcError::malformed("an <rpc> carries exactly one operation");
-            return (e.reply(&attrs), false, Tally::Bad);
+            return (Message::from(&*e.reply(&attrs)), false, Tally::Bad);
         }
     };
     let started = std::time::Instant::now();
+    ctx.reply_head = format!("<rpc-reply xmlns=\"{NS_BASE}\"{attrs}>");
     let result = ops::dispatch(ctx, op, &el).await;
     tracing::debug!(op = %op.name, elapsed_us = started.elapsed().as_micros() as u64, ok = result.is_ok(), "rpc");
-    let head = format!("<rpc-reply xmlns=\"{NS_BASE}\"{attrs}>");
+    let body = |parts: &[&str]| {
+        let mut m = ctx.reply(parts.iter().map(|p| p.len()).sum::<usize>() + 16);
+        for p in parts {
+            m.push_str(p);
+        }
+        m.push_str("</rpc-reply>");
+        m
+    };
     match result {
-        Ok(Answer::Ok) => (format!("{head}<ok/></rpc-reply>"), false, Tally::Good),
-        Ok(Answer::Close) => (format!("{head}<ok/></rpc-reply>"), true, Tally::Good),
-        Ok(Answer::Data(data)) => (
-            format!("{head}<data>{data}</data></rpc-reply>"),
-            false,
-            Tally::Good,
-        ),
-        Ok(Answer::Body(body)) => (format!("{head}{body}</rpc-reply>"), false, Tally::Good),
-        Err(e) => (e.reply(&attrs), false, Tally::Failed),
+        Ok(Answer::Ok) => (body(&["<ok/>"]), false, Tally::Good),
+        Ok(Answer::Close) => (body(&["<ok/>"]), true, Tally::Good),
+        Ok(Answer::Data(data)) => (body(&["<data>", &data, "</data>"]), false, Tally::Good),
+        Ok(Answer::Body(b)) => (body(&[&b]), false, Tally::Good),
+        Ok(Answer::Reply(mut m)) => {
+            m.push_str("</rpc-reply>");
+            (m, false, Tally::Good)
+        }
+        Err(e) => (Message::from(&*e.reply(&attrs)), false, Tally::Failed),
     }
 }

@@ -81,6 +81,8 @@ impl View {
 pub struct DataRequest<'a> {
     pub app: &'a Arc<App>,
     pub who: Principal,
+    /// Whether secret nodes (password hashes) are shown.
+    pub reader: crate::secrets::Reader,
     pub view: View,
     pub path: &'a str,
     pub query: Query,
@@ -119,7 +121,12 @@ pub async fn read(r: DataRequest<'_>, head: bool) -> Result<Response, Error> {
         .allow_only("GET", &["content", "depth", "fields", "with-defaults"])?;
     let schema = &r.app.schema;
     let path = resolve(schema, r.path)?;
-    let snap: Arc<Snapshot> = r.app.handle.snapshots().get(r.view.datastore()).clone();
+    let snap: Arc<Snapshot> = r
+        .app
+        .handle
+        .snapshots_for(schema, r.reader)
+        .get(r.view.datastore())
+        .clone();
     let validators =
         (r.view != View::Operational).then(|| Validators::of(r.view.datastore(), &snap));
     if let Some(v) = &validators {

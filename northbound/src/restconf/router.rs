@@ -193,6 +193,7 @@ async fn handle(app: &Arc<App>, req: Request) -> Result<Response, Error> {
     let r = DataRequest {
         app,
         who,
+        reader: identity.reader(),
         view,
         path: data_path,
         query,

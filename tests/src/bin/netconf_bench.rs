@@ -249,6 +249,9 @@ fn count_networks(xml: &[u8]) -> usize {
     n
 }
 
+/// The largest channel packet russh's transport accepts (its MAXIMUM_PACKET_LEN baseline).
+const MAX_PACKET: u32 = 256 * 1024;
+
 /// The client's SSH settings: russh's defaults, the cipher the caller asks for first.
 fn client_config(a: &Args) -> client::Config {
     let mut config = client::Config {
@@ -256,6 +259,14 @@ fn client_config(a: &Args) -> client::Config {
         ..Default::default()
     };
     if let Some(p) = a.packet {
+        // The server sends channel data in packets up to the size the client announces, but
+        // russh's transport drops the connection on any packet above 256 KiB (plus framing
+        // overhead): announcing more, as `--packet 1048576` did, made the server's first
+        // large packet end the session mid-reply ("short transfer").
+        assert!(
+            p <= MAX_PACKET,
+            "--packet {p}: russh receives packets of at most {MAX_PACKET} bytes"
+        );
         config.maximum_packet_size = p;
     }
     if let Some(w) = a.window {

@@ -1,0 +1,270 @@
+//! The XML rendering of each stored list entry, kept beside its canonical JSON so a read of a
+//! whole list is concatenation. Entries are found by the address of the unit's `Arc<str>`:
+//! a unit's text never changes once made (a change makes a new `Arc`), so an entry found at
+//! the same live address is the same text, whichever datastore (running, candidate, startup)
+//! or commit (rollback reinstalls old `Arc`s) it came from, and a change invalidates exactly
+//! the units it replaced. The entry holds a `Weak` of the text: the allocation, and so the
+//! address, cannot be reused while the entry exists; entries of texts no datastore holds any
+//! more are swept once they outnumber the live ones.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::error::Error;
+use crate::schema::{NodeId, Schema};
+use crate::unit::UnitKey;
+use crate::xml_out::{needs_libyang, render_entry, EntrySource, Out};
+
+/// Unit text addresses are unique and well spread once multiplied: no SipHash per lookup.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+/// One entry's rendering; `None` when a value needs libyang's encoding (the caller then
+/// answers through libyang, every time, without rendering again).
+struct Rendered {
+    text: Weak<str>,
+    xml: Option<Box<str>>,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_address: HashMap<usize, Rendered, BuildHasherDefault<AddrHasher>>,
+    /// How many were left by the last sweep: the next comes when twice as many are held.
+    after_sweep: usize,
+}
+
+/// Renderings of list entry units, shared by every reader.
+#[derive(Default)]
+pub struct XmlCache {
+    entries: Mutex<Entries>,
+}
+
+impl std::fmt::Debug for XmlCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.entries.lock().map(|e| e.by_address.len()).unwrap_or(0);
+        f.debug_struct("XmlCache").field("entries", &n).finish()
+    }
+}
+
+impl XmlCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many renderings are held (live or not yet swept).
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.by_address.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn address(text: &Arc<str>) -> usize {
+    Arc::as_ptr(text) as *const u8 as usize
+}
+
+/// The cache, locked for one read.
+struct Cached<'c> {
+    entries: &'c mut Entries,
+}
+
+impl EntrySource<Arc<str>> for Cached<'_> {
+    fn write_entry(
+        &mut self,
+        w: &mut Out<'_>,
+        list: NodeId,
+        text: &Arc<str>,
+    ) -> Result<(), String> {
+        let at = address(text);
+        let hit = self
+            .entries
+            .by_address
+            .get(&at)
+            .filter(|r| std::ptr::addr_eq(r.text.as_ptr(), Arc::as_ptr(text)));
+        let xml = match hit {
+            Some(r) => r.xml.as_deref(),
+            None => {
+                // Rendered alone with the root's namespace in effect: the bytes it gets
+                // inside the root container.
+                let mut one = Out::new(w.schema(), String::new(), w.namespace());
+                let xml = match render_entry(&mut one, list, text) {
+                    Ok(()) => Some(one.into_xml().into_boxed_str()),
+                    Err(e) if needs_libyang(&e) => None,
+                    Err(e) => return Err(e),
+                };
+                let r = self.entries.by_address.entry(at).insert_entry(Rendered {
+                    text: Arc::downgrade(text),
+                    xml,
+                });
+                r.into_mut().xml.as_deref()
+            }
+        };
+        match xml {
+            Some(xml) => {
+                w.push_str(xml);
+                Ok(())
+            }
+            None => Err(crate::xml_out::NEEDS_LIBYANG.to_owned()),
+        }
+    }
+}
+
+impl Schema {
+    /// [`Schema::write_units_xml`] with list entries copied from `cache` where it has them
+    /// (and kept there when it does not): the same bytes.
+    pub fn write_units_xml_cached<'u>(
+        &self,
+        units: impl IntoIterator<Item = (&'u UnitKey, &'u Arc<str>)>,
+        cache: &XmlCache,
+        out: &mut String,
+    ) -> Result<bool, Error> {
+        let mut entries = cache
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = self.write_units_with(
+            units,
+            &mut Cached {
+                entries: &mut entries,
+            },
+            out,
+        );
+        if entries.by_address.len() > 2 * entries.after_sweep + 4096 {
+            entries.by_address.retain(|_, r| r.text.strong_count() > 0);
+            entries.after_sweep = entries.by_address.len();
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::unit::UnitMap;
+    use crate::validate::Encoding;
+
+    fn units(s: &Schema, doc: serde_json::Value) -> UnitMap {
+        let canonical = s.validate(&doc.to_string(), Encoding::Json).unwrap();
+        s.split_canonical(&canonical)
+            .unwrap()
+            .into_iter()
+            .map(|(k, t)| (k, Arc::from(t)))
+            .collect()
+    }
+
+    /// The cached reply and a fresh rendering of the same map, which must be the same bytes.
+    fn check(s: &Schema, cache: &XmlCache, m: &UnitMap) -> String {
+        let mut cached = String::from("<data>");
+        assert!(s
+            .write_units_xml_cached(m.iter(), cache, &mut cached)
+            .unwrap());
+        let mut fresh = String::from("<data>");
+        assert!(s
+            .write_units_xml(m.iter().map(|(k, v)| (k, &**v)), &mut fresh)
+            .unwrap());
+        assert_eq!(cached, fresh);
+        cached
+    }
+
+    /// The unit of network `name` with `doc`'s content in place of the stored one.
+    fn replace(s: &Schema, m: &UnitMap, doc: serde_json::Value) -> UnitMap {
+        let mut out = m.clone();
+        for (k, v) in units(s, doc) {
+            out.insert(k, v);
+        }
+        out
+    }
+
+    #[test]
+    fn byte_identical_through_create_modify_delete_rollback() {
+        let s = Schema::new().unwrap();
+        let cache = XmlCache::new();
+        let v1 = units(
+            &s,
+            json!({
+                "netloom-host:networks": {"network": [
+                    {"name": "n10", "type": "bridge", "mtu": 1500},
+                    {"name": "n2", "type": "vxlan", "vxlan": {"vni": 7, "remote": ["192.0.2.1"]}}
+                ]},
+                "netloom-host:system": {"commit-history": 5000, "user": [{"name": "ann"}]},
+                "netloom-host:pods": {"pod": [{"namespace": "ns", "name": "p1",
+                    "interface": [{"name": "eth0", "network": "n10"}]}]}
+            }),
+        );
+        let first = check(&s, &cache, &v1);
+        let held = cache.len();
+        assert_eq!(check(&s, &cache, &v1), first, "a second read is the same");
+        assert_eq!(cache.len(), held, "a second read renders nothing new");
+
+        // Modify one entry (a new text for the same key), create one.
+        let v2 = replace(
+            &s,
+            &v1,
+            json!({"netloom-host:networks": {"network": [
+                {"name": "n10", "type": "bridge", "mtu": 9000, "description": "a<b&c"},
+                {"name": "n3", "type": "bridge"}
+            ]}}),
+        );
+        let second = check(&s, &cache, &v2);
+        assert!(second.contains("<mtu>9000</mtu>") && second.contains("a&lt;b&amp;c"));
+        assert!(
+            !second.contains("<mtu>1500</mtu>"),
+            "the old rendering is not used"
+        );
+
+        // Delete one: gone from the reply.
+        let mut v3 = v2.clone();
+        let gone = v3.keys().find(|k| k.path.contains("n2")).cloned().unwrap();
+        v3.remove(&gone);
+        let third = check(&s, &cache, &v3);
+        assert!(!third.contains("<name>n2</name>"));
+
+        // Rollback: the old map (its very Arcs) again, and the candidate beside running.
+        assert_eq!(check(&s, &cache, &v1), first);
+        assert_eq!(check(&s, &cache, &v3), third);
+
+        // A text equal in content but newly allocated (a restart, a reload) renders the same.
+        let reloaded: UnitMap = v1
+            .iter()
+            .map(|(k, v)| (k.clone(), Arc::from(&**v)))
+            .collect();
+        assert_eq!(check(&s, &cache, &reloaded), first);
+    }
+
+    #[test]
+    fn renderings_of_dropped_units_are_swept() {
+        let s = Schema::new().unwrap();
+        let cache = XmlCache::new();
+        let net = |i: usize| json!({"name": format!("n{i}"), "type": "bridge"});
+        for round in 0..3 {
+            let m = units(
+                &s,
+                json!({"netloom-host:networks": {"network": (0..3000).map(|i| net(i + round)).collect::<Vec<_>>()}}),
+            );
+            check(&s, &cache, &m);
+        }
+        // 9000 renderings made, 6000 of them for texts no map holds now: the sweep ran.
+        assert!(cache.len() < 9000, "{}", cache.len());
+    }
+}
