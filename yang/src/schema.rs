@@ -59,6 +59,9 @@ pub struct SchemaNodeInfo {
     /// The XML namespace of the node's module when netloom embeds that module (the XML
     /// writer compares these by address instead of module names by content).
     pub namespace: Option<&'static str>,
+    /// The compiled node (`lysc_node`), owned by the context, for the few libyang calls
+    /// made per value ([`Schema::leaf_json_of_xml`]); kept as an address so the index stays `Send`.
+    pub(crate) raw: usize,
 }
 
 /// The compiled schema and everything derived from it once at start.
@@ -323,6 +326,7 @@ fn index_node(
             .iter()
             .find(|m| m.name == node.module().name())
             .map(|m| m.namespace),
+        raw: node.as_raw() as usize,
     });
     let mut children = Vec::new();
     for child in node.children() {
