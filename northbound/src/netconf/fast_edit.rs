@@ -146,6 +146,14 @@ impl<'x> Reader<'_, 'x> {
         {
             return None;
         }
+        // A unit list's keys differ from entry to entry: not worth remembering.
+        let info = self.schema.node(node);
+        let key = info.parent.is_some_and(|p| {
+            self.schema.node(p).unit.is_some() && self.schema.node(p).keys.contains(&info.name)
+        });
+        if key {
+            return self.schema.leaf_json_of_xml(node, text);
+        }
         if let Some(v) = self.values.get(&(node, text)) {
             return Some(v.clone());
         }
