@@ -360,9 +360,12 @@ impl Engine {
                 self.store
                     .locks
                     .check_write(DatastoreId::Candidate, who.session)?;
+                let started = std::time::Instant::now();
                 let mut units = self.store.snapshot(DatastoreId::Candidate).units.clone();
                 let changed = self.schema.apply_edits(&mut units, edits)?;
+                let applied = started.elapsed();
                 self.store.write_candidate(&units, &changed)?;
+                tracing::debug!(units = changed.len(), ?applied, stored = ?started.elapsed(), "candidate edited");
                 self.publish();
                 Ok(Outcome::Stored)
             }

@@ -7,6 +7,7 @@ mod canonical;
 mod deps;
 mod edit;
 mod error;
+mod leaf_value;
 pub mod model;
 mod modules;
 mod path;

@@ -62,6 +62,9 @@ pub struct SchemaNodeInfo {
     /// Marked `nacm:default-deny-all` (RFC 8341 3.5.1), itself or an ancestor: only admins
     /// read it.
     pub secret: bool,
+    /// The compiled node (`lysc_node`), owned by the context, for the few libyang calls
+    /// made per value ([`Schema::leaf_json_of_xml`]); kept as an address so the index stays `Send`.
+    pub(crate) raw: usize,
 }
 
 /// The compiled schema and everything derived from it once at start.
@@ -333,6 +336,7 @@ fn index_node(
             .iter()
             .find(|m| m.name == node.module().name())
             .map(|m| m.namespace),
+        raw: node.as_raw() as usize,
     });
     let mut children = Vec::new();
     for child in node.children() {

@@ -81,6 +81,19 @@ pub fn edits_from_config(
     scope: Vec<(String, String)>,
     default_op: Option<EditOp>,
 ) -> Result<Vec<Edit>, RpcError> {
+    if let Some(edits) = super::fast_edit::edits(schema, config, default_op) {
+        return Ok(edits);
+    }
+    general_edits(schema, config, scope, default_op)
+}
+
+/// [`edits_from_config`] through libyang's XML parser, for any input.
+pub(super) fn general_edits(
+    schema: &Schema,
+    config: &Element,
+    scope: Vec<(String, String)>,
+    default_op: Option<EditOp>,
+) -> Result<Vec<Edit>, RpcError> {
     for el in &config.children {
         check_names(schema, None, el)?;
     }

@@ -8,6 +8,7 @@ mod commits;
 mod data;
 mod errors;
 mod event_filter;
+mod fast_edit;
 mod fast_read;
 mod filter;
 mod framing;
