@@ -16,6 +16,7 @@ mod view;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use netloom_northbound::api::Handle;
 use netloom_northbound::cni::{CniBackend, CniCall, CniError, Command};
@@ -93,6 +94,11 @@ impl std::fmt::Debug for CniService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CniService")
     }
+}
+
+/// A phase of a call at debug level (target `netloom::timing`, as the dataplane's).
+fn timing(op: &'static str, took: Duration) {
+    tracing::debug!(target: "netloom::timing", op, us = took.as_micros() as u64);
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -205,10 +211,21 @@ impl CniService {
         job: impl FnOnce(&mut Engine, &mut Ipam) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, CniError> {
         let ipam = self.ipam.clone();
-        self.jobs
-            .run(move |e| job(e, &mut lock(&ipam)))
-            .ok_or_else(|| CniError::new(CniError::TRY_AGAIN_LATER, "netloomd is stopping"))?
-            .map_err(cni_error)
+        let queued = Instant::now();
+        let (out, waited, ran) = self
+            .jobs
+            .run(move |e| {
+                let waited = queued.elapsed();
+                let started = Instant::now();
+                let out = job(e, &mut lock(&ipam));
+                (out, waited, started.elapsed())
+            })
+            .ok_or_else(|| CniError::new(CniError::TRY_AGAIN_LATER, "netloomd is stopping"))?;
+        // the rest of the round trip is the group's fsync and the other jobs of its group
+        timing("engine queue", waited);
+        timing("engine job", ran);
+        timing("engine round trip", queued.elapsed());
+        out.map_err(cni_error)
     }
 
     /// Wait for the turn of `container_id`: its calls, and the unregistering of links its
@@ -263,7 +280,9 @@ impl CniBackend for CniService {
             }
             _ => {}
         }
+        let waiting = Instant::now();
         let serial = self.serialize(&call.container_id);
+        timing("container turn", waiting.elapsed());
         match call.command {
             Command::Add => self.add(&call).map(Some),
             Command::Del => self

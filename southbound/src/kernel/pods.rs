@@ -17,6 +17,7 @@ use rtnetlink::{Handle, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec,
 
 use super::links::{self, built, find, is_exists, nl_error};
 use super::netns::{in_host, in_pod, Sides};
+use super::timing::timed;
 use super::{repair, routes};
 use crate::driver::DriverError;
 use crate::pod::{
@@ -175,8 +176,8 @@ pub(super) async fn create(
 /// cleared only when the kernel says the name is taken, which saves two lookups per
 /// interface on every ordinary ADD.
 async fn create_link(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), DriverError> {
-    let msg = link_request(s, spec, mark).await?;
-    match s.host.link().add(msg.clone()).execute().await {
+    let msg = timed("build link request", link_request(s, spec, mark)).await?;
+    match timed("create link", s.host.link().add(msg.clone()).execute()).await {
         Ok(()) => {}
         Err(e) if is_exists(&e) => {
             clear_leftover(s, spec, mark).await?;
@@ -213,7 +214,10 @@ async fn attach_one(
     mark: &str,
 ) -> Result<PodInterfaceState, DriverError> {
     create_link(s, spec, mark).await?;
-    let (host, pod) = futures_util::join!(finish_host_end(s, spec, mark), configure(s, spec, mark));
+    let (host, pod) = futures_util::join!(
+        timed("host end up", finish_host_end(s, spec, mark)),
+        configure(s, spec, mark)
+    );
     host?;
     pod
 }
@@ -356,7 +360,7 @@ pub(super) async fn configure(
     let b = LinkUnspec::new_with_name(&spec.ifname)
         .up()
         .append_extra_attribute(LinkAttribute::IfAlias(mark.to_owned()));
-    if let Err(e) = s.pod.link().set(b.build()).execute().await {
+    if let Err(e) = timed("pod end up", s.pod.link().set(b.build()).execute()).await {
         return Err(if links::is_gone(&e) {
             DriverError::Refused {
                 op: format!("configure {}", spec.ifname),
@@ -366,7 +370,7 @@ pub(super) async fn configure(
             nl_error(format!("set up {}", spec.ifname), e)
         });
     }
-    let Some(l) = find(&s.pod, &spec.ifname).await? else {
+    let Some(l) = timed("find pod end", find(&s.pod, &spec.ifname)).await? else {
         return Err(DriverError::Refused {
             op: format!("configure {}", spec.ifname),
             reason: "the interface is not in the pod".into(),
@@ -374,10 +378,10 @@ pub(super) async fn configure(
     };
     let idx = l.header.index;
     for a in &spec.addresses {
-        add_pod_address(&s.pod, idx, a).await?;
+        timed("add address", add_pod_address(&s.pod, idx, a)).await?;
     }
     for r in &spec.routes {
-        routes::add_route(&s.pod, r, Some(idx)).await?;
+        timed("add route", routes::add_route(&s.pod, r, Some(idx))).await?;
     }
     for r in &spec.rules {
         routes::add_rule(&s.pod, r).await?;
@@ -574,7 +578,8 @@ impl PodDriver for KernelPods {
                 (made, out, None)
             };
             // the pod's loopback comes up while its first interface is being made
-            let (lo, (made, out, failure)) = futures_util::join!(lo_up(&s.pod), each);
+            let (lo, (made, out, failure)) =
+                futures_util::join!(timed("lo up", lo_up(&s.pod)), each);
             let failure = failure.or(lo.err());
             match failure {
                 None => Ok(out),
@@ -599,7 +604,10 @@ impl PodDriver for KernelPods {
         let mark = owner_mark(owner);
         let in_netns = match netns {
             Some(ns) => in_pod(ns, |s| async move {
-                if remove_all(&s, specs, &mark).await.is_ok() {
+                if timed("remove all", remove_all(&s, specs, &mark))
+                    .await
+                    .is_ok()
+                {
                     return Ok(());
                 }
                 // one by one, keeping going: report the first error after trying everything
@@ -636,7 +644,9 @@ impl PodDriver for KernelPods {
     ) -> Result<bool, DriverError> {
         let mark = owner_mark(owner);
         let taken_down = match netns {
-            Some(ns) => in_pod(ns, |s| async move { take_down(&s, specs, &mark).await }),
+            Some(ns) => in_pod(ns, |s| async move {
+                timed("take down", take_down(&s, specs, &mark)).await
+            }),
             None => Err(DriverError::NoNetns(String::new())),
         };
         match taken_down {
