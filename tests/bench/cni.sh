@@ -32,7 +32,12 @@ ip netns add "$NODE"
 ip -n "$NODE" link set lo up
 ip -n "$NODE" link add upl0 type veth peer name upl0p
 ip -n "$NODE" link set upl0 up; ip -n "$NODE" link set upl0p up
-for i in $(seq 1 "$PODS"); do ip netns add "$TAG-r$i"; ip netns add "$TAG-n$i"; done
+for i in $(seq 1 "$PODS"); do
+  ip netns add "$TAG-r$i"; ip netns add "$TAG-n$i"
+  # the concurrent runs attach pods of their own, as a runtime would: reusing a container
+  # id right after its DEL would wait for that DEL's links to be unregistered
+  ip netns add "$TAG-c1-$i"; ip netns add "$TAG-c3-$i"
+done
 
 cat > "$W/seed.json" <<JSON
 [["/netloom-host:networks/network[name='blue']", {"type": "bridge", "ipam": {"pool": [{"name": "v4", "subnet": "10.60.0.0/16", "gateway": "10.60.0.1"}]}}],
@@ -94,10 +99,10 @@ def ref(cmd, i, nifs):
         calls.append(call(["nsenter", NODE_NS, f"{PL}/{kind}"], env, ref_conf(kind, name, subnet)))
     return sum(timed(calls)[0])
 
-def nl_call(cmd, i, nifs):
+def nl_call(cmd, i, nifs, pod="n"):
     nets = ["blue", "green", "red"][:nifs]
     conf = {"cniVersion": "1.1.0", "name": "bench", "type": "netloom-cni", "socket": f"{W}/cni.sock", "networks": nets}
-    env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": f"nl{i}", "CNI_NETNS": f"/run/netns/{TAG}-n{i}", "CNI_IFNAME": "eth0"}
+    env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": f"nl{pod}{i}", "CNI_NETNS": f"/run/netns/{TAG}-{pod}{i}", "CNI_IFNAME": "eth0"}
     return call([f"{BIN}/netloom-cni"], env, conf)
 
 def nl(cmd, i, nifs):
@@ -138,7 +143,7 @@ print(f"\n{PODS} concurrent calls through netloom (ms)")
 print(f"{'ifaces':>6} {'cmd':>4} {'p50':>8} {'p99':>8} {'max':>8} {'pods/s':>7} {'failed':>6}")
 for nifs in (1, 3):
     for cmd in ("ADD", "DEL"):
-        calls = [nl_call(cmd, i, nifs) for i in range(1, PODS + 1)]
+        calls = [nl_call(cmd, i, nifs, f"c{nifs}-") for i in range(1, PODS + 1)]
         out, wall = timed(calls, concurrent=True, check=False)
         lat = [x for x in out if x is not None]
         failed = len(out) - len(lat)
