@@ -10,6 +10,8 @@ use netloom_northbound::api::{
     ApiError, Envelope, Handle, Principal, Reply, Request, StateNotifier,
 };
 
+use netloom_store::Durable;
+
 use crate::engine::{now_ms, Engine, Outcome};
 use crate::error::Error;
 
@@ -28,9 +30,10 @@ enum Work {
 }
 
 /// A job runs on the engine thread and returns how to hand its result over: handed over
-/// only once the job's group of writes is durable (true), or dropped when it is not.
+/// once the job's group of writes is committed, with its durability to wait for, or
+/// dropped when the group failed.
 type Job = Box<dyn FnOnce(&mut Engine) -> Deliver + Send>;
-type Deliver = Box<dyn FnOnce(bool) + Send>;
+type Deliver = Box<dyn FnOnce(Option<Durable>) + Send>;
 
 /// Jobs queued together are run as one group commit (one fsync for all of them).
 const MAX_GROUP: usize = 64;
@@ -53,13 +56,26 @@ impl Jobs {
         &self,
         job: impl FnOnce(&mut Engine) -> T + Send + 'static,
     ) -> Option<T> {
+        let (out, durable) = self.run_written(job)?;
+        // the wait is the caller's: the engine thread goes on meanwhile
+        durable.wait().then_some(out)
+    }
+
+    /// Run `job` on the engine thread and return its result as soon as its writes are
+    /// committed, before they are durable: what only a crash of the daemon could undo may
+    /// follow at once (they survive that), and the caller waits for the [`Durable`]
+    /// before anything that must survive a crash of the host (an answer to a client).
+    pub fn run_written<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Engine) -> T + Send + 'static,
+    ) -> Option<(T, Durable)> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.0
             .send(Work::Job(Box::new(move |e| {
                 let out = job(e);
-                Box::new(move |durable| {
-                    if durable {
-                        let _ = tx.send(out);
+                Box::new(move |durable: Option<Durable>| {
+                    if let Some(d) = durable {
+                        let _ = tx.send((out, d));
                     }
                 })
             })))
@@ -146,9 +162,9 @@ fn answer(engine: &mut Engine, who: &Principal, request: Request) -> Result<Repl
 }
 
 /// Run `first` and the jobs queued behind it (up to a request, which is returned to be
-/// served next) as one group commit: callers that arrived together share one fsync, and
-/// each result is handed over only after the group is durable, so an ADD never touches the
-/// dataplane, nor answers, before its ledger entry would survive a crash.
+/// served next) as one group commit: callers that arrived together share one fsync, which
+/// the store's syncer thread does while this thread goes on; each result is handed over
+/// once the group is committed, with its durability to wait for (see `Jobs::run_written`).
 fn run_jobs(
     engine: &mut Engine,
     first: Job,
@@ -176,14 +192,18 @@ fn run_jobs(
         }
     }
     let ran = started.elapsed();
-    let durable = !grouped
-        || engine.store_mut().end_group().map_or_else(
+    let durable = if grouped {
+        engine.store_mut().end_group().map_or_else(
             |e| {
                 tracing::error!(error = %e, jobs = delivers.len(), "group commit failed; its callers are told to retry");
-                false
+                None
             },
-            |()| true,
-        );
+            Some,
+        )
+    } else {
+        // each job's writes were their own transactions, synced as they committed
+        Some(Durable::already())
+    };
     tracing::debug!(
         jobs = delivers.len(),
         run_us = ran.as_micros() as u64,
@@ -191,7 +211,7 @@ fn run_jobs(
         "group commit"
     );
     for d in delivers {
-        d(durable);
+        d(durable.clone());
     }
     // Jobs write attachments and the address ledger: state subscribers look again.
     state.notify();

@@ -103,9 +103,9 @@ pub trait PodDriver: Send + Sync {
     ) -> Result<(), DriverError>;
 
     /// The fast half of a DEL: take the interfaces off the network without waiting for
-    /// the kernel to unregister them. Afterwards no packet flows through them and none of
-    /// their addresses is configured anywhere (rules removed, pod ends down with their
-    /// addresses removed, veth host ends down), so the addresses may be handed out again.
+    /// the kernel to unregister them. Afterwards none of their addresses is configured
+    /// anywhere and no bridge forwards to them (rules removed, pod ends without addresses,
+    /// veth host ends' bridge ports disabled), so the addresses may be handed out again.
     /// Returns whether links remain for [`PodDriver::detach`] to remove (the slow half,
     /// which the caller may run later); the default does the whole detach at once.
     fn disconnect(

@@ -15,6 +15,7 @@ use crate::commit_log::{self, CommitMeta, CommitRecord, ConfirmState, UnitChange
 use crate::confirmed::PendingConfirm;
 use crate::datastore::{DatastoreId, Snapshot};
 use crate::db;
+use crate::durable::{Durable, WalSyncer};
 use crate::error::{Error, SqlContext};
 use crate::ipam::Allocation;
 use crate::locks::Locks;
@@ -48,6 +49,8 @@ pub struct Store {
     grouped: bool,
     pub locks: Locks,
     checkpointer: Checkpointer,
+    /// Makes group commits durable off the writer's thread.
+    syncer: WalSyncer,
 }
 
 impl Drop for Store {
@@ -77,6 +80,10 @@ impl Store {
         let mut conn = db::open(path)?;
         let checkpointer = Checkpointer::start(path, &mut conn)?;
         let shown = path.display().to_string();
+        let syncer = WalSyncer::start(path.to_path_buf()).map_err(|e| Error::Refused {
+            path: shown.clone(),
+            reason: format!("no WAL syncer thread: {e}"),
+        })?;
         let mut store = Store {
             conn,
             path: shown,
@@ -91,6 +98,7 @@ impl Store {
             grouped: false,
             locks: Locks::default(),
             checkpointer,
+            syncer,
         };
         store.load()?;
         Ok(store)
@@ -570,19 +578,30 @@ impl Store {
     /// inside become savepoints. Only for the non-config tables (ledger, attachments):
     /// config commits open their own transaction and must not run inside a group.
     pub fn begin_group(&mut self) -> Result<(), Error> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").db(&self.path)?;
+        // the commit writes the WAL without an fsync: the syncer thread does it (see
+        // `durable`), so the writer need not wait for the disk
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")
+            .db(&self.path)?;
         self.grouped = true;
         Ok(())
     }
 
-    /// Make the group's writes durable (one commit); on failure they are all rolled back.
-    pub fn end_group(&mut self) -> Result<(), Error> {
+    /// Commit the group (on failure all its writes are rolled back). It is durable once
+    /// the returned [`Durable`] says so.
+    pub fn end_group(&mut self) -> Result<Durable, Error> {
         self.grouped = false;
         let done = self.conn.execute_batch("COMMIT").db(&self.path);
         if done.is_err() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
-        done
+        // every other transaction syncs as it commits
+        let full = self
+            .conn
+            .execute_batch("PRAGMA synchronous = FULL")
+            .db(&self.path);
+        done.and(full)?;
+        Ok(self.syncer.issue())
     }
 
     /// Record an allocation; false when the address is already someone's.

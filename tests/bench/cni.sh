@@ -5,8 +5,11 @@
 # first alternates too), so background load hits both alike. Then 100 concurrent ADDs (and
 # DELs) of 1- and 3-interface pods through netloom. Root only; everything happens inside
 # network namespaces this script makes and removes. Run it under `chrt -f 10` on a shared
-# machine so other work does not distort it.
-#   tests/bench/cni.sh [PODS]        (default 100; BIN=dir of netloomd/netloom-cni/netloom-seed)
+# machine so other work does not distort it. Every call is timed by netloom-exec-timer from
+# just before its exec to its exit (Python's own fork cost counts for neither plugin); the
+# concurrent calls are all released at once from threads made beforehand.
+#   tests/bench/cni.sh [PODS]   (default 100; BIN=dir of netloomd/netloom-cni/netloom-seed/
+#                                netloom-exec-timer)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PODS=${1:-100}
@@ -14,7 +17,7 @@ BIN=${BIN:-${CARGO_TARGET_DIR:-target}/debug}
 PLUGINS=/usr/lib/cni
 [ "$(id -u)" -eq 0 ] || { echo "cni.sh: needs root"; exit 1; }
 [ -x "$PLUGINS/bridge" ] || { echo "cni.sh: apt-get install containernetworking-plugins"; exit 1; }
-for b in netloomd netloom-cni netloom-seed; do [ -x "$BIN/$b" ] || { echo "cni.sh: $BIN/$b missing (cargo build --workspace)"; exit 1; }; done
+for b in netloomd netloom-cni netloom-seed netloom-exec-timer; do [ -x "$BIN/$b" ] || { echo "cni.sh: $BIN/$b missing (cargo build --workspace)"; exit 1; }; done
 
 W=$(mktemp -d); TAG=nlb$$
 NODE=$TAG-node
@@ -29,7 +32,12 @@ ip netns add "$NODE"
 ip -n "$NODE" link set lo up
 ip -n "$NODE" link add upl0 type veth peer name upl0p
 ip -n "$NODE" link set upl0 up; ip -n "$NODE" link set upl0p up
-for i in $(seq 1 "$PODS"); do ip netns add "$TAG-r$i"; ip netns add "$TAG-n$i"; done
+for i in $(seq 1 "$PODS"); do
+  ip netns add "$TAG-r$i"; ip netns add "$TAG-n$i"
+  # the concurrent runs attach pods of their own, as a runtime would: reusing a container
+  # id right after its DEL would wait for that DEL's links to be unregistered
+  ip netns add "$TAG-c1-$i"; ip netns add "$TAG-c3-$i"
+done
 
 cat > "$W/seed.json" <<JSON
 [["/netloom-host:networks/network[name='blue']", {"type": "bridge", "ipam": {"pool": [{"name": "v4", "subnet": "10.60.0.0/16", "gateway": "10.60.0.1"}]}}],
@@ -46,24 +54,28 @@ for _ in $(seq 100); do [ -S "$W/cni.sock" ] && break; sleep 0.05; done
 
 # The reference plugins run inside the node's netns, as the runtime would run them there.
 W="$W" TAG="$TAG" NODE="$NODE" PODS="$PODS" BIN="$BIN" PLUGINS="$PLUGINS" python3 - <<'PY'
-import json, os, subprocess, time, statistics
-from concurrent.futures import ThreadPoolExecutor
+import json, os, subprocess, statistics
 W, TAG, NODE, PODS, BIN, PL = (os.environ[k] for k in ("W", "TAG", "NODE", "PODS", "BIN", "PLUGINS"))
 PODS = int(PODS)
 NODE_NS = f"--net=/run/netns/{NODE}"
 
-def run(argv, env, conf, check=True):
-    e = {"CNI_PATH": PL, **env}
-    t = time.perf_counter()
-    p = subprocess.run(argv, input=json.dumps(conf).encode(), env=e, capture_output=True)
-    dt = (time.perf_counter() - t) * 1000
-    if p.returncode != 0:
-        msg = f"{argv} {env.get('CNI_COMMAND')} failed: {p.stdout[:300]} {p.stderr[:300]}"
-        if check:
-            raise SystemExit(msg)
-        print(msg)
-        return None
-    return dt
+def call(argv, env, conf):
+    return {"argv": argv, "env": {"CNI_PATH": PL, **env}, "stdin": json.dumps(conf)}
+
+def timed(calls, concurrent=False, check=True):
+    """Run the calls through netloom-exec-timer: (ms per call, None when it failed; wall ms)."""
+    req = json.dumps({"concurrent": concurrent, "calls": calls}).encode()
+    p = subprocess.run([f"{BIN}/netloom-exec-timer"], input=req, capture_output=True, check=True)
+    out = json.loads(p.stdout)
+    ms = []
+    for c, r in zip(calls, out["calls"]):
+        if not r["ok"]:
+            msg = f"{c['argv']} {c['env'].get('CNI_COMMAND')} failed: {r['output'][:300]}"
+            if check:
+                raise SystemExit(msg)
+            print(msg)
+        ms.append(r["ms"] if r["ok"] else None)
+    return ms, out["wallMs"]
 
 def ref_conf(kind, name, subnet):
     ipam = {"type": "host-local", "subnet": subnet, "dataDir": f"{W}/hostlocal"}
@@ -77,20 +89,24 @@ def ref_conf(kind, name, subnet):
 REF_NETS = [("bridge", "rblue", "10.70.0.0/16"), ("macvlan", "rgreen", "10.71.0.0/16"), ("bridge", "rred", "10.72.0.0/16")]
 
 def ref(cmd, i, nifs):
-    total = 0
+    """One pod through the reference plugins: one exec per interface, one after another."""
+    calls = []
     order = range(nifs) if cmd == "ADD" else reversed(range(nifs))
     for k in order:
         kind, name, subnet = REF_NETS[k]
         env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": f"ref{i}", "CNI_NETNS": f"/run/netns/{TAG}-r{i}",
                "CNI_IFNAME": "eth0" if k == 0 else f"net{k}"}
-        total += run(["nsenter", NODE_NS, f"{PL}/{kind}"], env, ref_conf(kind, name, subnet))
-    return total
+        calls.append(call(["nsenter", NODE_NS, f"{PL}/{kind}"], env, ref_conf(kind, name, subnet)))
+    return sum(timed(calls)[0])
 
-def nl(cmd, i, nifs, check=True):
+def nl_call(cmd, i, nifs, pod="n"):
     nets = ["blue", "green", "red"][:nifs]
     conf = {"cniVersion": "1.1.0", "name": "bench", "type": "netloom-cni", "socket": f"{W}/cni.sock", "networks": nets}
-    env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": f"nl{i}", "CNI_NETNS": f"/run/netns/{TAG}-n{i}", "CNI_IFNAME": "eth0"}
-    return run([f"{BIN}/netloom-cni"], env, conf, check)
+    env = {"CNI_COMMAND": cmd, "CNI_CONTAINERID": f"nl{pod}{i}", "CNI_NETNS": f"/run/netns/{TAG}-{pod}{i}", "CNI_IFNAME": "eth0"}
+    return call([f"{BIN}/netloom-cni"], env, conf)
+
+def nl(cmd, i, nifs):
+    return timed([nl_call(cmd, i, nifs)])[0][0]
 
 def pct(xs, p):
     xs = sorted(xs)
@@ -127,11 +143,9 @@ print(f"\n{PODS} concurrent calls through netloom (ms)")
 print(f"{'ifaces':>6} {'cmd':>4} {'p50':>8} {'p99':>8} {'max':>8} {'pods/s':>7} {'failed':>6}")
 for nifs in (1, 3):
     for cmd in ("ADD", "DEL"):
-        t = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=PODS) as ex:
-            out = list(ex.map(lambda i: nl(cmd, i, nifs, check=False), range(1, PODS + 1)))
-        wall = time.perf_counter() - t
+        calls = [nl_call(cmd, i, nifs, f"c{nifs}-") for i in range(1, PODS + 1)]
+        out, wall = timed(calls, concurrent=True, check=False)
         lat = [x for x in out if x is not None]
         failed = len(out) - len(lat)
-        print(f"{nifs:>6} {cmd:>4} {pct(lat,50):8.1f} {pct(lat,99):8.1f} {max(lat):8.1f} {PODS/wall:7.0f} {failed:>6}")
+        print(f"{nifs:>6} {cmd:>4} {pct(lat,50):8.1f} {pct(lat,99):8.1f} {max(lat):8.1f} {PODS/wall*1000:7.0f} {failed:>6}")
 PY

@@ -380,4 +380,58 @@ fn an_expired_confirmed_commit_detaches_the_pods_on_its_networks() {
     assert!(ok, "{r}");
     assert!(host_ends(&node).is_empty(), "{:?}", host_ends(&node));
     store_is_empty(&mut d);
+
+/// What a DEL's answer promises before the kernel has unregistered the links (which
+/// finishes off the answer's path): none of the pod's addresses is configured any more and
+/// no bridge forwards to its veths, so the released addresses can go to the next pod. Then
+/// the links go too.
+#[test]
+fn del_answers_with_the_pod_off_the_network() {
+    need_root!();
+    let node = Netns::new("node");
+    let (p, v) = bridge_network("blue", "10.77.0.0/24", "10.77.0.1");
+    let (p2, v2) = bridge_network("plain", "10.78.0.0/24", "10.78.0.1");
+    let d = kernel_daemon(&node, &[(&p, v), (&p2, v2)]);
+    let pod = Netns::new("off");
+    let nets = conf(json!({"networks": ["blue", "plain"]}));
+    let (ok, r) = cni(
+        &d.cni_socket,
+        "ADD",
+        "off-1",
+        &pod.path(),
+        "eth0",
+        "",
+        nets.clone(),
+    );
+    assert!(ok, "{r}");
+    let hosts: Vec<String> = r["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i.get("sandbox").is_none())
+        .map(|i| i["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(hosts.len(), 2, "{r}");
+    for ifname in ["eth0", "net1"] {
+        assert_eq!(pod.addresses(ifname).len(), 2, "{ifname}");
+    }
+    let (ok, r) = cni(&d.cni_socket, "DEL", "off-1", &pod.path(), "eth0", "", nets);
+    assert!(ok, "{r}");
+    let pod_links = pod.links();
+    for ifname in ["eth0", "net1"] {
+        if pod_links.iter().any(|l| l == ifname) {
+            assert_eq!(pod.addresses(ifname), Vec::<String>::new(), "{ifname}");
+        }
+    }
+    let ports: Value =
+        serde_json::from_str(&run("bridge", &["-n", &node.name, "-j", "link"])).unwrap();
+    for port in ports.as_array().unwrap() {
+        if hosts.iter().any(|h| port["ifname"] == h.as_str()) {
+            assert_eq!(port["state"], "disabled", "{port}");
+        }
+    }
+    let left = eventually(|| host_ends(&node), Vec::is_empty);
+    assert!(left.is_empty(), "host ends left: {left:?}");
+    let left = eventually(|| pod.links(), |l| l.iter().all(|l| l == "lo"));
+    assert!(left.iter().all(|l| l == "lo"), "pod links left: {left:?}");
 }

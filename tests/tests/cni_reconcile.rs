@@ -449,3 +449,105 @@ fn attachments_without_a_spec_are_rebuilt_or_released() {
     assert!(store.allocations(None).unwrap().is_empty());
     assert!(store.attachments().unwrap().is_empty());
 }
+
+fn mtu(ns: &Netns, ifname: &str) -> u64 {
+    link(ns, ifname)["mtu"].as_u64().unwrap()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// A netloom host link follows the committed config in what it carries, not only in that
+/// it exists: an MTU dropped from the config goes back to the kernel's default for the
+/// kind (at once on commit, and at restart when it drifted while the daemon was down), and
+/// addresses the config does not list are removed from it at restart (the kernel's IPv6
+/// link-local address stays). A link that is not netloom's keeps both.
+#[test]
+fn host_links_lose_unlisted_addresses_and_dropped_mtus() {
+    need_root!();
+    let node = Netns::new("node");
+    let (p, mut v) = bridge_network("blue", "10.77.0.0/24", "10.77.0.1");
+    v["mtu"] = json!(1400);
+    let mut d = kernel_daemon(&node, &[(&p, v)]);
+    assert_eq!(mtu(&node, "nl-blue"), 1400);
+    let pod = Netns::new("a");
+    let (ok, r) = cni(
+        &d.cni_socket,
+        "ADD",
+        "ctr-mtu",
+        &pod.path(),
+        "eth0",
+        &pod_args("a"),
+        conf(json!({"network": "blue"})),
+    );
+    assert!(ok, "{r}");
+    let listed = sorted(node.addresses("nl-blue"));
+    assert_eq!(listed.len(), 2, "{listed:?}");
+
+    // dropped by a commit: the bridge (same kernel object, its pod still attached) is
+    // back at the kernel's 1500
+    let bridge = link(&node, "nl-blue");
+    commit(&d, &["delete networks network blue mtu"]);
+    // the commit answers once the kernel has it
+    assert_eq!(mtu(&node, "nl-blue"), 1500, "{}", d.log_tail(20));
+    assert_eq!(link(&node, "nl-blue")["ifindex"], bridge["ifindex"]);
+
+    // drift while the daemon is down, on netloom's bridge and on someone else's
+    d.stop();
+    for args in [
+        &["link", "set", "nl-blue", "mtu", "1300"][..],
+        &["addr", "add", "192.0.2.9/24", "dev", "nl-blue"],
+        &["addr", "add", "2001:db8::9/64", "dev", "nl-blue", "nodad"],
+        &["link", "add", "br-foreign", "mtu", "1300", "type", "bridge"],
+        &["link", "set", "br-foreign", "up"],
+        &["addr", "add", "192.0.2.77/24", "dev", "br-foreign"],
+    ] {
+        run("ip", &[&["-n", &node.name][..], args].concat());
+    }
+    assert_eq!(node.addresses("nl-blue").len(), 4);
+    let link_local = |ns: &Netns| -> Vec<Value> {
+        ns.ip_json(&["-6", "addr", "show", "dev", "nl-blue"])
+            .pointer("/0/addr_info")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|a| a["scope"] == "link")
+            .map(|a| a["local"].clone())
+            .collect()
+    };
+    let had_link_local = link_local(&node);
+    assert_eq!(had_link_local.len(), 1, "{had_link_local:?}");
+    d.restart();
+    assert_eq!(mtu(&node, "nl-blue"), 1500, "{}", d.log_tail(20));
+    assert_eq!(
+        sorted(node.addresses("nl-blue")),
+        listed,
+        "{}",
+        d.log_tail(20)
+    );
+    assert_eq!(link_local(&node), had_link_local);
+    assert_eq!(link(&node, "nl-blue")["ifindex"], bridge["ifindex"]);
+    assert!(
+        d.log()
+            .join("\n")
+            .contains("removing an address the config does not list"),
+        "{}",
+        d.log_tail(20)
+    );
+    assert_eq!(mtu(&node, "br-foreign"), 1300);
+    assert_eq!(node.addresses("br-foreign"), ["192.0.2.77/24"]);
+    // the adopted pod kept its way out
+    assert!(pod.ping("10.77.0.1"), "the pod lost its gateway");
+    let (ok, v) = cni(
+        &d.cni_socket,
+        "DEL",
+        "ctr-mtu",
+        &pod.path(),
+        "eth0",
+        "",
+        conf(json!({"network": "blue"})),
+    );
+    assert!(ok, "{v}");
+}

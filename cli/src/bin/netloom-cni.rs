@@ -31,6 +31,10 @@ const VARS: &[&str] = &[
 ];
 
 fn main() -> ExitCode {
+    // the daemon logs how long the call took to reach it (exec, reading stdin, connecting)
+    let started_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
     let mut stdin = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut stdin) {
         return fail(
@@ -69,7 +73,7 @@ fn main() -> ExitCode {
                 .map(|v| (k.to_string(), Value::String(v)))
         })
         .collect();
-    let request = json!({ "env": env, "stdin": stdin }).to_string();
+    let request = json!({ "env": env, "stdin": stdin, "startedUs": started_us }).to_string();
 
     let Some(mut stream) = connect(&socket, Duration::from_secs_f64(wait)) else {
         return match command.as_str() {

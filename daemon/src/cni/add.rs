@@ -180,10 +180,13 @@ impl CniService {
                 });
             }
         };
-        let (leases, specs, mut rows) = {
+        // the pod is programmed while the leases and rows are synced to disk: once
+        // committed they survive a crash of the daemon, and a crash of the host takes the
+        // pod's interfaces with it; the answer waits for both
+        let ((leases, specs, mut rows), durable) = {
             let (w, view, r) = (wanted.clone(), view.clone(), recording.clone());
             let lists = self.lists;
-            self.on_engine(move |e, ipam| {
+            self.on_engine_written(move |e, ipam| {
                 still_current(e, &lists, &view, &w)?;
                 e.store_mut()
                     .batch(|store| lease_and_record(store, ipam, &view, &w, &r))
@@ -199,6 +202,13 @@ impl CniService {
             }
         };
         let programmed = started.elapsed();
+        if !durable.wait() {
+            if let Err(undo) = self.pods.detach(Some(netns), &cid, &specs) {
+                tracing::error!(error = %undo, "undoing the dataplane of a failed ADD");
+            }
+            undo_records();
+            return Err(super::not_durable());
+        }
         if states != specs.iter().map(planned_state).collect::<Vec<_>>() {
             // a MAC the kernel chose (an ipvlan's is its uplink's): record what it is
             rows = self::rows(&recording, &wanted, &leases, &specs, &states);
@@ -243,6 +253,7 @@ impl CniService {
             interfaces = ifnames.len(),
             record_us = recorded.as_micros() as u64,
             dataplane_us = (programmed - recorded).as_micros() as u64,
+            sync_wait_us = (started.elapsed() - programmed).as_micros() as u64,
             "attached"
         );
         Ok(out)

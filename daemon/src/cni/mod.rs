@@ -17,11 +17,12 @@ mod view;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use netloom_northbound::api::Handle;
 use netloom_northbound::cni::{CniBackend, CniCall, CniError, Command};
 use netloom_southbound::{DriverError, PodDriver};
-use netloom_store::Attachment;
+use netloom_store::{Attachment, Durable};
 use netloom_yang::Schema;
 use serde_json::Value;
 
@@ -96,6 +97,11 @@ impl std::fmt::Debug for CniService {
     }
 }
 
+/// A phase of a call at debug level (target `netloom::timing`, as the dataplane's).
+fn timing(op: &'static str, took: Duration) {
+    tracing::debug!(target: "netloom::timing", op, us = took.as_micros() as u64);
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // a panicked call must not wedge every later one; the data is plain maps
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -111,6 +117,14 @@ fn cni_error(e: Error) -> CniError {
         other => CniError::new(CniError::IO_FAILURE, "the CNI service's store failed")
             .with_details(other.to_string()),
     }
+}
+
+/// A group commit whose fsync failed: its writes may not survive the host.
+fn not_durable() -> CniError {
+    CniError::new(
+        CniError::TRY_AGAIN_LATER,
+        "the CNI service's store could not make the change durable",
+    )
 }
 
 /// A dataplane error as a CNI error.
@@ -208,16 +222,42 @@ impl CniService {
         cached.clone()
     }
 
-    /// Run `job` on the engine thread.
+    /// Run `job` on the engine thread; its writes are durable when this returns.
     fn on_engine<T: Send + 'static>(
         &self,
         job: impl FnOnce(&mut Engine, &mut Ipam) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, CniError> {
+        let (out, durable) = self.on_engine_written(job)?;
+        let syncing = Instant::now();
+        if !durable.wait() {
+            return Err(not_durable());
+        }
+        timing("engine sync wait", syncing.elapsed());
+        Ok(out)
+    }
+
+    /// Run `job` on the engine thread; its writes are committed, and durable once the
+    /// returned [`Durable`] says so (see `Jobs::run_written`).
+    fn on_engine_written<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Engine, &mut Ipam) -> Result<T, Error> + Send + 'static,
+    ) -> Result<(T, Durable), CniError> {
         let ipam = self.ipam.clone();
-        self.jobs
-            .run(move |e| job(e, &mut lock(&ipam)))
-            .ok_or_else(|| CniError::new(CniError::TRY_AGAIN_LATER, "netloomd is stopping"))?
-            .map_err(cni_error)
+        let queued = Instant::now();
+        let ((out, waited, ran), durable) = self
+            .jobs
+            .run_written(move |e| {
+                let waited = queued.elapsed();
+                let started = Instant::now();
+                let out = job(e, &mut lock(&ipam));
+                (out, waited, started.elapsed())
+            })
+            .ok_or_else(|| CniError::new(CniError::TRY_AGAIN_LATER, "netloomd is stopping"))?;
+        // the rest of the round trip is the other jobs of its group and the commit
+        timing("engine queue", waited);
+        timing("engine job", ran);
+        timing("engine round trip", queued.elapsed());
+        Ok((out.map_err(cni_error)?, durable))
     }
 
     /// Wait for the turn of `container_id`: its calls, and the unregistering of links its
@@ -272,7 +312,9 @@ impl CniBackend for CniService {
             }
             _ => {}
         }
+        let waiting = Instant::now();
         let serial = self.serialize(&call.container_id);
+        timing("container turn", waiting.elapsed());
         match call.command {
             Command::Add => self.add(&call).map(Some),
             Command::Del => self

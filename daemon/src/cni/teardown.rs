@@ -67,13 +67,14 @@ impl CniService {
     }
 
     /// DEL. What the runtime can observe once this returns: the interfaces are off the
-    /// network (down, without addresses, their rules gone), their leases are released and
+    /// network (without addresses, their rules gone, no bridge forwarding to them; see
+    /// `PodDriver::disconnect`), their leases are released and
     /// their attachment rows removed, durably. Unregistering the links themselves (for a
     /// veth most of a DEL's time: the kernel waits out RCU grace periods) finishes on a
     /// thread that holds the container's turn (`serial`), so any later call for the same
     /// container waits for it, and other pods never see the names (they are per
     /// container). After a crash in between, reconcile removes the host ends no attachment
-    /// owns (a veth's pod end goes with it); a macvlan pod end left down without addresses
+    /// owns (a veth's pod end goes with it); a macvlan pod end left without addresses
     /// goes with its netns.
     pub(super) fn del(
         &self,

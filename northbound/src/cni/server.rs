@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tokio::net::{UnixListener, UnixStream};
-use tracing::Instrument;
 
 use super::call::{CniCall, CniError, Command, SUPPORTED_VERSIONS};
 use super::framing::{read_frame, write_frame};
@@ -44,19 +43,41 @@ pub fn bind(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
 pub async fn serve(listener: UnixListener, backend: Arc<dyn CniBackend>) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
+        let accepted = unix_micros();
         let backend = backend.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, backend).await {
+            if let Err(e) = connection(stream, backend, accepted).await {
                 tracing::debug!(error = %e, "CNI connection ended with an error");
             }
         });
     }
 }
 
-async fn connection(mut stream: UnixStream, backend: Arc<dyn CniBackend>) -> std::io::Result<()> {
+/// Microseconds since the Unix epoch: the shim stamps its start with it, so a call's time
+/// from the shim's exec to the daemon's accept can be told (both read the same clock).
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// A phase of a call at debug level (target `netloom::timing`, as the daemon's phases).
+fn timing(op: &'static str, us: u64) {
+    tracing::debug!(target: "netloom::timing", op, us);
+}
+
+async fn connection(
+    mut stream: UnixStream,
+    backend: Arc<dyn CniBackend>,
+    accepted: u64,
+) -> std::io::Result<()> {
     let Some(frame) = read_frame(&mut stream).await? else {
         return Ok(());
     };
+    let read = unix_micros();
+    let shim_started = serde_json::from_slice::<Value>(&frame)
+        .ok()
+        .and_then(|m| m.get("startedUs").and_then(Value::as_u64));
     let (ok, output) = match decode(&frame) {
         Err((e, version)) => {
             tracing::info!(code = e.code, msg = %e.msg, "CNI call refused");
@@ -72,16 +93,25 @@ async fn connection(mut stream: UnixStream, backend: Arc<dyn CniBackend>) -> std
             );
             let version = call.cni_version.clone();
             let started = std::time::Instant::now();
-            let result = tokio::task::spawn_blocking(move || backend.call(call))
-                .instrument(span.clone())
-                .await
-                .unwrap_or_else(|e| {
-                    Err(
-                        CniError::new(CniError::IO_FAILURE, "the CNI service failed")
-                            .with_details(e.to_string()),
-                    )
-                });
+            // the call's span on the blocking thread too: the backend's events belong to it
+            let inner = span.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                let _g = inner.enter();
+                timing("blocking pool", started.elapsed().as_micros() as u64);
+                backend.call(call)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(
+                    CniError::new(CniError::IO_FAILURE, "the CNI service failed")
+                        .with_details(e.to_string()),
+                )
+            });
             let _g = span.enter();
+            if let Some(t0) = shim_started {
+                timing("shim exec to accept", accepted.saturating_sub(t0));
+            }
+            timing("read frame", read.saturating_sub(accepted));
             match result {
                 Ok(v) => {
                     tracing::debug!(

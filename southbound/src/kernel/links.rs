@@ -162,8 +162,13 @@ pub async fn create(h: &Handle, spec: &LinkSpec) -> Result<(), DriverError> {
             )));
         }
         tracing::info!(link = %spec.name, "adopting the existing link");
-        // config may have changed while the daemon was down
-        if let Some(m) = spec.mtu {
+        // config may have changed while the daemon was down: an MTU it no longer sets
+        // goes back to what the kernel gives a new link of the kind
+        let mtu = match spec.mtu {
+            Some(m) => Some(m),
+            None => default_mtu(h, spec).await?,
+        };
+        if let Some(m) = mtu.filter(|m| Some(*m) != link_mtu(&existing)) {
             set_mtu(h, existing.header.index, m).await?;
         }
     } else {
@@ -220,6 +225,89 @@ pub async fn create(h: &Handle, spec: &LinkSpec) -> Result<(), DriverError> {
     for a in &spec.addresses {
         add_address(h, idx, a).await?;
     }
+    remove_unlisted_addresses(h, idx, spec).await
+}
+
+fn link_mtu(l: &LinkMessage) -> Option<u16> {
+    l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Mtu(m) => u16::try_from(*m).ok(),
+        _ => None,
+    })
+}
+
+/// The MTU the kernel gives a new link of `spec`'s kind when none is asked for: a
+/// bridge's and an unbound VXLAN device's 1500, a VLAN subinterface its uplink's, a VXLAN
+/// device on an uplink the uplink's less the encapsulation (50 bytes over IPv4, 70 over
+/// IPv6). `None` when the uplink is not there to ask.
+async fn default_mtu(h: &Handle, spec: &LinkSpec) -> Result<Option<u16>, DriverError> {
+    const ETH_DATA_LEN: u16 = 1500;
+    let uplink_mtu = |name: String| async move {
+        Ok::<_, DriverError>(find(h, &name).await?.as_ref().and_then(link_mtu))
+    };
+    Ok(match &spec.kind {
+        LinkKind::Bridge { .. } => Some(ETH_DATA_LEN),
+        LinkKind::Vlan { uplink, .. } => uplink_mtu(uplink.clone()).await?,
+        LinkKind::Vxlan { uplink: None, .. } => Some(ETH_DATA_LEN),
+        LinkKind::Vxlan {
+            uplink: Some(up),
+            local,
+            group,
+            ..
+        } => {
+            let v6 = matches!(local.or(*group), Some(IpAddr::V6(_)));
+            let headroom = if v6 { 70 } else { 50 };
+            uplink_mtu(up.clone())
+                .await?
+                .map(|m| m.saturating_sub(headroom))
+        }
+    })
+}
+
+/// Remove the addresses on netloom's link `index` that `spec` does not list (added by
+/// hand, or by config since dropped while the daemon was down). What the kernel made is
+/// left alone: IPv6 link-local addresses and autoconfigured (non-permanent) ones.
+async fn remove_unlisted_addresses(
+    h: &Handle,
+    index: u32,
+    spec: &LinkSpec,
+) -> Result<(), DriverError> {
+    use rtnetlink::packet_route::address::{AddressAttribute, AddressHeaderFlags};
+    let live: Vec<_> = h
+        .address()
+        .get()
+        .set_link_index_filter(index)
+        .execute()
+        .try_collect()
+        .await
+        .map_err(|e| nl_error(format!("dump addresses of {}", spec.name), e))?;
+    for m in live {
+        let Some(ip) = m.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(ip) => Some(*ip),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let listed = spec
+            .addresses
+            .iter()
+            .any(|a| a.addr() == ip && a.prefix_len() == m.header.prefix_len);
+        let kernel_made = match ip {
+            IpAddr::V6(v6) => {
+                v6.is_unicast_link_local()
+                    || !m.header.flags.contains(AddressHeaderFlags::Permanent)
+            }
+            IpAddr::V4(_) => false,
+        };
+        if listed || kernel_made {
+            continue;
+        }
+        tracing::info!(link = %spec.name, address = %ip, prefix = m.header.prefix_len, "removing an address the config does not list");
+        match h.address().del(m).execute().await {
+            Ok(()) => {}
+            Err(e) if is_gone(&e) => {}
+            Err(e) => return Err(nl_error(format!("remove {ip} from {}", spec.name), e)),
+        }
+    }
     Ok(())
 }
 
@@ -236,9 +324,9 @@ async fn set_mtu(h: &Handle, index: u32, mtu: u16) -> Result<(), DriverError> {
 }
 
 /// Change a live link from `old` to `new` in place (same kernel object: see
-/// `LinkSpec::same_object`): MTU, master, addresses. An MTU dropped from config is left as
-/// it is (what the kernel would have chosen is not known any more). Returns the MTU the
-/// link had, so the undo can put it back even when `old` did not say.
+/// `LinkSpec::same_object`): MTU, master, addresses. An MTU dropped from config goes back
+/// to the kernel's default for the kind ([`default_mtu`]). Returns the MTU the link had,
+/// so the undo can put it back even when `old` did not say.
 pub async fn update(
     h: &Handle,
     old: &LinkSpec,
@@ -251,11 +339,13 @@ pub async fn update(
             reason: "no such interface".into(),
         })?;
     let idx = live.header.index;
-    let was = live.attributes.iter().find_map(|a| match a {
-        LinkAttribute::Mtu(m) => u16::try_from(*m).ok(),
-        _ => None,
-    });
-    if let Some(m) = new.mtu.filter(|m| Some(*m) != old.mtu) {
+    let was = link_mtu(&live);
+    let mtu = match (new.mtu, old.mtu) {
+        (Some(m), _) => Some(m),
+        (None, Some(_)) => default_mtu(h, new).await?,
+        (None, None) => None,
+    };
+    if let Some(m) = mtu.filter(|m| Some(*m) != was) {
         set_mtu(h, idx, m).await?;
     }
     if new.master != old.master {

@@ -8,6 +8,7 @@ pub(crate) mod netns;
 mod pods;
 mod repair;
 mod routes;
+mod timing;
 
 pub use links::MARK;
 pub use pods::KernelPods;

@@ -27,10 +27,12 @@ fn connect() -> Result<Handle, DriverError> {
 fn on_thread<T: Send>(
     work: impl FnOnce() -> Result<T, DriverError> + Send,
 ) -> Result<T, DriverError> {
+    // the caller's span (the CNI call) goes along, so the thread's events belong to it
+    let span = tracing::Span::current();
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("netloom-netlink".into())
-            .spawn_scoped(s, work)
+            .spawn_scoped(s, move || span.in_scope(work))
             .map_err(|e| unavailable("netlink thread", e))?
             .join()
             .unwrap_or_else(|_| Err(DriverError::Unavailable("netlink thread panicked".into())))
@@ -80,6 +82,7 @@ where
         std::io::ErrorKind::NotFound => DriverError::NoNetns(netns.display().to_string()),
         _ => unavailable(&format!("opening {}", netns.display()), e),
     })?;
+    let started = std::time::Instant::now();
     on_thread(move || {
         let rt = runtime()?;
         rt.block_on(async move {
@@ -87,6 +90,7 @@ where
             nix::sched::setns(&pod_ns, CloneFlags::CLONE_NEWNET)
                 .map_err(|e| DriverError::NoNetns(format!("{} ({e})", netns.display())))?;
             let pod = connect()?;
+            super::timing::since("enter pod netns", started);
             f(Sides { host, pod, pod_ns }).await
         })
     })

@@ -10,13 +10,14 @@ use std::path::Path;
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
 use rtnetlink::packet_route::link::{
-    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoBridgePort, InfoData, InfoKind, InfoPortData,
-    InfoPortKind, InfoVeth, IpVlanMode, LinkAttribute, LinkFlags, MacVlanMode,
+    AfSpecInet6, AfSpecUnspec, BridgePortState, In6AddrGenMode, InfoBridgePort, InfoData, InfoKind,
+    InfoPortData, InfoPortKind, InfoVeth, IpVlanMode, LinkAttribute, LinkFlags, MacVlanMode,
 };
 use rtnetlink::{Handle, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
 use super::links::{self, built, find, is_exists, nl_error};
 use super::netns::{in_host, in_pod, Sides};
+use super::timing::timed;
 use super::{repair, routes};
 use crate::driver::DriverError;
 use crate::pod::{
@@ -39,11 +40,13 @@ fn clash(ifname: &str, where_: &str) -> DriverError {
 /// between creating the link and marking it — in its link group, which is set in the very
 /// request that creates the link.
 fn is_ours(l: &rtnetlink::packet_route::link::LinkMessage, mark: &str) -> bool {
-    let group = delete_group(mark);
-    links::alias(l) == Some(mark)
-        || l.attributes
-            .iter()
-            .any(|a| matches!(a, LinkAttribute::Group(g) if *g == group))
+    links::alias(l) == Some(mark) || in_group(l, delete_group(mark))
+}
+
+fn in_group(l: &rtnetlink::packet_route::link::LinkMessage, group: u32) -> bool {
+    l.attributes
+        .iter()
+        .any(|a| matches!(a, LinkAttribute::Group(g) if *g == group))
 }
 
 /// Remove what a failed earlier call for the same owner left; refuse foreign interfaces.
@@ -175,8 +178,8 @@ pub(super) async fn create(
 /// cleared only when the kernel says the name is taken, which saves two lookups per
 /// interface on every ordinary ADD.
 async fn create_link(s: &Sides, spec: &PodInterfaceSpec, mark: &str) -> Result<(), DriverError> {
-    let msg = link_request(s, spec, mark).await?;
-    match s.host.link().add(msg.clone()).execute().await {
+    let msg = timed("build link request", link_request(s, spec, mark)).await?;
+    match timed("create link", s.host.link().add(msg.clone()).execute()).await {
         Ok(()) => {}
         Err(e) if is_exists(&e) => {
             clear_leftover(s, spec, mark).await?;
@@ -213,7 +216,10 @@ async fn attach_one(
     mark: &str,
 ) -> Result<PodInterfaceState, DriverError> {
     create_link(s, spec, mark).await?;
-    let (host, pod) = futures_util::join!(finish_host_end(s, spec, mark), configure(s, spec, mark));
+    let (host, pod) = futures_util::join!(
+        timed("host end up", finish_host_end(s, spec, mark)),
+        configure(s, spec, mark)
+    );
     host?;
     pod
 }
@@ -356,7 +362,7 @@ pub(super) async fn configure(
     let b = LinkUnspec::new_with_name(&spec.ifname)
         .up()
         .append_extra_attribute(LinkAttribute::IfAlias(mark.to_owned()));
-    if let Err(e) = s.pod.link().set(b.build()).execute().await {
+    if let Err(e) = timed("pod end up", s.pod.link().set(b.build()).execute()).await {
         return Err(if links::is_gone(&e) {
             DriverError::Refused {
                 op: format!("configure {}", spec.ifname),
@@ -366,7 +372,7 @@ pub(super) async fn configure(
             nl_error(format!("set up {}", spec.ifname), e)
         });
     }
-    let Some(l) = find(&s.pod, &spec.ifname).await? else {
+    let Some(l) = timed("find pod end", find(&s.pod, &spec.ifname)).await? else {
         return Err(DriverError::Refused {
             op: format!("configure {}", spec.ifname),
             reason: "the interface is not in the pod".into(),
@@ -374,10 +380,10 @@ pub(super) async fn configure(
     };
     let idx = l.header.index;
     for a in &spec.addresses {
-        add_pod_address(&s.pod, idx, a).await?;
+        timed("add address", add_pod_address(&s.pod, idx, a)).await?;
     }
     for r in &spec.routes {
-        routes::add_route(&s.pod, r, Some(idx)).await?;
+        timed("add route", routes::add_route(&s.pod, r, Some(idx))).await?;
     }
     for r in &spec.rules {
         routes::add_rule(&s.pod, r).await?;
@@ -435,20 +441,25 @@ async fn remove_all(s: &Sides, specs: &[PodInterfaceSpec], mark: &str) -> Result
             routes::delete_rule(&s.pod, r).await?;
         }
     }
+    let group = delete_group(mark);
     let mut ours = Vec::new();
+    // links made before pod ends were born in their owner's group join it now
+    let mut regroup = Vec::new();
     for spec in specs {
         if let Some(l) = find(&s.pod, &spec.ifname).await? {
             if is_ours(&l, mark) {
                 ours.push(l.header.index);
+                if !in_group(&l, group) {
+                    regroup.push(l.header.index);
+                }
             }
         }
     }
     match ours.as_slice() {
         [] => {}
         [one] => links::delete_index(&s.pod, *one).await?,
-        many => {
-            let group = delete_group(mark);
-            for index in many {
+        _ => {
+            for index in &regroup {
                 s.pod
                     .link()
                     .set(
@@ -480,48 +491,66 @@ async fn remove_all(s: &Sides, specs: &[PodInterfaceSpec], mark: &str) -> Result
     Ok(())
 }
 
-/// Take one owner's interfaces off the network, fast: rules removed, each pod end down with
-/// its addresses removed, each veth host end down (so out of its bridge's forwarding).
-/// None of this waits for an RCU grace period the way unregistering a link does.
+/// Take one owner's interfaces off the network, fast: rules removed, every address of
+/// its pod ends removed (one dump of the pod's addresses), each veth host end's bridge port
+/// disabled (the bridge forwards nothing to or from it). Nothing here is set down: closing
+/// a device waits out an RCU grace period under the RTNL lock, which every other pod's
+/// netlink request then waits behind; the unregistering that follows (see
+/// [`remove_all`]) closes them anyway.
 async fn take_down(s: &Sides, specs: &[PodInterfaceSpec], mark: &str) -> Result<(), DriverError> {
     for spec in specs {
         for r in &spec.rules {
             routes::delete_rule(&s.pod, r).await?;
         }
     }
+    let mut ours = Vec::new();
     for spec in specs {
         if let Some(l) = find(&s.pod, &spec.ifname).await? {
             if is_ours(&l, mark) {
-                let index = l.header.index;
-                set_down(&s.pod, LinkUnspec::new_with_index(index), &spec.ifname).await?;
-                let addresses: Vec<_> = s
-                    .pod
-                    .address()
-                    .get()
-                    .set_link_index_filter(index)
-                    .execute()
-                    .try_collect()
-                    .await
-                    .map_err(|e| nl_error(format!("dump addresses of {}", spec.ifname), e))?;
-                for a in addresses {
-                    match s.pod.address().del(a).execute().await {
-                        Ok(()) => {}
-                        Err(e) if links::is_gone(&e) => {}
-                        Err(e) => {
-                            return Err(nl_error(
-                                format!("remove an address of {}", spec.ifname),
-                                e,
-                            ))
-                        }
-                    }
-                }
+                ours.push(l.header.index);
             }
         }
+    }
+    if !ours.is_empty() {
+        let addresses: Vec<_> = s
+            .pod
+            .address()
+            .get()
+            .execute()
+            .try_filter(|a| std::future::ready(ours.contains(&a.header.index)))
+            .try_collect()
+            .await
+            .map_err(|e| nl_error("dump the pod's addresses", e))?;
+        for a in addresses {
+            match s.pod.address().del(a).execute().await {
+                Ok(()) => {}
+                Err(e) if links::is_gone(&e) => {}
+                Err(e) => return Err(nl_error("remove a pod address", e)),
+            }
+        }
+    }
+    for spec in specs {
         if let Some(h) = spec.host_name() {
-            set_down(&s.host, LinkUnspec::new_with_name(h), h).await?;
+            port_disabled(s, h).await?;
         }
     }
     Ok(())
+}
+
+/// A veth host end out of its bridge's forwarding; one that is no bridge port is set down
+/// instead, and one that is gone is fine.
+async fn port_disabled(s: &Sides, host_name: &str) -> Result<(), DriverError> {
+    let port = LinkUnspec::new_with_name(host_name)
+        .set_port_kind(InfoPortKind::Bridge)
+        .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::State(
+            BridgePortState::Disabled,
+        )]))
+        .build();
+    match s.host.link().set_port(port).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if links::is_gone(&e) => Ok(()),
+        Err(_) => set_down(&s.host, LinkUnspec::new_with_name(host_name), host_name).await,
+    }
 }
 
 async fn set_down(
@@ -574,7 +603,8 @@ impl PodDriver for KernelPods {
                 (made, out, None)
             };
             // the pod's loopback comes up while its first interface is being made
-            let (lo, (made, out, failure)) = futures_util::join!(lo_up(&s.pod), each);
+            let (lo, (made, out, failure)) =
+                futures_util::join!(timed("lo up", lo_up(&s.pod)), each);
             let failure = failure.or(lo.err());
             match failure {
                 None => Ok(out),
@@ -599,7 +629,10 @@ impl PodDriver for KernelPods {
         let mark = owner_mark(owner);
         let in_netns = match netns {
             Some(ns) => in_pod(ns, |s| async move {
-                if remove_all(&s, specs, &mark).await.is_ok() {
+                if timed("remove all", remove_all(&s, specs, &mark))
+                    .await
+                    .is_ok()
+                {
                     return Ok(());
                 }
                 // one by one, keeping going: report the first error after trying everything
@@ -636,7 +669,9 @@ impl PodDriver for KernelPods {
     ) -> Result<bool, DriverError> {
         let mark = owner_mark(owner);
         let taken_down = match netns {
-            Some(ns) => in_pod(ns, |s| async move { take_down(&s, specs, &mark).await }),
+            Some(ns) => in_pod(ns, |s| async move {
+                timed("take down", take_down(&s, specs, &mark)).await
+            }),
             None => Err(DriverError::NoNetns(String::new())),
         };
         match taken_down {
