@@ -380,6 +380,7 @@ fn an_expired_confirmed_commit_detaches_the_pods_on_its_networks() {
     assert!(ok, "{r}");
     assert!(host_ends(&node).is_empty(), "{:?}", host_ends(&node));
     store_is_empty(&mut d);
+}
 
 /// What a DEL's answer promises before the kernel has unregistered the links (which
 /// finishes off the answer's path): none of the pod's addresses is configured any more and
