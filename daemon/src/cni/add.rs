@@ -1,10 +1,13 @@
-//! ADD: resolve the pod's interfaces; in one engine round trip (one fsync, shared with the
-//! calls that arrived together) lease their addresses and record the attachments as they
-//! will be, MACs included; only then program the pod's netns, and answer with the CNI
-//! result. Any failure undoes what was done in reverse: dataplane, then leases and rows.
+//! ADD: resolve the pod's interfaces; in one engine round trip (one SQLite transaction,
+//! shared with the calls that arrived together) lease their addresses and record the
+//! attachments as they will be, MACs included; only then program the pod's netns, while
+//! the transaction is synced to disk, and answer with the CNI result once both are done.
+//! Any failure undoes what was done in reverse: dataplane, then leases and rows.
 //!
-//! Crash safety: the ledger entries and attachment rows are durable before the kernel is
-//! touched, so a crash mid-ADD leaves a recorded attachment, never an unrecorded address.
+//! Crash safety: the ledger entries and attachment rows are committed (in the WAL, which a
+//! crash of the daemon does not lose) before the kernel is touched, so a crash mid-ADD
+//! leaves a recorded attachment, never an unrecorded address; a crash of the host before
+//! the sync may lose them, but takes the pod's interfaces with it, and no answer was given.
 //! The runtime, which got no answer, retries the ADD (which keeps the same leases and
 //! clears its own leftovers) or calls DEL (which releases everything).
 
