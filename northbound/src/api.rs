@@ -390,6 +390,14 @@ impl Handle {
         self.snapshots.borrow().clone()
     }
 
+    /// Every publication of the datastores from now on (commits, edits of the candidate,
+    /// copies); the current one is marked seen.
+    pub fn watch_snapshots(&self) -> watch::Receiver<Arc<Snapshots>> {
+        let mut rx = self.snapshots.clone();
+        rx.mark_unchanged();
+        rx
+    }
+
     /// Commit events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommitEvent>> {
         self.events.subscribe()

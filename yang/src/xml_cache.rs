@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::error::Error;
 use crate::schema::{NodeId, Schema};
-use crate::unit::UnitKey;
+use imbl::ordmap::DiffItem;
+
+use crate::unit::{UnitKey, UnitMap};
 use crate::xml_out::{needs_libyang, render_entry, EntrySource, Out};
 
 /// Unit text addresses are unique and well spread once multiplied: no SipHash per lookup.
@@ -103,14 +105,7 @@ impl EntrySource<Arc<str>> for Cached<'_> {
         let xml = match hit {
             Some(r) => r.xml.as_deref(),
             None => {
-                // Rendered alone with the root's namespace in effect: the bytes it gets
-                // inside the root container.
-                let mut one = Out::new(w.schema(), String::new(), w.namespace());
-                let xml = match render_entry(&mut one, list, text) {
-                    Ok(()) => Some(one.into_xml().into_boxed_str()),
-                    Err(e) if needs_libyang(&e) => None,
-                    Err(e) => return Err(e),
-                };
+                let xml = render(w.schema(), list, w.namespace(), text)?;
                 let r = self.entries.by_address.entry(at).insert_entry(Rendered {
                     text: Arc::downgrade(text),
                     xml,
@@ -137,10 +132,7 @@ impl Schema {
         cache: &XmlCache,
         out: &mut String,
     ) -> Result<bool, Error> {
-        let mut entries = cache
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = cache.lock();
         let result = self.write_units_with(
             units,
             &mut Cached {
@@ -148,11 +140,105 @@ impl Schema {
             },
             out,
         );
-        if entries.by_address.len() > 2 * entries.after_sweep + 4096 {
-            entries.by_address.retain(|_, r| r.text.strong_count() > 0);
-            entries.after_sweep = entries.by_address.len();
-        }
+        sweep_if_due(&mut entries);
         result
+    }
+}
+
+/// Drop the renderings of texts no datastore holds any more, once they may outnumber the
+/// live ones.
+fn sweep_if_due(entries: &mut Entries) {
+    if entries.by_address.len() > 2 * entries.after_sweep + 4096 {
+        entries.by_address.retain(|_, r| r.text.strong_count() > 0);
+        entries.after_sweep = entries.by_address.len();
+    }
+}
+
+/// One entry of list node `list` rendered alone with `ns` (its root container's namespace)
+/// in effect: the bytes it gets inside the root container. `None` when a value needs
+/// libyang's encoding.
+fn render(
+    schema: &Schema,
+    list: NodeId,
+    ns: Option<&'static str>,
+    text: &str,
+) -> Result<Option<Box<str>>, String> {
+    let mut one = Out::new(schema, String::new(), ns);
+    match render_entry(&mut one, list, text) {
+        Ok(()) => Ok(Some(one.into_xml().into_boxed_str())),
+        Err(e) if needs_libyang(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// How many entries are rendered between two looks at the cache: readers wait for the lock
+/// at most for one batch's lookups or inserts, never for rendering.
+const WARM_BATCH: usize = 256;
+
+impl XmlCache {
+    /// Render ahead the list entries that `new` holds and `old` did not (added, or a new
+    /// text for a key), so the next read copies them. Shared subtrees of the two maps are
+    /// not visited: a commit of a few entries costs a few lookups, not a walk of the
+    /// datastore. The lock is held only to look up and to insert, never while rendering; an
+    /// entry a racing read rendered meanwhile is kept and this rendering dropped, so an
+    /// address never has two entries. Returns how many renderings were added.
+    pub fn warm(&self, schema: &Schema, old: &UnitMap, new: &UnitMap) -> usize {
+        let mut changed = old
+            .diff(new)
+            .filter_map(|d| match d {
+                DiffItem::Add(k, v) | DiffItem::Update { new: (k, v), .. } => Some((k, v)),
+                DiffItem::Remove(..) => None,
+            })
+            .filter_map(|(k, v)| {
+                let unit = schema.unit(k.list);
+                let list = unit.list_node()?;
+                Some((list, schema.node(unit.root()).namespace, v))
+            })
+            .peekable();
+        let mut added = 0;
+        while changed.peek().is_some() {
+            let batch: Vec<_> = changed.by_ref().take(WARM_BATCH).collect();
+            let missing: Vec<_> = {
+                let entries = self.lock();
+                batch
+                    .into_iter()
+                    .filter(|(_, _, v)| !entries.by_address.contains_key(&address(v)))
+                    .collect()
+            };
+            let rendered: Vec<_> = missing
+                .into_iter()
+                .filter_map(|(list, ns, v)| match render(schema, list, ns, v) {
+                    Ok(xml) => Some((v, xml)),
+                    // Not stored data's fault to fix here: the read reports it.
+                    Err(_) => None,
+                })
+                .collect();
+            let mut entries = self.lock();
+            for (v, xml) in rendered {
+                if let std::collections::hash_map::Entry::Vacant(e) =
+                    entries.by_address.entry(address(v))
+                {
+                    e.insert(Rendered {
+                        text: Arc::downgrade(v),
+                        xml,
+                    });
+                    added += 1;
+                }
+            }
+            sweep_if_due(&mut entries);
+        }
+        added
+    }
+
+    /// Whether the cache holds a rendering of exactly this text (this allocation).
+    pub fn holds(&self, text: &Arc<str>) -> bool {
+        self.lock().by_address.contains_key(&address(text))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -161,7 +247,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::unit::UnitMap;
     use crate::validate::Encoding;
 
     fn units(s: &Schema, doc: serde_json::Value) -> UnitMap {
@@ -250,6 +335,52 @@ mod tests {
             .map(|(k, v)| (k.clone(), Arc::from(&**v)))
             .collect();
         assert_eq!(check(&s, &cache, &reloaded), first);
+    }
+
+    #[test]
+    fn warming_renders_exactly_the_changed_entries_ahead_of_reads() {
+        let s = Schema::new().unwrap();
+        let cache = XmlCache::new();
+        let net =
+            |i: usize, mtu: u32| json!({"name": format!("n{i}"), "type": "bridge", "mtu": mtu});
+        let v1 = units(
+            &s,
+            json!({"netloom-host:networks": {"network": (0..500).map(|i| net(i, 1500)).collect::<Vec<_>>()},
+                   "netloom-host:system": {"commit-history": 5000}}),
+        );
+        // From nothing: every list entry (not the system remainder, which is no entry).
+        assert_eq!(cache.warm(&s, &UnitMap::new(), &v1), 500);
+        assert!(v1
+            .iter()
+            .filter(|(k, _)| s.unit(k.list).list_node().is_some())
+            .all(|(_, v)| cache.holds(v)));
+        // A read then renders nothing and gives the bytes of a fresh rendering.
+        check(&s, &cache, &v1);
+        assert_eq!(cache.len(), 500);
+
+        // Two entries changed, one added, one removed: three renderings, shared ones skipped.
+        let mut v2 = replace(
+            &s,
+            &v1,
+            json!({"netloom-host:networks": {"network": [net(7, 9000), net(300, 9000), net(900, 1400)]}}),
+        );
+        let gone = v2.keys().find(|k| k.path.contains("'n8'")).cloned();
+        v2.remove(&gone.unwrap());
+        assert_eq!(cache.warm(&s, &v1, &v2), 3);
+        assert!(v2
+            .iter()
+            .filter(|(k, _)| s.unit(k.list).list_node().is_some())
+            .all(|(_, v)| cache.holds(v)));
+        let before = cache.len();
+        let read = check(&s, &cache, &v2);
+        assert_eq!(cache.len(), before, "the read found every entry rendered");
+        assert!(
+            read.contains("<name>n900</name><type>bridge</type><mtu>1400</mtu>"),
+            "{read}"
+        );
+
+        // Warming what a read already rendered adds nothing (no second entry per text).
+        assert_eq!(cache.warm(&s, &v1, &v2), 0);
     }
 
     #[test]

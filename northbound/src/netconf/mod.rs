@@ -19,6 +19,9 @@ mod notify;
 mod ops;
 mod render;
 mod session;
+mod warm;
+
+pub use warm::keep_warm;
 pub(crate) mod xml;
 
 use std::collections::{BTreeMap, HashMap};
@@ -101,7 +104,7 @@ pub(crate) struct Shared {
     pub session_events: tokio::sync::broadcast::Sender<notify::SessionEvent>,
     pub stats: monitoring::Statistics,
     /// Each stored list entry's XML, so a read of many is mostly copying.
-    pub xml_cache: netloom_yang::XmlCache,
+    pub xml_cache: Arc<netloom_yang::XmlCache>,
 }
 
 /// A bound, not yet serving, NETCONF server.
@@ -194,7 +197,7 @@ impl Netconf {
                 opts,
                 sessions: Mutex::new(BTreeMap::new()),
                 session_events: tokio::sync::broadcast::channel(256).0,
-                xml_cache: netloom_yang::XmlCache::new(),
+                xml_cache: Arc::default(),
                 stats: monitoring::Statistics::new(
                     std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
@@ -218,6 +221,13 @@ impl Netconf {
         };
         let listener = tokio::net::TcpListener::from_std(self.listener).map_err(listen)?;
         tracing::info!(addr = %addr, "NETCONF over SSH listening");
+        // Renders what each commit changed while the server runs; stopped with it.
+        let warmer = tokio::spawn(keep_warm(
+            self.shared.handle.watch_snapshots(),
+            self.shared.schema.clone(),
+            self.shared.xml_cache.clone(),
+        ));
+        let _stop_warmer = AbortOnDrop(warmer);
         let mut server = Server {
             shared: self.shared,
         };
@@ -229,6 +239,15 @@ impl Netconf {
 
 struct Server {
     shared: Arc<Shared>,
+}
+
+/// Aborts its task when dropped: a task spawned for the server's lifetime.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl russh::server::Server for Server {
