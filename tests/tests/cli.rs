@@ -450,6 +450,34 @@ fn other_users_read_but_never_write() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("blue"));
+    // password hashes (nacm:default-deny-all) are shown to administrators only
+    let hash = netloom_northbound::auth::hash_password("operator-pw").unwrap();
+    let (code, _, err) = script(
+        &d,
+        &[
+            "configure",
+            &format!("set system user op password {hash}"),
+            "set system user op role operator",
+            "commit",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, admins, err) = script(&d, &["show configuration"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(admins.contains("$argon2"), "{admins}");
+    let out = as_nobody(&["show configuration"]);
+    let theirs = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(theirs.contains("operator"), "{theirs}");
+    assert!(
+        !theirs.contains("$argon2"),
+        "a read-only peer read a hash: {theirs}"
+    );
     let out = as_nobody(&["configure"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");

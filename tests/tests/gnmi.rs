@@ -505,6 +505,27 @@ async fn set_and_get_with_wildcards_types_and_errors() {
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
     assert_eq!(networks(&mut c).await.len(), 3);
+    // password hashes (nacm:default-deny-all) reach admins only, whatever the path asks
+    for p in ["/system", "/system/user[name=op]"] {
+        let seen = |m: HashMap<String, Value>| serde_json::to_string(&m).unwrap();
+        let theirs = seen(get(&mut op, &[p], DataType::All, Encoding::JsonIetf).await);
+        let admins = seen(get(&mut c, &[p], DataType::All, Encoding::JsonIetf).await);
+        assert!(
+            !theirs.contains("$argon2"),
+            "{p}: an operator read a hash: {theirs}"
+        );
+        assert!(admins.contains("$argon2"), "{p}: {admins}");
+        assert!(
+            theirs.contains("operator"),
+            "{p}: the role is not secret: {theirs}"
+        );
+    }
+    // asked for by name, the hash is not there for an operator (as if it were unset)
+    let leaf = "/system/user[name=op]/password";
+    let admins = get(&mut c, &[leaf], DataType::All, Encoding::JsonIetf).await;
+    assert!(serde_json::to_string(&admins).unwrap().contains("$argon2"));
+    let e = get_err(&mut op, get_req(path(leaf))).await;
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
 }
 
 /// A Subscribe call: its request sender and response stream.
