@@ -264,6 +264,8 @@ def main():
     ap.add_argument("--entries", type=int, default=10000)
     ap.add_argument("--ops", type=int, default=1000)
     ap.add_argument("--big", type=int, default=100000)
+    ap.add_argument("--big-ops", type=int, default=1000,
+                    help="one-entry edits at --big entries (netloom only, both clients)")
     ap.add_argument("--no-netconfd", action="store_true", help="measure netloom only")
     ap.add_argument("--rust-client", help="the netloom-netconf-bench binary")
     ap.add_argument("--warm", type=int, default=10,
@@ -299,7 +301,13 @@ def main():
         shutil.rmtree(os.path.join(tmp, "netloom"), ignore_errors=True)
         s = Netloom(a.netloomd, tmp)
         try:
-            load, lat = big(s, a.big, a.ops)
+            load, lat = big(s, a.big, a.big_ops)
+        finally:
+            s.stop()
+        shutil.rmtree(os.path.join(tmp, "netloom"), ignore_errors=True)
+        s = Netloom(a.netloomd, tmp)
+        try:
+            big_rust = measure_rust(client, s, a.big, a.big_ops, 0, a.cipher)
         finally:
             s.stop()
     finally:
@@ -314,6 +322,11 @@ def main():
     print("netloom at %d entries (loaded in %.1f s): one-entry edit+commit p50 %.2f ms, "
           "p99 %.2f ms over %d (goal p99 <= 10 ms; ncclient)" % (
               a.big, load, statistics.median(lat) * 1e3, pct(lat, 99) * 1e3, len(lat)))
+    lat = big_rust["edit"][1]
+    print("netloom at %d entries (loaded in %.1f s): one-entry edit+commit p50 %.2f ms, "
+          "p99 %.2f ms over %d (goal p99 <= 10 ms; Rust client)" % (
+              a.big, big_rust["create"][0], statistics.median(lat) * 1e3, pct(lat, 99) * 1e3,
+              len(lat)))
 
 
 if __name__ == "__main__":

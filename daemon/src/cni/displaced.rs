@@ -10,14 +10,13 @@
 //! engine thread before it records anything (`still_current`), so it cannot attach a pod
 //! to what the commit took away.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Weak};
 
 use netloom_northbound::api::CommitEvent;
 use netloom_southbound::PodLinkKind;
 use netloom_store::{Attachment, DatastoreId};
-use netloom_yang::model::{Network, NetworkType};
+use netloom_yang::model::Network;
 use tokio::sync::broadcast;
 
 use super::reconcile::recorded_spec;
@@ -41,13 +40,21 @@ fn same_parent(a: &PodLinkKind, b: &PodLinkKind) -> bool {
     }
 }
 
-type AttachPoints = BTreeMap<String, (NetworkType, Option<String>)>;
-
-fn attach_points(view: &ConfigView) -> AttachPoints {
-    view.networks
+/// Whether a commit deleted a network or moved its attach point. Only the commit's own
+/// changes are read (a commit at 100k networks must not cost a parse of every one).
+fn displaces(network_prefix: &str, event: &CommitEvent) -> bool {
+    let network = |t: Option<&str>| t.and_then(|t| serde_json::from_str::<Network>(t).ok());
+    event
+        .changes
         .iter()
-        .map(|(name, n)| (name.clone(), attach_point(n)))
-        .collect()
+        .filter(|c| c.path.starts_with(network_prefix))
+        .any(
+            |c| match (network(c.old.as_deref()), network(c.new.as_deref())) {
+                (Some(old), Some(new)) => attach_point(&old) != attach_point(&new),
+                (Some(_), None) => true,
+                _ => false,
+            },
+        )
 }
 
 /// Why attachment `a` no longer has a place in `view`, if it hasn't.
@@ -143,7 +150,8 @@ impl CniService {
         detached
     }
 
-    /// Follow commits: after each one that changed networks, detach what it displaced.
+    /// Follow commits: after each one that deleted a network or moved its attach point,
+    /// detach what it displaced.
     /// The thread ends with the service or the engine.
     pub fn follow_commits(
         service: &Arc<CniService>,
@@ -153,22 +161,20 @@ impl CniService {
         std::thread::Builder::new()
             .name("netloom-cni-follow".into())
             .spawn(move || {
-                let mut seen = None;
                 loop {
-                    match events.blocking_recv() {
-                        // a lagging receiver missed commits: the sweep looks at the whole
-                        // configuration anyway
-                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    let sweep = match events.blocking_recv() {
+                        Ok(event) => weak
+                            .upgrade()
+                            .is_some_and(|s| displaces(&s.network_prefix, &event)),
+                        // a lagging receiver missed commits: look at everything
+                        Err(broadcast::error::RecvError::Lagged(_)) => true,
                         Err(broadcast::error::RecvError::Closed) => return,
-                    }
+                    };
                     let Some(service) = weak.upgrade() else {
                         return;
                     };
-                    // only a change of some network's attach point can displace anyone
-                    let now = attach_points(&service.view());
-                    if seen.as_ref() != Some(&now) {
+                    if sweep {
                         service.detach_displaced();
-                        seen = Some(now);
                     }
                 }
             })

@@ -72,6 +72,8 @@ pub struct CniService {
     jobs: Jobs,
     handle: Handle,
     lists: Lists,
+    /// The data path of every network entry starts so (`/netloom-host:networks/network[`).
+    network_prefix: String,
     pods: Arc<dyn PodDriver>,
     /// Touched only inside engine jobs (the mutex is never contended).
     ipam: Arc<Mutex<Ipam>>,
@@ -153,6 +155,8 @@ impl CniService {
         pods: Arc<dyn PodDriver>,
     ) -> Result<CniService, Error> {
         let lists = Lists::resolve(schema)?;
+        let probe = schema.unit_key(lists.networks, &["x"])?.path;
+        let network_prefix = probe[..probe.find('[').map_or(probe.len(), |i| i + 1)].to_owned();
         let ipam = Arc::new(Mutex::new(Ipam::default()));
         let shared = ipam.clone();
         let rows = jobs
@@ -188,6 +192,7 @@ impl CniService {
             jobs,
             handle,
             lists,
+            network_prefix,
             pods,
             ipam,
             attachments: Mutex::new(attachments),
