@@ -113,14 +113,15 @@ impl Schema {
     }
 
     /// [`Schema::validate_units`] of a document made of `units` only, without libyang's
-    /// default nodes when [`crate::DefaultSensitivity`] proves none can be read there.
+    /// default nodes when [`crate::DefaultSensitivity`] proves none can be read there
+    /// and enough of them would be made to pay for the second pass.
     pub fn validate_scope_units<'a>(
         &self,
         doc: &str,
-        units: impl Iterator<Item = &'a UnitKey>,
+        units: impl Iterator<Item = &'a UnitKey> + Clone,
     ) -> Result<Vec<(UnitKey, String)>, Error> {
         let mut flags = DataValidationFlags::NO_STATE;
-        if self.default_sensitivity().insensitive(units) {
+        if self.default_sensitivity().worth_skipping(units) {
             flags |= DataValidationFlags::from_bits_retain(VALIDATE_NO_DEFAULTS);
         }
         let canonical = self.validate_with(doc, Encoding::Json, flags)?;
