@@ -840,7 +840,7 @@ impl Engine {
                 scope::scope(schema, deps, refs, units, part)
             };
             let doc = schema.to_json(scope.iter().filter_map(|k| units.get(k).map(|t| (k, &**t))));
-            let canonical = schema.validate_units(&doc)?;
+            let canonical = schema.validate_scope_units(&doc, scope.iter())?;
             checks::check(schema, lists, units, &scope)?;
             let claims = if full {
                 Claims::default()

@@ -231,17 +231,15 @@ fn owner(schema: &Schema, id: NodeId) -> Owner {
     Owner::Remainder
 }
 
-/// The atoms (schema nodes) an XPath expression touches, as our node ids; `None` when an
-/// atom is not indexed (outside netloom's data), which callers treat as "could be anything".
+/// The atoms (schema nodes) an XPath expression evaluated at `ctx_node` touches.
 ///
 /// # Safety
-/// All pointers must belong to the live context `schema` holds.
-unsafe fn atoms(
-    raw_map: &HashMap<usize, NodeId>,
+/// All pointers must belong to a live context.
+pub(crate) unsafe fn raw_atoms(
     ctx_node: *const ffi::lysc_node,
     expr: *const ffi::lyxp_expr,
     prefixes: *const ffi::lysc_prefix,
-) -> Result<Vec<Option<NodeId>>, Error> {
+) -> Result<Vec<*const ffi::lysc_node>, Error> {
     let mut set: *mut ffi::ly_set = std::ptr::null_mut();
     let cur_mod = (*ctx_node).module;
     let ret = ffi::lys_find_expr_atoms(ctx_node, cur_mod, expr, prefixes, 0, &mut set);
@@ -253,9 +251,27 @@ unsafe fn atoms(
     }
     let count = (*set).count as usize;
     let nodes = (*set).__bindgen_anon_1.snodes;
-    let mut out = Vec::with_capacity(count);
-    for i in 0..count {
-        let mut n = *nodes.add(i) as *const ffi::lysc_node;
+    let out = (0..count)
+        .map(|i| *nodes.add(i) as *const ffi::lysc_node)
+        .collect();
+    ffi::ly_set_free(set, None);
+    Ok(out)
+}
+
+/// The atoms (schema nodes) an XPath expression touches, as our node ids; `None` when an
+/// atom is not indexed (outside netloom's data), which callers treat as "could be anything".
+///
+/// # Safety
+/// All pointers must belong to the live context `schema` holds.
+unsafe fn atoms(
+    raw_map: &HashMap<usize, NodeId>,
+    ctx_node: *const ffi::lysc_node,
+    expr: *const ffi::lyxp_expr,
+    prefixes: *const ffi::lysc_prefix,
+) -> Result<Vec<Option<NodeId>>, Error> {
+    let raw = raw_atoms(ctx_node, expr, prefixes)?;
+    let mut out = Vec::with_capacity(raw.len());
+    for mut n in raw {
         // choice/case atoms: climb to the nearest indexed node
         let mut found = None;
         while !n.is_null() {
@@ -267,7 +283,6 @@ unsafe fn atoms(
         }
         out.push(found);
     }
-    ffi::ly_set_free(set, None);
     Ok(out)
 }
 

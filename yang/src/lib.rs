@@ -4,6 +4,7 @@
 //! the engine plans from.
 
 mod canonical;
+mod defaults;
 mod deps;
 mod edit;
 mod error;
@@ -19,6 +20,7 @@ mod value;
 mod xml_cache;
 mod xml_out;
 
+pub use defaults::DefaultSensitivity;
 pub use deps::{Dependency, DependencyGraph, KeyRef};
 pub use edit::{Edit, EditOp};
 pub use error::{Error, ErrorTag};

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use yang3::context::{Context, ContextFlags, EmbeddedModuleKey, EmbeddedModules};
 use yang3::schema::{DataValueType, SchemaNode, SchemaNodeKind};
 
+use crate::defaults::{self, DefaultSensitivity};
 use crate::deps::{self, DependencyGraph};
 use crate::error::Error;
 use crate::modules::{MODULES, PROTOCOL_MODULES};
@@ -74,6 +75,7 @@ pub struct Schema {
     roots: Vec<NodeId>,
     units: Vec<UnitDef>,
     deps: DependencyGraph,
+    defaults: DefaultSensitivity,
 }
 
 impl std::fmt::Debug for Schema {
@@ -119,6 +121,7 @@ impl Schema {
             roots: Vec::new(),
             units: Vec::new(),
             deps: DependencyGraph::default(),
+            defaults: DefaultSensitivity::default(),
         };
         schema.index()?;
         Ok(schema)
@@ -166,6 +169,7 @@ impl Schema {
         self.roots = roots;
         self.units = units;
         self.deps = deps::analyse(self, &raw_map)?;
+        self.defaults = defaults::analyse(self, &raw_map)?;
         Ok(())
     }
 
@@ -191,6 +195,11 @@ impl Schema {
 
     pub fn dependencies(&self) -> &DependencyGraph {
         &self.deps
+    }
+
+    /// Which unit lists validate exactly without default nodes.
+    pub fn default_sensitivity(&self) -> &DefaultSensitivity {
+        &self.defaults
     }
 
     /// The unit list of the list at `/<module>:<container>/<list>`, by names.

@@ -64,21 +64,80 @@ impl Schema {
     /// Parse and validate a configuration document; returns it in canonical JSON
     /// (explicitly set nodes only, defaults left implicit).
     pub fn validate(&self, doc: &str, enc: Encoding) -> Result<String, Error> {
+        self.validate_with(doc, enc, DataValidationFlags::NO_STATE)
+    }
+
+    fn validate_with(
+        &self,
+        doc: &str,
+        enc: Encoding,
+        flags: DataValidationFlags,
+    ) -> Result<String, Error> {
         reject_nul(doc, enc)?;
-        let tree = DataTree::parse_string(
-            self.context(),
-            doc,
-            enc.format(),
-            DataParserFlags::STRICT | DataParserFlags::NO_STATE,
-            DataValidationFlags::NO_STATE,
-        )
-        .map_err(|e| Error::from_libyang(e, "/"))?;
+        let no_defaults =
+            flags.contains(DataValidationFlags::from_bits_retain(VALIDATE_NO_DEFAULTS));
+        // The parser adds every inner node's defaults itself, whatever the validation
+        // flags say (libyang `lyd_parser_validate_new_implicit`): without defaults, parse
+        // only and validate the whole tree afterwards, where NO_DEFAULTS is honoured.
+        let tree = if no_defaults {
+            let mut tree = DataTree::parse_string(
+                self.context(),
+                doc,
+                enc.format(),
+                DataParserFlags::STRICT
+                    | DataParserFlags::NO_STATE
+                    | DataParserFlags::NO_VALIDATION,
+                DataValidationFlags::empty(),
+            )
+            .map_err(|e| Error::from_libyang(e, "/"))?;
+            tree.validate(flags)
+                .map_err(|e| Error::from_libyang(e, "/"))?;
+            tree
+        } else {
+            DataTree::parse_string(
+                self.context(),
+                doc,
+                enc.format(),
+                DataParserFlags::STRICT | DataParserFlags::NO_STATE,
+                flags,
+            )
+            .map_err(|e| Error::from_libyang(e, "/"))?
+        };
         print(&tree, Encoding::Json)
     }
 
     /// Validate a JSON document and split its canonical form into unit texts.
     pub fn validate_units(&self, doc: &str) -> Result<Vec<(UnitKey, String)>, Error> {
         let canonical = self.validate(doc, Encoding::Json)?;
+        self.split_canonical(&canonical)
+    }
+
+    /// [`Schema::validate_units`] of a document made of `units` only, without libyang's
+    /// default nodes when [`crate::DefaultSensitivity`] proves none can be read there
+    /// and enough of them would be made to pay for the second pass.
+    pub fn validate_scope_units<'a>(
+        &self,
+        doc: &str,
+        units: impl Iterator<Item = &'a UnitKey> + Clone,
+    ) -> Result<Vec<(UnitKey, String)>, Error> {
+        let mut flags = DataValidationFlags::NO_STATE;
+        if self.default_sensitivity().worth_skipping(units) {
+            flags |= DataValidationFlags::from_bits_retain(VALIDATE_NO_DEFAULTS);
+        }
+        let canonical = self.validate_with(doc, Encoding::Json, flags)?;
+        self.split_canonical(&canonical)
+    }
+
+    /// Validation as [`Schema::validate_units`] but without default nodes, whatever the
+    /// lists: for proving the two agree where the analysis says they must.
+    #[doc(hidden)]
+    pub fn validate_units_without_defaults(
+        &self,
+        doc: &str,
+    ) -> Result<Vec<(UnitKey, String)>, Error> {
+        let flags = DataValidationFlags::NO_STATE
+            | DataValidationFlags::from_bits_retain(VALIDATE_NO_DEFAULTS);
+        let canonical = self.validate_with(doc, Encoding::Json, flags)?;
         self.split_canonical(&canonical)
     }
 
@@ -132,6 +191,9 @@ impl Schema {
 
 /// libyang's `LYD_VALIDATE_OPERATIONAL` (RFC 8342 section 5.3), which yang3 does not name.
 const VALIDATE_OPERATIONAL: u32 = 0x0008;
+/// libyang's `LYD_VALIDATE_NO_DEFAULTS` (no default leaves created; non-presence containers
+/// still are), which yang3 does not name.
+const VALIDATE_NO_DEFAULTS: u32 = 0x0010;
 
 #[cfg(test)]
 mod tests {
