@@ -127,19 +127,9 @@ pub(crate) async fn get_data(
         Nmda::Operational => None,
     };
     if let (Some(id), true) = (config, read.is_plain()) {
-        let snaps = ctx.snapshots();
-        let units = &snaps.get(id).units;
-        let mut reply = ctx.reply(super::fast_read::size_hint(units) + 64);
-        reply.push_str(&format!("<data xmlns=\"{NS_NMDA}\">"));
-        if super::fast_read::config_xml(
-            &ctx.shared.schema,
-            units,
-            &read.selection,
-            &ctx.shared.xml_cache,
-            reply.as_mut_string(),
-        )? {
-            reply.push_str("</data>");
-            return Ok(Answer::Reply(reply));
+        let open = format!("<data xmlns=\"{NS_NMDA}\">");
+        if let Some(answer) = ctx.fast_config_reply(id, &read.selection, &open)? {
+            return Ok(answer);
         }
     }
     let doc = match ds {

@@ -117,6 +117,32 @@ impl Ctx {
     }
 
     /// The datastores as this session's user may read them (no secrets unless admin).
+    /// A plain read of datastore `ds` answered the fast way (the stored units streamed to
+    /// XML, each entry's rendering cached) inside `open` .. `</data>`; None when the
+    /// general path must answer.
+    pub fn fast_config_reply(
+        &self,
+        ds: DatastoreId,
+        selection: &Selection<'_>,
+        open: &str,
+    ) -> Result<Option<Answer>, RpcError> {
+        let snaps = self.snapshots();
+        let units = &snaps.get(ds).units;
+        let mut reply = self.reply(fast_read::size_hint(units) + open.len() + 8);
+        reply.push_str(open);
+        if fast_read::config_xml(
+            &self.shared.schema,
+            units,
+            selection,
+            &self.shared.xml_cache,
+            reply.as_mut_string(),
+        )? {
+            reply.push_str("</data>");
+            return Ok(Some(Answer::Reply(reply)));
+        }
+        Ok(None)
+    }
+
     pub fn snapshots(&self) -> Arc<crate::api::Snapshots> {
         self.shared
             .handle
@@ -370,19 +396,8 @@ async fn get_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer
         ..Default::default()
     };
     if read.is_plain() {
-        let snaps = ctx.snapshots();
-        let units = &snaps.get(ds).units;
-        let mut reply = ctx.reply(fast_read::size_hint(units) + 16);
-        reply.push_str("<data>");
-        if fast_read::config_xml(
-            &ctx.shared.schema,
-            units,
-            &read.selection,
-            &ctx.shared.xml_cache,
-            reply.as_mut_string(),
-        )? {
-            reply.push_str("</data>");
-            return Ok(Answer::Reply(reply));
+        if let Some(answer) = ctx.fast_config_reply(ds, &read.selection, "<data>")? {
+            return Ok(answer);
         }
     }
     reply_data(ctx, datastore_json(ctx, ds)?, &read)
