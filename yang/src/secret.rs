@@ -178,12 +178,7 @@ mod tests {
                 {"name": "bob", "authorized-key": ["ssh-ed25519 AAA bob"]}
             ]}
         });
-        let canonical = s.validate(&doc.to_string(), Encoding::Json).unwrap();
-        s.split_canonical(&canonical)
-            .unwrap()
-            .into_iter()
-            .map(|(k, t)| (k, Arc::from(t)))
-            .collect()
+        crate::unit::units_of(s, &doc)
     }
 
     #[test]

@@ -375,6 +375,21 @@ impl Schema {
     }
 }
 
+/// Tests' way to a datastore: a JSON document validated and split into units, as a commit
+/// leaves them.
+#[cfg(test)]
+pub(crate) fn units_of(schema: &Schema, doc: &Value) -> UnitMap {
+    let canonical = schema
+        .validate(&doc.to_string(), crate::validate::Encoding::Json)
+        .unwrap();
+    schema
+        .split_canonical(&canonical)
+        .unwrap()
+        .into_iter()
+        .map(|(k, t)| (k, Arc::from(t)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -247,15 +247,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::validate::Encoding;
 
     fn units(s: &Schema, doc: serde_json::Value) -> UnitMap {
-        let canonical = s.validate(&doc.to_string(), Encoding::Json).unwrap();
-        s.split_canonical(&canonical)
-            .unwrap()
-            .into_iter()
-            .map(|(k, t)| (k, Arc::from(t)))
-            .collect()
+        crate::unit::units_of(s, &doc)
     }
 
     /// The cached reply and a fresh rendering of the same map, which must be the same bytes.

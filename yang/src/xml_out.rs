@@ -440,8 +440,6 @@ impl Schema {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use serde_json::json;
 
     use super::*;
@@ -450,12 +448,7 @@ mod tests {
 
     /// Units of a validated document, as the datastores hold them.
     fn units(s: &Schema, doc: serde_json::Value) -> UnitMap {
-        let canonical = s.validate(&doc.to_string(), Encoding::Json).unwrap();
-        s.split_canonical(&canonical)
-            .unwrap()
-            .into_iter()
-            .map(|(k, t)| (k, Arc::from(t)))
-            .collect()
+        crate::unit::units_of(s, &doc)
     }
 
     fn both(s: &Schema, m: &UnitMap) -> (String, String) {
