@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(build-essential cmake pkg-config libpcre2-dev libyang2-tools python3-venv iproute2 iputils-ping containernetworking-plugins curl openssh-client)
+apt_packages=(build-essential cmake pkg-config libpcre2-dev libyang2-tools python3-venv iproute2 iputils-ping containernetworking-plugins curl openssh-client strace)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,7 @@
 pub mod cni;
 pub mod gnmi;
 pub mod gnmi_tally;
+pub mod link_probe;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};

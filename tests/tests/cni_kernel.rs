@@ -12,12 +12,14 @@ use netloom_store::Store;
 use netloom_tests::cni::{
     bridge_network, cni, conf, configure, eventually, kernel_daemon, run, try_configure, Netns,
 };
+use netloom_tests::link_probe::LinkProbe;
 use netloom_tests::{need_root, Daemon};
 use netloom_yang::Schema;
+use rtnetlink::packet_route::link::InfoBridgePort;
 use serde_json::{json, Value};
 
 /// Host ends of pods in the node (everything netloom named `nl...` except its bridges).
-fn host_ends(node: &Netns) -> Vec<String> {
+fn host_ends_of(node: &Netns) -> Vec<String> {
     node.links()
         .into_iter()
         .filter(|l| l.starts_with("nl") && !l.starts_with("nl-"))
@@ -83,11 +85,11 @@ fn hundred_pods_in_parallel_against_the_kernel() {
         assert_eq!(pods[i].addresses("eth0")[0], r["ips"][0]["address"]);
     }
     assert_eq!(seen.len(), 2 * PODS);
-    assert_eq!(host_ends(&node).len(), PODS);
+    assert_eq!(host_ends_of(&node).len(), PODS);
     for (i, (ok, r)) in call("DEL").iter().enumerate() {
         assert!(ok, "DEL {i}: {r}");
     }
-    let left = eventually(|| host_ends(&node), Vec::is_empty);
+    let left = eventually(|| host_ends_of(&node), Vec::is_empty);
     assert!(left.is_empty(), "{left:?}");
     assert!(pods
         .iter()
@@ -132,7 +134,7 @@ fn exhausted_pool_fails_add_cleanly_and_status_says_50() {
     assert!(v["msg"].as_str().unwrap().contains("exhausted"), "{v}");
     // nothing of the failed ADD is left: no interface in the pod, no host end
     assert_eq!(pods[1].links(), vec!["lo".to_string()]);
-    assert_eq!(host_ends(&node).len(), 1);
+    assert_eq!(host_ends_of(&node).len(), 1);
     let (ok, v) = status();
     assert!(!ok && v["code"] == 50, "{v}");
     assert!(v["details"].as_str().unwrap().contains("tiny"), "{v}");
@@ -378,14 +380,176 @@ fn an_expired_confirmed_commit_detaches_the_pods_on_its_networks() {
         conf(json!({"network": "lime"})),
     );
     assert!(ok, "{r}");
-    assert!(host_ends(&node).is_empty(), "{:?}", host_ends(&node));
+    assert!(host_ends_of(&node).is_empty(), "{:?}", host_ends_of(&node));
     store_is_empty(&mut d);
 }
 
+/// The same rollback when its deadline passes while netloomd is down: the start-up brings
+/// the old configuration back (the CLI's confirmed commits persist) and then sweeps the pods
+/// it cut off before it serves anything: interface detached, lease and row gone. A pod on a
+/// network the rollback keeps is left alone.
+#[test]
+fn a_confirmed_commit_expired_while_down_detaches_its_pods_at_start() {
+    need_root!();
+    let node = Netns::new("down");
+    let (p, v) = bridge_network("base", "10.79.0.0/24", "10.79.0.1");
+    let mut d = kernel_daemon(&node, &[(&p, v)]);
+    let committed = std::time::Instant::now();
+    let out = std::process::Command::new(netloom_tests::netloom_path())
+        .env("NETLOOM_CLI_SOCKET", &d.cli_socket)
+        .args(["-c", "configure"])
+        .args(["-c", "set networks network lime type bridge"])
+        .args([
+            "-c",
+            "set networks network lime ipam pool v4 subnet 10.80.0.0/24",
+        ])
+        .args([
+            "-c",
+            "set networks network lime ipam pool v4 gateway 10.80.0.1",
+        ])
+        .args(["-c", "commit confirmed 3s"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // the commit, and so its deadline's start, came before this
+    let answered = std::time::Instant::now();
+    let cut = Netns::new("down-cut");
+    let kept = Netns::new("down-kept");
+    for (pod, cid, net) in [(&cut, "down-cut", "lime"), (&kept, "down-kept", "base")] {
+        let (ok, r) = cni(
+            &d.cni_socket,
+            "ADD",
+            cid,
+            &pod.path(),
+            "eth0",
+            &netloom_tests::cni::pod_args(cid),
+            conf(json!({ "network": net })),
+        );
+        assert!(ok, "{r}");
+    }
+    // a crash before the deadline: nothing of the daemon's shutdown runs
+    d.kill();
+    assert!(
+        committed.elapsed() < std::time::Duration::from_secs(3),
+        "the deadline passed before the daemon was down: this tests nothing"
+    );
+    assert!(cut.links().contains(&"eth0".to_string()));
+    // the deadline passes while the daemon is down (the scenario itself, not a sync)
+    std::thread::sleep(std::time::Duration::from_millis(3200).saturating_sub(answered.elapsed()));
+    d.restart();
+    assert!(
+        d.log()
+            .iter()
+            .any(|l| l.contains("detached pod interfaces of networks gone while netloomd was down")),
+        "{}",
+        d.log_tail(30)
+    );
+    // the sweep runs before the CNI service answers anything, so no waiting here
+    assert_eq!(
+        cut.links(),
+        vec!["lo".to_string()],
+        "the cut-off pod keeps its interface"
+    );
+    assert!(
+        !node.links().contains(&"nl-lime".to_string()),
+        "not rolled back"
+    );
+    assert!(kept.links().contains(&"eth0".to_string()));
+    let (ok, r) = cni(
+        &d.cni_socket,
+        "CHECK",
+        "down-kept",
+        &kept.path(),
+        "eth0",
+        "",
+        conf(json!({"network": "base"})),
+    );
+    assert!(ok, "the kept pod: {r}");
+    let (ok, r) = cni(
+        &d.cni_socket,
+        "CHECK",
+        "down-cut",
+        &cut.path(),
+        "eth0",
+        "",
+        conf(json!({"network": "lime"})),
+    );
+    assert!(!ok, "the cut-off pod still checks out: {r}");
+    d.stop();
+    let store = Store::open(
+        &d.data_dir.join("netloom.db"),
+        Arc::new(Schema::new().unwrap()),
+    )
+    .unwrap();
+    let rows = store.attachments().unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|a| a.container_id.as_str())
+            .collect::<Vec<_>>(),
+        ["down-kept"],
+        "attachment rows"
+    );
+    let owners: HashSet<String> = store
+        .allocations(None)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.owner)
+        .collect();
+    assert_eq!(owners, HashSet::from(["down-kept".to_string()]), "leases");
+}
+
+/// Every setns(2) of netloomd's threads delayed by `DELAY` while this lives (strace's
+/// syscall fault injection, attached to the running daemon and following new threads).
+/// Each pod operation of the kernel driver runs on a new thread whose first step is entering
+/// the pod's netns, so work the daemon starts after attaching stays visibly unfinished.
+struct SlowSetns(std::process::Child);
+
+const DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl SlowSetns {
+    /// Attach; the caller waits for [`all_traced`] before relying on it.
+    fn attach(pid: u32) -> SlowSetns {
+        let child = std::process::Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=setns", "-e"])
+            .arg(format!("inject=setns:delay_enter={}", DELAY.as_micros()))
+            .args(["-p", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("strace (apt-get install strace)");
+        SlowSetns(child)
+    }
+}
+
+impl Drop for SlowSetns {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether every thread of `pid` is traced (its TracerPid is set).
+fn all_traced(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|t| {
+        std::fs::read_to_string(t.path().join("status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("TracerPid:").map(|v| v.trim() != "0"))
+            })
+            .unwrap_or(false)
+    })
+}
+
 /// What a DEL's answer promises before the kernel has unregistered the links (which
-/// finishes off the answer's path): none of the pod's addresses is configured any more and
-/// no bridge forwards to its veths, so the released addresses can go to the next pod. Then
-/// the links go too.
+/// finishes off the answer's path, holding the container's turn): none of the pod's
+/// addresses is configured any more and no bridge forwards to its veths, so the released
+/// addresses can go to the next pod. Then the links go too. To check the promise while the
+/// unlinking surely still runs (it takes well under a millisecond here), the daemon's
+/// setns calls are delayed (see [`SlowSetns`]): the unlinking's thread waits there, and the
+/// kernel is looked at through netlink sockets opened beforehand the moment DEL answers.
 #[test]
 fn del_answers_with_the_pod_off_the_network() {
     need_root!();
@@ -416,22 +580,57 @@ fn del_answers_with_the_pod_off_the_network() {
     for ifname in ["eth0", "net1"] {
         assert_eq!(pod.addresses(ifname).len(), 2, "{ifname}");
     }
+    let (in_pod, in_node) = (LinkProbe::open(&pod.path()), LinkProbe::open(&node.path()));
+    let pid = d.pid().unwrap();
+    let slow = SlowSetns::attach(pid);
+    let traced = eventually(|| all_traced(pid), |t| *t);
+    assert!(traced, "strace did not attach to netloomd");
+    let asked = std::time::Instant::now();
     let (ok, r) = cni(&d.cni_socket, "DEL", "off-1", &pod.path(), "eth0", "", nets);
+    let answered = asked.elapsed();
+    let (pod_seen, node_seen) = (in_pod.links(), in_node.links());
+    let looked = asked.elapsed();
     assert!(ok, "{r}");
-    let pod_links = pod.links();
-    for ifname in ["eth0", "net1"] {
-        if pod_links.iter().any(|l| l == ifname) {
-            assert_eq!(pod.addresses(ifname), Vec::<String>::new(), "{ifname}");
+    // the DEL's own netlink thread waited once; the unlinking's thread, started as it
+    // answered, is still waiting while we look
+    assert!(answered >= DELAY, "the delay did not apply: {answered:?}");
+    assert!(
+        looked < answered + DELAY,
+        "looked too late to tell: {looked:?}"
+    );
+    let pod_ends: Vec<_> = pod_seen
+        .iter()
+        .filter(|l| l.name == "eth0" || l.name == "net1")
+        .collect();
+    assert_eq!(
+        pod_ends.len(),
+        2,
+        "the unlinking finished early: {pod_seen:?}"
+    );
+    for l in &pod_ends {
+        assert_eq!(l.addresses, Vec::<std::net::IpAddr>::new(), "{l:?}");
+    }
+    let host_ends: Vec<_> = node_seen
+        .iter()
+        .filter(|l| hosts.contains(&l.name))
+        .collect();
+    assert_eq!(host_ends.len(), 2, "{node_seen:?}");
+    for l in &host_ends {
+        // its state is set disabled, but the kernel's link watch may enable the port
+        // again (its carrier report of the ADD can come after the DEL: seen here); what
+        // lasts is that it is flooded nothing and learns nothing (and what it had learned
+        // was flushed), so nothing is forwarded to it either way
+        for off in [
+            InfoBridgePort::Learning(false),
+            InfoBridgePort::UnicastFlood(false),
+            InfoBridgePort::MulticastFlood(false),
+            InfoBridgePort::BroadcastFlood(false),
+        ] {
+            assert!(l.port.contains(&off), "{off:?} on {l:?}");
         }
     }
-    let ports: Value =
-        serde_json::from_str(&run("bridge", &["-n", &node.name, "-j", "link"])).unwrap();
-    for port in ports.as_array().unwrap() {
-        if hosts.iter().any(|h| port["ifname"] == h.as_str()) {
-            assert_eq!(port["state"], "disabled", "{port}");
-        }
-    }
-    let left = eventually(|| host_ends(&node), Vec::is_empty);
+    drop(slow);
+    let left = eventually(|| host_ends_of(&node), Vec::is_empty);
     assert!(left.is_empty(), "host ends left: {left:?}");
     let left = eventually(|| pod.links(), |l| l.iter().all(|l| l == "lo"));
     assert!(left.iter().all(|l| l == "lo"), "pod links left: {left:?}");

@@ -538,13 +538,22 @@ async fn take_down(s: &Sides, specs: &[PodInterfaceSpec], mark: &str) -> Result<
 }
 
 /// A veth host end out of its bridge's forwarding; one that is no bridge port is set down
-/// instead, and one that is gone is fine.
+/// instead, and one that is gone is fine. The disabled state alone does not last: the
+/// bridge enables a disabled port again when the kernel's link watch reports its carrier
+/// up, which for a veth brought up just before (an ADD moments earlier) may come after
+/// this request. So in the same request the port stops learning and being flooded, and
+/// the addresses it learned are flushed: even enabled again, nothing is sent to it.
 async fn port_disabled(s: &Sides, host_name: &str) -> Result<(), DriverError> {
     let port = LinkUnspec::new_with_name(host_name)
         .set_port_kind(InfoPortKind::Bridge)
-        .set_port_data(InfoPortData::BridgePort(vec![InfoBridgePort::State(
-            BridgePortState::Disabled,
-        )]))
+        .set_port_data(InfoPortData::BridgePort(vec![
+            InfoBridgePort::Learning(false),
+            InfoBridgePort::UnicastFlood(false),
+            InfoBridgePort::MulticastFlood(false),
+            InfoBridgePort::BroadcastFlood(false),
+            InfoBridgePort::Flush,
+            InfoBridgePort::State(BridgePortState::Disabled),
+        ]))
         .build();
     match s.host.link().set_port(port).execute().await {
         Ok(()) => Ok(()),
