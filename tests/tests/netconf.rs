@@ -202,6 +202,63 @@ m.close_session()
     );
 }
 
+/// A read of a large list is rendered once per datastore version and its body shared by the
+/// replies that follow (netconf/reply_cache.rs): every reply still carries its own
+/// message-id, in both framings, for get-config and get-data, and a change (a commit, an
+/// edit of candidate) shows in the very next read.
+#[test]
+fn large_reads_follow_every_change() {
+    let d = Daemon::start(&[]);
+    run(
+        &d,
+        r#"
+NMDA = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
+DS = "urn:ietf:params:xml:ns:yang:ietf-datastores"
+N = 700  # ~50 KB of <data>: above the size from which bodies are shared
+m = connect()
+m.edit_config(target="running", config=config('<networks xmlns="%s">%s</networks>' % (NL, "".join(
+    "<network><name>n%d</name><type>bridge</type><mtu>1500</mtu></network>" % i
+    for i in range(N)))))
+FILTER = '<filter type="subtree"><networks xmlns="%s"/></filter>' % NL
+
+def names(data):
+    return {n.find("nl:name", NS).text: int(n.find("nl:mtu", NS).text)
+            for n in data.findall(".//nl:network", NS)}
+
+want = {"n%d" % i: 1500 for i in range(N)}
+for base11 in (False, True):
+    r = Raw(base11=base11)
+    for mid in ("a1", "a2", "a3"):
+        rep = r.rpc("<get-config><source><running/></source>%s</get-config>" % FILTER, mid=mid)
+        assert rep.get("message-id") == mid, (mid, rep.attrib)
+        assert names(rep.find("nc:data", NS)) == want
+    for mid in ("d1", "d2"):
+        rep = r.rpc('<get-data xmlns="%s" xmlns:ds="%s"><datastore>ds:running</datastore>'
+                    '<subtree-filter><networks xmlns="%s"/></subtree-filter></get-data>'
+                    % (NMDA, DS, NL), mid=mid)
+        assert rep.get("message-id") == mid
+        data = rep.find("{%s}data" % NMDA)
+        assert data is not None and names(data) == want, etree.tostring(rep)[:300]
+    r.rpc("<close-session/>", mid="x")
+
+assert networks(m) == want
+# A commit changes the next read; so does an edit of candidate, which running does not see.
+m.edit_config(target="running", config=config(network("n5", 1400)))
+want["n5"] = 1400
+assert networks(m) == want
+m.edit_config(target="running", config=config(network("n6", op="delete")))
+del want["n6"]
+assert networks(m) == want and networks(m, "candidate") == want
+m.edit_config(target="candidate", config=config(network("n7", 9000)))
+assert networks(m) == want
+assert networks(m, "candidate") == dict(want, n7=9000)
+m.discard_changes()
+assert networks(m, "candidate") == want
+m.close_session()
+"#,
+    );
+}
+
 #[test]
 fn edit_config_operations_and_rpc_errors() {
     let d = Daemon::start(&[]);

@@ -84,9 +84,19 @@ fn address(text: &Arc<str>) -> usize {
     Arc::as_ptr(text) as *const u8 as usize
 }
 
-/// The cache, locked for one read.
+/// The cache during one read: locked while renderings are found and copied, unlocked while
+/// a missing one is rendered (a first read right after a large change renders many), so the
+/// warmer, rendering the same change from the other end, can store what it made meanwhile and
+/// the two meet halfway instead of both rendering everything.
 struct Cached<'c> {
-    entries: &'c mut Entries,
+    cache: &'c XmlCache,
+    entries: Option<std::sync::MutexGuard<'c, Entries>>,
+}
+
+impl<'c> Cached<'c> {
+    fn entries(&mut self) -> &mut Entries {
+        self.entries.get_or_insert_with(|| self.cache.lock())
+    }
 }
 
 impl EntrySource<Arc<str>> for Cached<'_> {
@@ -98,27 +108,38 @@ impl EntrySource<Arc<str>> for Cached<'_> {
     ) -> Result<(), String> {
         let at = address(text);
         let hit = self
-            .entries
+            .entries()
             .by_address
             .get(&at)
-            .filter(|r| std::ptr::addr_eq(r.text.as_ptr(), Arc::as_ptr(text)));
-        let xml = match hit {
-            Some(r) => r.xml.as_deref(),
+            .filter(|r| std::ptr::addr_eq(r.text.as_ptr(), Arc::as_ptr(text)))
+            .map(|r| r.xml.as_deref());
+        let written = match hit {
+            Some(Some(xml)) => {
+                w.push_str(xml);
+                true
+            }
+            Some(None) => false,
             None => {
+                self.entries = None;
                 let xml = render(w.schema(), list, w.namespace(), text)?;
-                let r = self.entries.by_address.entry(at).insert_entry(Rendered {
-                    text: Arc::downgrade(text),
-                    xml,
-                });
-                r.into_mut().xml.as_deref()
+                if let Some(xml) = &xml {
+                    w.push_str(xml);
+                }
+                let written = xml.is_some();
+                self.entries().by_address.insert(
+                    at,
+                    Rendered {
+                        text: Arc::downgrade(text),
+                        xml,
+                    },
+                );
+                written
             }
         };
-        match xml {
-            Some(xml) => {
-                w.push_str(xml);
-                Ok(())
-            }
-            None => Err(crate::xml_out::NEEDS_LIBYANG.to_owned()),
+        if written {
+            Ok(())
+        } else {
+            Err(crate::xml_out::NEEDS_LIBYANG.to_owned())
         }
     }
 }
@@ -132,15 +153,12 @@ impl Schema {
         cache: &XmlCache,
         out: &mut String,
     ) -> Result<bool, Error> {
-        let mut entries = cache.lock();
-        let result = self.write_units_with(
-            units,
-            &mut Cached {
-                entries: &mut entries,
-            },
-            out,
-        );
-        sweep_if_due(&mut entries);
+        let mut cached = Cached {
+            cache,
+            entries: Some(cache.lock()),
+        };
+        let result = self.write_units_with(units, &mut cached, out);
+        sweep_if_due(cached.entries());
         result
     }
 }
@@ -183,7 +201,9 @@ impl XmlCache {
     /// entry a racing read rendered meanwhile is kept and this rendering dropped, so an
     /// address never has two entries. Returns how many renderings were added.
     pub fn warm(&self, schema: &Schema, old: &UnitMap, new: &UnitMap) -> usize {
-        let mut changed = old
+        // From the last changed entry back: a read that comes meanwhile renders what it
+        // misses from the first on, and the two meet halfway.
+        let changed: Vec<_> = old
             .diff(new)
             .filter_map(|d| match d {
                 DiffItem::Add(k, v) | DiffItem::Update { new: (k, v), .. } => Some((k, v)),
@@ -194,7 +214,8 @@ impl XmlCache {
                 let list = unit.list_node()?;
                 Some((list, schema.node(unit.root()).namespace, v))
             })
-            .peekable();
+            .collect();
+        let mut changed = changed.into_iter().rev().peekable();
         let mut added = 0;
         while changed.peek().is_some() {
             let batch: Vec<_> = changed.by_ref().take(WARM_BATCH).collect();

@@ -16,7 +16,8 @@ use super::render::Selection;
 use super::xml::Element;
 
 /// The units one top-level filter element selects.
-enum Pick {
+#[derive(Debug, PartialEq)]
+pub(crate) enum Pick {
     Root(NodeId),
     List(netloom_yang::UnitListId),
     Entry(UnitKey),
@@ -78,44 +79,58 @@ pub fn size_hint(units: &UnitMap) -> usize {
     units.len() * 160
 }
 
-/// Append the `<data>` content of a plain read of `units` with `selection` to `out`; false
-/// (and `out` as it was) when the general path must answer.
-pub fn config_xml(
+/// What a plain read selects, in the terms of the fast path.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Plan {
+    /// Everything (no filter).
+    All,
+    /// The units these filter elements select.
+    Picks(Vec<Pick>),
+}
+
+/// The fast path's plan for `selection`; None when the general path must answer.
+pub(crate) fn plan(schema: &Schema, selection: &Selection<'_>) -> Option<Plan> {
+    match selection {
+        Selection::All => Some(Plan::All),
+        Selection::Subtree(f) => picks(schema, f).map(Plan::Picks),
+        Selection::XPath { .. } => None,
+    }
+}
+
+/// Append the `<data>` content of a plain read of `units` by `plan` to `out`; false (and
+/// `out` as it was) when the general path must answer.
+pub(crate) fn config_xml(
     schema: &Schema,
     units: &UnitMap,
-    selection: &Selection<'_>,
+    plan: &Plan,
     cache: &XmlCache,
     out: &mut String,
 ) -> Result<bool, RpcError> {
-    let mut chosen: Vec<(&UnitKey, &Arc<str>)> = match selection {
-        Selection::All => units.iter().collect(),
-        Selection::Subtree(f) => {
-            let Some(picks) = picks(schema, f) else {
-                return Ok(false);
-            };
+    let mut chosen: Vec<(&UnitKey, &Arc<str>)> = match plan {
+        Plan::All => units.iter().collect(),
+        Plan::Picks(picks) => {
             let mut chosen = Vec::new();
             for p in picks {
                 match p {
                     Pick::Entry(key) => {
-                        if let Some(kv) = units.get_key_value(&key) {
+                        if let Some(kv) = units.get_key_value(key) {
                             chosen.push(kv);
                         }
                     }
                     Pick::List(list) => chosen.extend(
                         units
-                            .range(range_start(list)..)
-                            .take_while(|(k, _)| k.list == list),
+                            .range(range_start(*list)..)
+                            .take_while(|(k, _)| k.list == *list),
                     ),
                     Pick::Root(root) => chosen.extend(
                         units
                             .iter()
-                            .filter(|(k, _)| schema.unit(k.list).root() == root),
+                            .filter(|(k, _)| schema.unit(k.list).root() == *root),
                     ),
                 }
             }
             chosen
         }
-        Selection::XPath { .. } => return Ok(false),
     };
     // Map order is schema order: what the general path prints.
     chosen.sort_by(|a, b| a.0.cmp(b.0));
@@ -164,7 +179,7 @@ mod tests {
     /// The fast path's answer, None when it declines.
     fn read(s: &Schema, m: &UnitMap, selection: &Selection<'_>) -> Option<String> {
         let mut out = String::new();
-        config_xml(s, m, selection, &XmlCache::new(), &mut out)
+        config_xml(s, m, &plan(s, selection)?, &XmlCache::new(), &mut out)
             .unwrap()
             .then_some(out)
     }

@@ -18,6 +18,7 @@ mod nmda;
 mod notify;
 mod ops;
 mod render;
+mod reply_cache;
 mod session;
 mod warm;
 
@@ -105,6 +106,8 @@ pub(crate) struct Shared {
     pub stats: monitoring::Statistics,
     /// Each stored list entry's XML, so a read of many is mostly copying.
     pub xml_cache: Arc<netloom_yang::XmlCache>,
+    /// Whole-read reply bodies of unchanged datastores.
+    pub replies: reply_cache::ReplyCache,
 }
 
 /// A bound, not yet serving, NETCONF server.
@@ -198,6 +201,7 @@ impl Netconf {
                 sessions: Mutex::new(BTreeMap::new()),
                 session_events: tokio::sync::broadcast::channel(256).0,
                 xml_cache: Arc::default(),
+                replies: Default::default(),
                 stats: monitoring::Statistics::new(
                     std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)

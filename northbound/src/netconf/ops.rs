@@ -11,11 +11,12 @@ use super::data;
 use super::errors::RpcError;
 use super::fast_read;
 use super::filter;
-use super::message::Message;
+use super::message::{Message, SharedBody};
 use super::monitoring::{self, NS_MONITORING};
 use super::nmda::{self, NS_NMDA};
 use super::notify::{Subscription, NS_NOTIFICATION};
 use super::render::{self, Read, Selection, WithDefaults};
+use super::reply_cache::SHARE_FROM;
 use super::session::{BASE_1_0, BASE_1_1};
 use super::xml::{Element, NS_BASE};
 use super::Shared;
@@ -126,21 +127,32 @@ impl Ctx {
         selection: &Selection<'_>,
         open: &str,
     ) -> Result<Option<Answer>, RpcError> {
+        let Some(plan) = fast_read::plan(&self.shared.schema, selection) else {
+            return Ok(None);
+        };
         let snaps = self.snapshots();
         let units = &snaps.get(ds).units;
-        let mut reply = self.reply(fast_read::size_hint(units) + open.len() + 8);
-        reply.push_str(open);
-        if fast_read::config_xml(
-            &self.shared.schema,
-            units,
-            selection,
-            &self.shared.xml_cache,
-            reply.as_mut_string(),
-        )? {
-            reply.push_str("</data>");
+        let replies = &self.shared.replies;
+        let mut reply = self.reply(0);
+        if let Some(body) = replies.get(units, open, &plan) {
+            reply.push_shared(body);
             return Ok(Some(Answer::Reply(reply)));
         }
-        Ok(None)
+        let mut body = SharedBody::buffer(fast_read::size_hint(units) + open.len() + 8);
+        body.push_str(open);
+        let schema = &self.shared.schema;
+        if !fast_read::config_xml(schema, units, &plan, &self.shared.xml_cache, &mut body)? {
+            return Ok(None);
+        }
+        body.push_str("</data>");
+        let body = SharedBody::new(body);
+        if body.len() < SHARE_FROM {
+            reply.push_str(body.text());
+        } else {
+            replies.put(units, open, plan, body.clone());
+            reply.push_shared(body);
+        }
+        Ok(Some(Answer::Reply(reply)))
     }
 
     pub fn snapshots(&self) -> Arc<crate::api::Snapshots> {

@@ -185,9 +185,13 @@ async fn read_messages(
 type Out = russh::ChannelWriteHalf<Msg>;
 
 async fn send(out: &Out, framing: Framing, message: Message) -> Result<(), End> {
-    out.data_bytes(message.framed(framing))
-        .await
-        .map_err(|e| End::Write(e.to_string()))
+    // Nothing else writes to the channel meanwhile: the parts arrive as one message.
+    for part in message.framed(framing) {
+        out.data_bytes(part)
+            .await
+            .map_err(|e| End::Write(e.to_string()))?;
+    }
+    Ok(())
 }
 
 fn hello(ctx: &Ctx) -> String {
