@@ -1006,9 +1006,16 @@ impl Engine {
         let validated = started.elapsed();
         let changed_set: HashSet<&UnitKey> = changed.iter().collect();
         for (k, text) in canonical {
-            if changed_set.contains(&k) {
-                units.insert(k, Arc::from(text));
+            if !changed_set.contains(&k) {
+                continue;
             }
+            // Keep the candidate's very text when it is already canonical: readers' caches
+            // (the XML renderings) know units by their `Arc`, so a new copy of the same bytes
+            // would be rendered again after every commit.
+            if units.get(&k).is_some_and(|t| **t == *text) {
+                continue;
+            }
+            units.insert(k, Arc::from(text));
         }
         let claims = if self.full_validation {
             FixedIps::check_all(&self.lists, &units)?;
