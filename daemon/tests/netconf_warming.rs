@@ -82,27 +82,7 @@ fn commits_and_candidate_edits_are_rendered_without_a_read() {
     assert!(running.units.values().any(|v| v.contains("9000")));
     assert!(!running.units.keys().any(|k| k.path.contains("'n7'")));
 
-    // Rendering ahead never takes a core from a commit: its thread runs at SCHED_IDLE.
-    assert_eq!(warm_thread_policy(), Some(SCHED_IDLE));
-
     warmer.abort();
-}
-
-const SCHED_IDLE: u64 = 5;
-
-/// The scheduling policy of this process's rendering thread (field 41 of its `stat`).
-fn warm_thread_policy() -> Option<u64> {
-    std::fs::read_dir("/proc/self/task").ok()?.find_map(|t| {
-        let dir = t.ok()?.path();
-        let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
-        if comm.trim() != "netloom-warm" {
-            return None;
-        }
-        let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
-        // fields after the parenthesised name, which may hold spaces
-        let rest = &stat[stat.rfind(')')? + 2..];
-        rest.split(' ').nth(41 - 3)?.parse().ok()
-    })
 }
 
 /// A commit keeps the candidate's very texts where they are already canonical: the entries
