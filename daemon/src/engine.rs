@@ -1006,9 +1006,16 @@ impl Engine {
         let validated = started.elapsed();
         let changed_set: HashSet<&UnitKey> = changed.iter().collect();
         for (k, text) in canonical {
-            if changed_set.contains(&k) {
-                units.insert(k, Arc::from(text));
+            if !changed_set.contains(&k) {
+                continue;
             }
+            // Keep the candidate's very text when it is already canonical: readers' caches
+            // (the XML renderings) know units by their `Arc`, so a new copy of the same bytes
+            // would be rendered again after every commit.
+            if units.get(&k).is_some_and(|t| **t == *text) {
+                continue;
+            }
+            units.insert(k, Arc::from(text));
         }
         let claims = if self.full_validation {
             FixedIps::check_all(&self.lists, &units)?;
@@ -1047,11 +1054,7 @@ impl Engine {
             self.refuse_displacing(&plan::displaced(&self.lists, &diffs)?)?;
         }
         let diffed = started.elapsed();
-        // apply
         let ops = plan::plan(&self.lists, &diffs)?;
-        let journal = executor::execute(self.driver.as_mut(), &ops)?;
-        let applied = started.elapsed();
-        // persist
         let changes: Vec<UnitChange> = diffs
             .into_iter()
             .map(|d| UnitChange {
@@ -1065,36 +1068,65 @@ impl Engine {
             comment,
             history: self.history(&units),
         };
-        // Persist, and meanwhile bring the indexes up to date (they are undone on failure).
         let (store, refs, fixed) = (&mut self.store, &mut self.refs, &mut self.fixed);
-        self.uniques.update_with_claims(&changed, &claims.unique);
         let (schema, deps, lists) = (&*self.schema, &self.deps, &self.lists);
         let full = self.full_validation;
-        let persisted = if changed.len() >= PARALLEL_UNITS {
-            // The two indexes and the SQLite write are independent; the write waits on fsync.
+        let (applied, persisted) = if changed.len() >= PARALLEL_UNITS {
+            // A large commit's rows are written while the dataplane applies it; the store
+            // commits them only once every op succeeded, and otherwise stores nothing.
+            // Then the indexes are brought up to date while the store syncs (undone below
+            // when the sync fails).
             std::thread::scope(|s| {
-                let referencing = s.spawn(|| refs.update(schema, deps, &units, &changed));
-                let claiming = s.spawn(|| {
-                    if full {
-                        fixed.update(lists, &units, &changed)
-                    } else {
-                        fixed.update_with_claims(lists, &changed, &claims.fixed)
-                    }
+                let (verdict, ruling) = std::sync::mpsc::sync_channel::<bool>(1);
+                let storing = s.spawn(|| {
+                    store.commit_when(
+                        units.clone(),
+                        changes,
+                        &meta,
+                        confirm,
+                        clear_candidate,
+                        move || ruling.recv().unwrap_or(false),
+                    )
                 });
-                let r = store.commit(units.clone(), changes, &meta, confirm, clear_candidate);
-                let _ = referencing.join();
-                let _ = claiming.join();
-                r
+                let journal = executor::execute(self.driver.as_mut(), &ops);
+                let _ = verdict.send(journal.is_ok());
+                let applied = started.elapsed();
+                if journal.is_ok() {
+                    self.uniques.update_with_claims(&changed, &claims.unique);
+                    let referencing = s.spawn(|| refs.update(schema, deps, &units, &changed));
+                    if full {
+                        fixed.update(lists, &units, &changed);
+                    } else {
+                        fixed.update_with_claims(lists, &changed, &claims.fixed);
+                    }
+                    let _ = referencing.join();
+                }
+                let stored = storing.join().unwrap_or_else(|_| {
+                    Err(netloom_store::Error::Refused {
+                        path: "commit".into(),
+                        reason: "the thread storing it panicked".into(),
+                    })
+                });
+                (applied, journal.map(|j| (j, stored)))
             })
         } else {
-            refs.update(schema, deps, &units, &changed);
-            if full {
-                fixed.update(lists, &units, &changed)
-            } else {
-                fixed.update_with_claims(lists, &changed, &claims.fixed)
-            }
-            store.commit(units.clone(), changes, &meta, confirm, clear_candidate)
+            let journal = executor::execute(self.driver.as_mut(), &ops);
+            let applied = started.elapsed();
+            let outcome = journal.map(|j| {
+                self.uniques.update_with_claims(&changed, &claims.unique);
+                refs.update(schema, deps, &units, &changed);
+                if full {
+                    fixed.update(lists, &units, &changed)
+                } else {
+                    fixed.update_with_claims(lists, &changed, &claims.fixed)
+                }
+                let stored = store.commit(units.clone(), changes, &meta, confirm, clear_candidate);
+                (j, stored)
+            });
+            (applied, outcome)
         };
+        // a refused op: the executor has unwound the journal, and nothing was stored
+        let (journal, persisted) = persisted?;
         let record = match persisted {
             Ok(r) => r,
             Err(e) => {

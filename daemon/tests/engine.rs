@@ -445,3 +445,44 @@ fn networks_with_attached_pods_stay_unless_the_engine_rolls_back() {
     assert!(running.units.keys().all(|k| !k.path.contains("'b'")));
     assert!(running.units.keys().any(|k| k.path.contains("'a'")));
 }
+
+/// A large commit writes its rows while the dataplane applies it: when the dataplane refuses
+/// an op, nothing is stored (not even after a restart) and the candidate keeps the change;
+/// the same commit then succeeds and survives a restart.
+#[test]
+fn a_refused_large_commit_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut e, d) = open(dir.path());
+    // more than the engine's threshold for writing while applying
+    let nets: Vec<_> = (0..5000)
+        .map(|i| json!({"name": format!("n{i}"), "type": "bridge"}))
+        .collect();
+    e.edit(
+        &who(1),
+        DatastoreId::Candidate,
+        &[merge("/netloom-host:networks", json!({"network": nets}))],
+        None,
+    )
+    .unwrap();
+    d.0.lock().unwrap().fail_after(4000);
+    let err = e.commit(&who(1), None, None, None).unwrap_err();
+    assert!(err.to_string().contains("injected failure"), "{err}");
+    assert!(d.0.lock().unwrap().present().is_empty());
+    assert!(e.snapshot(DatastoreId::Running).units.is_empty());
+    assert!(e.commits(10, false).unwrap().is_empty());
+    assert_eq!(e.snapshot(DatastoreId::Candidate).units.len(), 5000);
+    drop(e);
+
+    let (mut e, d) = open(dir.path());
+    assert!(e.snapshot(DatastoreId::Running).units.is_empty());
+    assert!(e.commits(10, false).unwrap().is_empty());
+    assert_eq!(e.snapshot(DatastoreId::Candidate).units.len(), 5000);
+    e.commit(&who(1), None, None, None).unwrap();
+    assert_eq!(d.0.lock().unwrap().present().len(), 5000);
+    drop(e);
+
+    let (e, _) = open(dir.path());
+    assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 5000);
+    assert_eq!(e.commits(10, false).unwrap().len(), 1);
+    assert!(e.snapshot(DatastoreId::Candidate).units.len() == 5000);
+}

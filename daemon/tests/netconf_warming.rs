@@ -84,3 +84,37 @@ fn commits_and_candidate_edits_are_rendered_without_a_read() {
 
     warmer.abort();
 }
+
+/// A commit keeps the candidate's very texts where they are already canonical: the entries
+/// rendered after the candidate edit are the ones running holds, so nothing is rendered
+/// twice (the cache knows texts by their allocation).
+#[test]
+fn a_commit_keeps_the_candidates_canonical_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut e, _driver) = open(dir.path());
+    // 300 entries: more than one validation chunk.
+    let nets: Vec<_> = (0..300)
+        .map(|i| json!({"name": format!("n{i}"), "type": "bridge", "mtu": 1500}))
+        .collect();
+    e.edit(
+        &who(1),
+        DatastoreId::Candidate,
+        &[merge("/netloom-host:networks", json!({"network": nets}))],
+        None,
+    )
+    .unwrap();
+    let candidate = e.snapshot(DatastoreId::Candidate);
+    e.commit(&who(1), None, None, None).unwrap();
+    let running = e.snapshot(DatastoreId::Running);
+    let entries: Vec<_> = candidate
+        .units
+        .iter()
+        .filter(|(k, _)| k.path.contains("network["))
+        .collect();
+    assert_eq!(entries.len(), 300);
+    for (k, text) in entries {
+        let committed = running.units.get(k).unwrap();
+        assert_eq!(committed, text, "{}", k.path);
+        assert!(Arc::ptr_eq(committed, text), "{} was copied", k.path);
+    }
+}

@@ -24,6 +24,9 @@ pub enum Error {
     UnknownCommit(u64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A commit its caller called off after its rows were written (nothing was stored).
+    #[error("the commit was abandoned before it was stored")]
+    Abandoned,
     #[error(transparent)]
     Yang(#[from] netloom_yang::Error),
 }

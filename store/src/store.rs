@@ -202,6 +202,12 @@ impl Store {
     }
 
     fn rebuild_candidate(&mut self) {
+        let units = self.overlaid_running();
+        self.set_candidate(units);
+    }
+
+    /// Running with the candidate's overlay laid on it.
+    fn overlaid_running(&self) -> UnitMap {
         let mut units = self.running.units.clone();
         for (k, v) in self.overlay.iter() {
             match v {
@@ -213,6 +219,10 @@ impl Store {
                 }
             }
         }
+        units
+    }
+
+    fn set_candidate(&mut self, units: UnitMap) {
         let version = self.next_version();
         self.candidate = Arc::new(Snapshot {
             units,
@@ -237,6 +247,22 @@ impl Store {
         meta: &CommitMeta,
         confirm: ConfirmState,
         clear_candidate: bool,
+    ) -> Result<CommitRecord, Error> {
+        self.commit_when(units, changes, meta, confirm, clear_candidate, || true)
+    }
+
+    /// [`Store::commit`], made only if `go` says so once every row is written (and before
+    /// the transaction commits): a caller runs this on a thread of its own while it applies
+    /// the same change to the dataplane, and answers `go` with the outcome. When `go` says
+    /// no, nothing is stored and nothing changes ([`Error::Abandoned`]).
+    pub fn commit_when(
+        &mut self,
+        units: UnitMap,
+        changes: Vec<UnitChange>,
+        meta: &CommitMeta,
+        confirm: ConfirmState,
+        clear_candidate: bool,
+        go: impl FnOnce() -> bool,
     ) -> Result<CommitRecord, Error> {
         let p = self.path.clone();
         let id = self.last_commit + 1;
@@ -309,6 +335,10 @@ impl Store {
             }
         }
         let written = started.elapsed();
+        if !go() {
+            // dropping the transaction rolls it back
+            return Err(Error::Abandoned);
+        }
         tx.commit().db(&p)?;
         tracing::debug!(rows, ?written, durable = ?started.elapsed(), "commit stored");
         self.last_commit = id;
@@ -335,9 +365,10 @@ impl Store {
     }
 
     /// Record the candidate's new content for the units in `changed` (taken from `units`,
-    /// the full new candidate).
+    /// the full new candidate: the current one changed at exactly `changed`, which it becomes).
     pub fn write_candidate(&mut self, units: &UnitMap, changed: &[UnitKey]) -> Result<(), Error> {
         let p = self.path.clone();
+        let started = std::time::Instant::now();
         let tx = self.conn.transaction().db(&p)?;
         {
             let mut put = tx
@@ -358,8 +389,16 @@ impl Store {
                 }
             }
         }
+        let written = started.elapsed();
         tx.commit().db(&p)?;
-        self.rebuild_candidate();
+        tracing::debug!(rows = changed.len(), ?written, durable = ?started.elapsed(), "candidate stored");
+        // `units` is the new candidate already (running with the overlay laid on it): taken
+        // as it is, not built again entry by entry from the overlay.
+        self.set_candidate(units.clone());
+        debug_assert!(
+            self.candidate.units == self.overlaid_running(),
+            "write_candidate was handed a map that is not the candidate changed at `changed`"
+        );
         Ok(())
     }
 
