@@ -309,15 +309,9 @@ fn a_network_with_pods_is_not_taken_from_under_them() {
     store_is_empty(&mut d);
 }
 
-/// The engine's own rollback of a confirmed commit is not refused: it brings the old
-/// configuration back, and pods attached since to a network it takes away are detached
-/// (interface gone, lease released, row forgotten); the runtime's DEL then finds nothing.
-#[test]
-fn an_expired_confirmed_commit_detaches_the_pods_on_its_networks() {
-    need_root!();
-    let node = Netns::new("confirm");
-    let (p, v) = bridge_network("base", "10.79.0.0/24", "10.79.0.1");
-    let mut d = kernel_daemon(&node, &[(&p, v)]);
+/// Adds bridge network `lime` (10.80.0.0/24) through the CLI with `commit confirmed 3s`:
+/// the engine rolls it back 3 s later unless confirmed.
+fn commit_lime_confirmed(d: &Daemon) {
     let out = std::process::Command::new(netloom_tests::netloom_path())
         .env("NETLOOM_CLI_SOCKET", &d.cli_socket)
         .args(["-c", "configure"])
@@ -334,6 +328,18 @@ fn an_expired_confirmed_commit_detaches_the_pods_on_its_networks() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+}
+
+/// The engine's own rollback of a confirmed commit is not refused: it brings the old
+/// configuration back, and pods attached since to a network it takes away are detached
+/// (interface gone, lease released, row forgotten); the runtime's DEL then finds nothing.
+#[test]
+fn an_expired_confirmed_commit_detaches_the_pods_on_its_networks() {
+    need_root!();
+    let node = Netns::new("confirm");
+    let (p, v) = bridge_network("base", "10.79.0.0/24", "10.79.0.1");
+    let mut d = kernel_daemon(&node, &[(&p, v)]);
+    commit_lime_confirmed(&d);
     let pod = Netns::new("confirm-pod");
     let (ok, r) = cni(
         &d.cni_socket,
@@ -395,22 +401,7 @@ fn a_confirmed_commit_expired_while_down_detaches_its_pods_at_start() {
     let (p, v) = bridge_network("base", "10.79.0.0/24", "10.79.0.1");
     let mut d = kernel_daemon(&node, &[(&p, v)]);
     let committed = std::time::Instant::now();
-    let out = std::process::Command::new(netloom_tests::netloom_path())
-        .env("NETLOOM_CLI_SOCKET", &d.cli_socket)
-        .args(["-c", "configure"])
-        .args(["-c", "set networks network lime type bridge"])
-        .args([
-            "-c",
-            "set networks network lime ipam pool v4 subnet 10.80.0.0/24",
-        ])
-        .args([
-            "-c",
-            "set networks network lime ipam pool v4 gateway 10.80.0.1",
-        ])
-        .args(["-c", "commit confirmed 3s"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    commit_lime_confirmed(&d);
     // the commit, and so its deadline's start, came before this
     let answered = std::time::Instant::now();
     let cut = Netns::new("down-cut");
