@@ -313,6 +313,11 @@ pub fn configure(d: &Daemon, lines: &[&str]) {
 
 /// [`configure`], the CLI's answer as the error when the commit fails.
 pub fn try_configure(d: &Daemon, lines: &[&str]) -> Result<(), String> {
+    try_configure_with(d, lines, "commit")
+}
+
+/// [`try_configure`] ending with the CLI command `commit` (e.g. `commit confirmed 3s`).
+pub fn try_configure_with(d: &Daemon, lines: &[&str], commit: &str) -> Result<(), String> {
     let mut c = Command::new(crate::netloom_path());
     c.env("NETLOOM_CLI_SOCKET", &d.cli_socket)
         .arg("-c")
@@ -320,7 +325,7 @@ pub fn try_configure(d: &Daemon, lines: &[&str]) -> Result<(), String> {
     for l in lines {
         c.arg("-c").arg(l);
     }
-    let out = c.arg("-c").arg("commit").output().unwrap();
+    let out = c.arg("-c").arg(commit).output().unwrap();
     if out.status.success() {
         Ok(())
     } else {

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use netloom_store::Store;
 use netloom_tests::cni::{
-    bridge_network, cni, conf, configure, eventually, kernel_daemon, run, try_configure, Netns,
+    bridge_network, cni, conf, configure, eventually, kernel_daemon, run, try_configure,
+    try_configure_with, Netns,
 };
 use netloom_tests::link_probe::LinkProbe;
 use netloom_tests::{need_root, Daemon};
@@ -312,22 +313,14 @@ fn a_network_with_pods_is_not_taken_from_under_them() {
 /// Adds bridge network `lime` (10.80.0.0/24) through the CLI with `commit confirmed 3s`:
 /// the engine rolls it back 3 s later unless confirmed.
 fn commit_lime_confirmed(d: &Daemon) {
-    let out = std::process::Command::new(netloom_tests::netloom_path())
-        .env("NETLOOM_CLI_SOCKET", &d.cli_socket)
-        .args(["-c", "configure"])
-        .args(["-c", "set networks network lime type bridge"])
-        .args([
-            "-c",
-            "set networks network lime ipam pool v4 subnet 10.80.0.0/24",
-        ])
-        .args([
-            "-c",
-            "set networks network lime ipam pool v4 gateway 10.80.0.1",
-        ])
-        .args(["-c", "commit confirmed 3s"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    let lines = [
+        "set networks network lime type bridge",
+        "set networks network lime ipam pool v4 subnet 10.80.0.0/24",
+        "set networks network lime ipam pool v4 gateway 10.80.0.1",
+    ];
+    if let Err(e) = try_configure_with(d, &lines, "commit confirmed 3s") {
+        panic!("commit confirmed of network lime: {e}");
+    }
 }
 
 /// The engine's own rollback of a confirmed commit is not refused: it brings the old
