@@ -54,7 +54,7 @@ fn record(out: &mut String, r: &CommitRecord) {
 }
 
 pub(crate) async fn dispatch(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
-    match op.name.as_str() {
+    match &*op.name {
         "commit" => {
             ctx.may_write("commit")?;
             let confirmed = if op.child(NS_NETLOOM, "confirmed").is_some() {

@@ -208,7 +208,7 @@ impl Walk<'_> {
                                 .el
                                 .children
                                 .iter()
-                                .find(|c| &c.name == key)
+                                .find(|c| *c.name == **key)
                                 .map(|c| c.text().to_owned())
                                 .ok_or_else(|| RpcError::missing_element(key))?,
                         };
@@ -240,7 +240,7 @@ impl Walk<'_> {
             let mut wrap = Element::new(&step.el.ns, &step.el.name);
             wrap.prefixes = step.el.prefixes.clone();
             for c in &step.el.children {
-                if info.keys.contains(&c.name) && c.ns == step.el.ns {
+                if info.keys.iter().any(|k| **k == *c.name) && c.ns == step.el.ns {
                     wrap.children
                         .push(Element::new(&c.ns, &c.name).with_text(c.text.clone()));
                 }

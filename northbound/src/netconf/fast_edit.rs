@@ -57,7 +57,7 @@ pub fn edits(schema: &Schema, config: &Element, default_op: Option<EditOp>) -> O
 /// Whether element `el` is schema node `node` (name and namespace).
 fn names(schema: &Schema, node: NodeId, el: &Element) -> bool {
     let info = schema.node(node);
-    info.name == el.name && info.namespace == Some(el.ns.as_str())
+    *info.name == *el.name && info.namespace == Some(&*el.ns)
 }
 
 /// XML whitespace only (what may sit between elements).

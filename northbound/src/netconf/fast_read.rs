@@ -62,7 +62,7 @@ fn picks(schema: &Schema, filter: &Element) -> Option<Vec<Pick>> {
         }
         let mut values = Vec::with_capacity(keys.len());
         for k in keys {
-            let m = e.children.iter().find(|m| &m.name == k)?;
+            let m = e.children.iter().find(|m| *m.name == **k)?;
             if m.ns != c.ns || !m.children.is_empty() || m.text().is_empty() {
                 return None;
             }

@@ -99,7 +99,7 @@ pub(crate) async fn get_data(
     let list = |name: &str| -> Vec<String> {
         op.children
             .iter()
-            .filter(|c| c.ns == NS_NMDA && c.name == name)
+            .filter(|c| &*c.ns == NS_NMDA && &*c.name == name)
             .map(|c| local(c.text()).to_owned())
             .collect()
     };

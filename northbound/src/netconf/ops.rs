@@ -238,16 +238,16 @@ pub(crate) async fn dispatch(
     if op.is(NS_NMDA, "edit-data") {
         return nmda::edit_data(ctx, op, rpc).await;
     }
-    if op.ns == NS_NETLOOM {
+    if &*op.ns == NS_NETLOOM {
         return super::commits::dispatch(ctx, op).await;
     }
-    if op.ns != NS_BASE {
+    if &*op.ns != NS_BASE {
         return Err(RpcError::not_supported(format!(
             "the operation <{}> ({}) is not supported",
             op.name, op.ns
         )));
     }
-    match op.name.as_str() {
+    match &*op.name {
         "get-config" => get_config(ctx, op, rpc).await,
         "get" => get(ctx, op, rpc).await,
         "edit-config" => edit_config(ctx, op, rpc).await,
@@ -259,7 +259,7 @@ pub(crate) async fn dispatch(
                 Some(nmda) => nmda?,
                 None => datastore(op, "target")?,
             };
-            let request = if op.name == "lock" {
+            let request = if &*op.name == "lock" {
                 Request::Lock { datastore }
             } else {
                 Request::Unlock { datastore }
@@ -296,13 +296,13 @@ fn datastore(op: &Element, param: &str) -> Result<DatastoreId, RpcError> {
         .children
         .first()
         .ok_or_else(|| RpcError::missing_element(param))?;
-    if ds.ns != NS_BASE && !ds.ns.is_empty() {
+    if &*ds.ns != NS_BASE && !ds.ns.is_empty() {
         return Err(RpcError::bad_element(
             param,
             format!("<{}> is not a datastore", ds.name),
         ));
     }
-    match ds.name.as_str() {
+    match &*ds.name {
         "running" => Ok(DatastoreId::Running),
         "candidate" => Ok(DatastoreId::Candidate),
         "startup" => Ok(DatastoreId::Startup),

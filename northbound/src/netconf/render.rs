@@ -37,7 +37,7 @@ impl WithDefaults {
         let Some(el) = op
             .children
             .iter()
-            .find(|c| c.name == "with-defaults" && c.ns == NS_WITH_DEFAULTS)
+            .find(|c| &*c.name == "with-defaults" && &*c.ns == NS_WITH_DEFAULTS)
         else {
             return Ok(None);
         };
