@@ -8,7 +8,8 @@
 //! libyang decides, empty containers, state data) makes it give up, and the general path
 //! reads the request, so errors are worded by libyang as before.
 
-use std::collections::{HashMap, HashSet};
+// foldhash: the reader hashes every entry's keys and most of its values; SipHash showed
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use netloom_yang::{DataPath, Edit, EditOp, NodeId, NodeKind, Schema, Segment};
 use serde_json::{Map, Value};
