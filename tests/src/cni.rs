@@ -249,6 +249,29 @@ pub fn cni(
     )
 }
 
+/// A CNI ADD of `cid`'s interface `ifname` in netns `netns` on `network` that must succeed;
+/// its result.
+pub fn add_ok(
+    socket: &Path,
+    cid: &str,
+    netns: &str,
+    ifname: &str,
+    args: &str,
+    network: &str,
+) -> Value {
+    let (ok, r) = cni(
+        socket,
+        "ADD",
+        cid,
+        netns,
+        ifname,
+        args,
+        conf(json!({ "network": network })),
+    );
+    assert!(ok, "ADD {cid} {ifname} on {network}: {r}");
+    r
+}
+
 pub fn conf(extra: Value) -> Value {
     let mut c = json!({"cniVersion": "1.1.0", "name": "netloom-test", "type": "netloom-cni"});
     if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {

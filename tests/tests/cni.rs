@@ -19,7 +19,7 @@ use netloom_northbound::cni::{CniBackend, CniCall, Command as CniCommand};
 use netloom_southbound::{MemoryDriver, MemoryPods};
 use netloom_store::Store;
 use netloom_tests::cni::{
-    bridge_network, cni, conf, eventually, kernel_daemon, pod_args, run, seed, Netns,
+    add_ok, bridge_network, cni, conf, eventually, kernel_daemon, pod_args, run, seed, Netns,
 };
 use netloom_tests::{need_root, netloom_cni_path, Daemon};
 use netloom_yang::Schema;
@@ -257,16 +257,14 @@ fn bridge_pods_add_check_del_gc_in_namespaces() {
     let mut addrs = Vec::new();
     for (i, pod) in pods.iter().enumerate() {
         let cid = format!("ctr{i}");
-        let (ok, r) = cni(
+        let r = add_ok(
             &s,
-            "ADD",
             &cid,
             &pod.path(),
             "eth0",
             &pod_args(&format!("p{i}")),
-            conf(json!({"network": "blue"})),
+            "blue",
         );
-        assert!(ok, "{r}");
         assert_eq!(r["cniVersion"], "1.1.0");
         assert_eq!(r["interfaces"][1]["name"], "eth0");
         assert_eq!(r["interfaces"][1]["sandbox"], pod.path());

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use netloom_store::Store;
 use netloom_tests::cni::{
-    bridge_network, cni, conf, configure, eventually, kernel_daemon, run, try_configure,
+    add_ok, bridge_network, cni, conf, configure, eventually, kernel_daemon, run, try_configure,
     try_configure_with, Netns,
 };
 use netloom_tests::link_probe::LinkProbe;
@@ -167,16 +167,14 @@ fn hairpin_bridge_ports() {
     let d = kernel_daemon(&node, &[(&p, v), (&p2, v2)]);
     let pod = Netns::new("hp");
     for (ifname, net) in [("eth0", "blue"), ("net1", "plain")] {
-        let (ok, r) = cni(
+        let r = add_ok(
             &d.cni_socket,
-            "ADD",
             &format!("hp-{ifname}"),
             &pod.path(),
             ifname,
             "",
-            conf(json!({"network": net})),
+            net,
         );
-        assert!(ok, "{r}");
         let host = r["interfaces"][0]["name"].as_str().unwrap().to_owned();
         let port: Value = serde_json::from_str(&run(
             "bridge",
@@ -194,16 +192,7 @@ fn network_settings_change_in_place_under_live_pods() {
     let (p, v) = bridge_network("blue", "10.77.0.0/24", "10.77.0.1");
     let d = kernel_daemon(&node, &[(&p, v)]);
     let pod = Netns::new("inplace");
-    let (ok, r) = cni(
-        &d.cni_socket,
-        "ADD",
-        "inplace",
-        &pod.path(),
-        "eth0",
-        "",
-        conf(json!({"network": "blue"})),
-    );
-    assert!(ok, "{r}");
+    add_ok(&d.cni_socket, "inplace", &pod.path(), "eth0", "", "blue");
     let bridge = || node.ip_json(&["-d", "link", "show", "nl-blue"])[0].clone();
     let before = bridge();
     assert!(pod.ping("10.77.0.1"));
@@ -334,16 +323,14 @@ fn an_expired_confirmed_commit_detaches_the_pods_on_its_networks() {
     let mut d = kernel_daemon(&node, &[(&p, v)]);
     commit_lime_confirmed(&d);
     let pod = Netns::new("confirm-pod");
-    let (ok, r) = cni(
+    add_ok(
         &d.cni_socket,
-        "ADD",
         "confirm-a",
         &pod.path(),
         "eth0",
         &netloom_tests::cni::pod_args("transient"),
-        conf(json!({"network": "lime"})),
+        "lime",
     );
-    assert!(ok, "{r}");
     assert!(pod.links().contains(&"eth0".to_string()));
     // the rollback comes at the deadline; the pod's interface goes right after it
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use netloom_store::Store;
 use netloom_tests::cni::{
-    bridge_network, cni, conf, kernel_daemon, pod_args, run, wired_nodes, Netns,
+    add_ok, bridge_network, cni, conf, kernel_daemon, pod_args, run, wired_nodes, Netns,
 };
 use netloom_tests::{need_root, Daemon};
 use netloom_yang::Schema;
@@ -133,16 +133,14 @@ fn vxlan_carries_pod_traffic_between_two_nodes() {
     let pods = [Netns::new("vp1"), Netns::new("vp2")];
     let mut addrs = Vec::new();
     for (i, pod) in pods.iter().enumerate() {
-        let (ok, r) = cni(
+        let r = add_ok(
             &daemons[i].cni_socket,
-            "ADD",
             &format!("vx{i}"),
             &pod.path(),
             "eth0",
             &pod_args(&format!("vx{i}")),
-            conf(json!({"network": "overlay"})),
+            "overlay",
         );
-        assert!(ok, "{r}");
         let a = r["ips"][0]["address"]
             .as_str()
             .unwrap()

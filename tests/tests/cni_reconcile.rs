@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use netloom_store::Store;
 use netloom_tests::cni::{
-    bridge_network, cni, conf, eventually, kernel_daemon, pod_args, run, Netns,
+    add_ok, bridge_network, cni, conf, eventually, kernel_daemon, pod_args, run, Netns,
 };
 use netloom_tests::need_root;
 use netloom_yang::Schema;
@@ -33,16 +33,14 @@ fn restart_adopts_matching_pods_repairs_drift_and_removes_orphans() {
     let pods = [Netns::new("a"), Netns::new("b"), Netns::new("c")];
     let mut results = Vec::new();
     for (i, pod) in pods.iter().enumerate() {
-        let (ok, r) = cni(
+        let r = add_ok(
             &d.cni_socket,
-            "ADD",
             &format!("ctr{i}"),
             &pod.path(),
             "eth0",
             &pod_args(&format!("p{i}")),
-            conf(json!({"network": "blue"})),
+            "blue",
         );
-        assert!(ok, "{r}");
         results.push(r);
     }
     let before: Vec<Value> = pods.iter().map(|p| link(p, "eth0")).collect();
@@ -267,16 +265,14 @@ fn vxlan_flood_list_follows_the_committed_remotes() {
     );
     assert_eq!(flood_list(&node, "nlx4242"), ["192.0.2.2", "192.0.2.3"]);
     let pod = Netns::new("a");
-    let (ok, r) = cni(
+    add_ok(
         &d.cni_socket,
-        "ADD",
         "ctr-vx",
         &pod.path(),
         "eth0",
         &pod_args("a"),
-        conf(json!({"network": "red"})),
+        "red",
     );
-    assert!(ok, "{r}");
     let vx_before = link(&node, "nlx4242");
 
     // a commit drops one remote and adds another: synced in place
@@ -359,16 +355,14 @@ fn attachments_without_a_spec_are_rebuilt_or_released() {
     let mut d = kernel_daemon(&node, &[(&p, v)]);
     let pods = [Netns::new("a"), Netns::new("b")];
     for (i, pod) in pods.iter().enumerate() {
-        let (ok, r) = cni(
+        add_ok(
             &d.cni_socket,
-            "ADD",
             &format!("ctr{i}"),
             &pod.path(),
             "eth0",
             &pod_args(&format!("p{i}")),
-            conf(json!({"network": "blue"})),
+            "blue",
         );
-        assert!(ok, "{r}");
     }
     let before = link(&pods[0], "eth0");
     let addrs = pods[0].addresses("eth0");
@@ -473,16 +467,14 @@ fn host_links_lose_unlisted_addresses_and_dropped_mtus() {
     let mut d = kernel_daemon(&node, &[(&p, v)]);
     assert_eq!(mtu(&node, "nl-blue"), 1400);
     let pod = Netns::new("a");
-    let (ok, r) = cni(
+    add_ok(
         &d.cni_socket,
-        "ADD",
         "ctr-mtu",
         &pod.path(),
         "eth0",
         &pod_args("a"),
-        conf(json!({"network": "blue"})),
+        "blue",
     );
-    assert!(ok, "{r}");
     let listed = sorted(node.addresses("nl-blue"));
     assert_eq!(listed.len(), 2, "{listed:?}");
 
