@@ -35,7 +35,9 @@ impl Journal {
 
 /// Apply `ops` in order. On failure, undo what was applied and return the failing op's error.
 pub fn execute(driver: &mut dyn DataplaneDriver, ops: &[Op]) -> Result<Journal, DriverError> {
-    let mut journal = Journal::default();
+    let mut journal = Journal {
+        undo: Vec::with_capacity(ops.len()),
+    };
     for op in ops {
         match driver.apply(op) {
             Ok(undo) => journal.undo.push(undo),

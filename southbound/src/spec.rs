@@ -6,7 +6,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 /// What kind of link to make.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum LinkKind {
     Bridge {
         hairpin: bool,
@@ -27,7 +27,7 @@ pub enum LinkKind {
 }
 
 /// A host link netloom owns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct LinkSpec {
     pub name: String,
     pub kind: LinkKind,
@@ -53,7 +53,7 @@ impl LinkSpec {
 }
 
 /// A route in the host's routing tables.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RouteSpec {
     pub destination: IpNet,
     pub next_hop: Option<IpAddr>,
@@ -63,7 +63,7 @@ pub struct RouteSpec {
 }
 
 /// A policy routing rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RuleSpec {
     pub priority: u32,
     pub from: Option<IpNet>,
@@ -73,7 +73,7 @@ pub struct RuleSpec {
 }
 
 /// Settings of one SR-IOV virtual function.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct VfSpec {
     pub pf: String,
     pub id: u16,
@@ -89,7 +89,7 @@ pub struct VfSpec {
 }
 
 /// One nftables table's full content, replaced in one batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct NftBatch {
     pub table: String,
     /// The ruleset in `nft -f` syntax.
@@ -97,7 +97,7 @@ pub struct NftBatch {
 }
 
 /// A port on an OVS-DPDK bridge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct OvsPortSpec {
     pub bridge: String,
     pub port: String,
@@ -106,7 +106,7 @@ pub struct OvsPortSpec {
 }
 
 /// One change to the dataplane.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum Op {
     CreateLink(LinkSpec),
     DeleteLink(LinkSpec),
