@@ -446,16 +446,22 @@ fn networks_with_attached_pods_stay_unless_the_engine_rolls_back() {
     assert!(running.units.keys().any(|k| k.path.contains("'a'")));
 }
 
-/// A large commit writes its rows while the dataplane applies it: when the dataplane refuses
-/// an op, nothing is stored (not even after a restart) and the candidate keeps the change;
-/// the same commit then succeeds and survives a restart.
+/// A large commit writes its rows while the dataplane applies it:
+/// when validation refuses it (a dangling leafref) or the dataplane refuses an op, nothing is
+/// stored (not even after a restart) and the candidate keeps the change; the same commit then
+/// succeeds and survives a restart, with the texts validation made canonical (an upper-case
+/// IPv6 prefix) both in the stored rows and in the commit log.
 #[test]
 fn a_refused_large_commit_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (mut e, d) = open(dir.path());
     // more than the engine's threshold for writing while applying
     let nets: Vec<_> = (0..5000)
-        .map(|i| json!({"name": format!("n{i}"), "type": "bridge"}))
+        .map(|i| match i % 1000 {
+            7 => json!({"name": format!("n{i}"), "type": "bridge",
+                "ipam": {"pool": [{"name": "v6", "subnet": format!("2001:DB8:{i:X}::/64")}]}}),
+            _ => json!({"name": format!("n{i}"), "type": "bridge"}),
+        })
         .collect();
     e.edit(
         &who(1),
@@ -464,25 +470,67 @@ fn a_refused_large_commit_stores_nothing() {
         None,
     )
     .unwrap();
+    let nothing_stored = |e: &netloom_daemon::Engine| {
+        assert!(e.snapshot(DatastoreId::Running).units.is_empty());
+        assert!(e.commits(10, false).unwrap().is_empty());
+        assert_eq!(e.snapshot(DatastoreId::Candidate).units.len(), 5000);
+    };
+
+    // refused by validation
+    let dangling = merge(
+        &pod("ns", "p"),
+        json!({"interface": [{"name": "eth0", "network": "nope"}]}),
+    );
+    e.edit(&who(1), DatastoreId::Candidate, &[dangling], None)
+        .unwrap();
+    let err = e.commit(&who(1), None, None, None).unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+    assert!(d.0.lock().unwrap().present().is_empty());
+    e.edit(
+        &who(1),
+        DatastoreId::Candidate,
+        &[delete(&pod("ns", "p"))],
+        None,
+    )
+    .unwrap();
+    nothing_stored(&e);
+
+    // refused by the dataplane
     d.0.lock().unwrap().fail_after(4000);
     let err = e.commit(&who(1), None, None, None).unwrap_err();
     assert!(err.to_string().contains("injected failure"), "{err}");
     assert!(d.0.lock().unwrap().present().is_empty());
-    assert!(e.snapshot(DatastoreId::Running).units.is_empty());
-    assert!(e.commits(10, false).unwrap().is_empty());
-    assert_eq!(e.snapshot(DatastoreId::Candidate).units.len(), 5000);
+    nothing_stored(&e);
     drop(e);
 
     let (mut e, d) = open(dir.path());
-    assert!(e.snapshot(DatastoreId::Running).units.is_empty());
-    assert!(e.commits(10, false).unwrap().is_empty());
-    assert_eq!(e.snapshot(DatastoreId::Candidate).units.len(), 5000);
+    nothing_stored(&e);
+    let proposed = e.snapshot(DatastoreId::Candidate);
     e.commit(&who(1), None, None, None).unwrap();
     assert_eq!(d.0.lock().unwrap().present().len(), 5000);
+    let committed = e.snapshot(DatastoreId::Running);
+    let canonicalized: Vec<_> = proposed
+        .units
+        .iter()
+        .filter(|&(k, t)| committed.units.get(k) != Some(t))
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(canonicalized.len(), 5, "{canonicalized:?}");
+    for k in &canonicalized {
+        let text = committed.units.get(k).unwrap();
+        assert!(text.contains("2001:db8:"), "{text}");
+        assert!(!text.contains("DB8"), "{text}");
+    }
     drop(e);
 
     let (e, _) = open(dir.path());
-    assert_eq!(e.snapshot(DatastoreId::Running).units.len(), 5000);
-    assert_eq!(e.commits(10, false).unwrap().len(), 1);
-    assert!(e.snapshot(DatastoreId::Candidate).units.len() == 5000);
+    assert_eq!(e.snapshot(DatastoreId::Running).units, committed.units);
+    let log = e.commits(10, true).unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].changes.len(), 5000);
+    for c in &log[0].changes {
+        let k = committed.units.keys().find(|k| k.path == c.path).unwrap();
+        assert_eq!(c.new.as_ref(), committed.units.get(k), "{}", c.path);
+    }
+    assert_eq!(e.snapshot(DatastoreId::Candidate).units, committed.units);
 }
