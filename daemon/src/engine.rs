@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 // foldhash: the indexes hash 100k unit paths per bulk commit; SipHash showed in profiles
 use foldhash::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use netloom_northbound::api::{
@@ -857,57 +858,63 @@ impl Engine {
         }
         // Chunks, each validated on its own: a scope is complete for its chunk whatever the
         // other chunks hold, so the verdicts combine. Large changes spread the chunks over
-        // one thread per libyang context.
+        // one thread per libyang context, each taking the next chunk when done with one: a
+        // thread held up (by the rest of the machine) does fewer chunks instead of finishing
+        // last.
         let chunks: Vec<&[UnitKey]> = changed.chunks(VALIDATION_CHUNK).collect();
         let threads = if changed.len() < PARALLEL_UNITS {
             1
         } else {
             1 + self.helpers.len()
         };
-        let contexts: Vec<&Schema> = std::iter::once(&*self.schema)
-            .chain(self.helpers.iter())
-            .take(threads)
-            .collect();
-        let serve = |t: usize, schema: &Schema| -> Vec<Result<Validated, Error>> {
-            chunks
-                .iter()
-                .skip(t)
-                .step_by(threads)
-                .map(|part| one(schema, part))
-                .collect()
+        let next = AtomicUsize::new(0);
+        let serve = |schema: &Schema| -> Vec<(usize, Result<Validated, Error>)> {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(part) = chunks.get(i) else {
+                    return done;
+                };
+                let verdict = one(schema, part);
+                let failed = verdict.is_err();
+                done.push((i, verdict));
+                if failed {
+                    // Chunks are taken in order, so every chunk before this one is validated
+                    // (or being validated): the rest need not be.
+                    next.fetch_add(chunks.len(), Ordering::Relaxed);
+                    return done;
+                }
+            }
         };
-        let per_thread: Vec<Vec<Result<Validated, Error>>> = if threads < 2 {
-            vec![serve(0, &self.schema)]
+        let mut results: Vec<(usize, Result<Validated, Error>)> = if threads < 2 {
+            serve(&self.schema)
         } else {
             std::thread::scope(|s| {
-                let handles: Vec<_> = contexts
-                    .into_iter()
-                    .enumerate()
-                    .map(|(t, schema)| s.spawn(move || serve(t, schema)))
+                let handles: Vec<_> = std::iter::once(&*self.schema)
+                    .chain(self.helpers.iter())
+                    .take(threads)
+                    .map(|schema| s.spawn(|| serve(schema)))
                     .collect();
                 handles
                     .into_iter()
-                    .map(|h| {
+                    .flat_map(|h| {
                         h.join().unwrap_or_else(|_| {
-                            vec![Err(Error::Refused("a validation thread panicked".into()))]
+                            vec![(
+                                0,
+                                Err(Error::Refused("a validation thread panicked".into())),
+                            )]
                         })
                     })
                     .collect()
             })
         };
-        // Back in chunk order, so the error reported is the first chunk's, whatever the
-        // thread count.
-        let mut iters: Vec<_> = per_thread.into_iter().map(Vec::into_iter).collect();
-        let mut results = Vec::with_capacity(chunks.len());
-        for i in 0..chunks.len() {
-            if let Some(r) = iters.get_mut(i % threads).and_then(Iterator::next) {
-                results.push(r);
-            }
-        }
+        // Back in chunk order, so the error reported is the first failing chunk's, whatever
+        // the thread count.
+        results.sort_by_key(|(i, _)| *i);
         let mut scope = BTreeSet::new();
         let mut canonical = Vec::new();
         let mut claims = Claims::default();
-        for r in results {
+        for (_, r) in results {
             let (s, c, f) = r?;
             scope.extend(s);
             canonical.extend(c);
