@@ -76,14 +76,16 @@ struct Walk<'a> {
     edits: Vec<Edit>,
 }
 
-/// Turn `<config>`'s children into edits. `default_op` None is "none".
+/// Turn `<config>`'s children into edits. `default_op` None is "none". `helper`: a second
+/// context of the schema, for reading a large list on two threads.
 pub fn edits_from_config(
     schema: &Schema,
+    helper: Option<&Schema>,
     config: &Element,
     scope: Vec<(String, String)>,
     default_op: Option<EditOp>,
 ) -> Result<EditBatch, RpcError> {
-    if let Some(batch) = super::fast_edit::edits(schema, config, default_op) {
+    if let Some(batch) = super::fast_edit::edits(schema, helper, config, default_op) {
         return Ok(batch);
     }
     general_edits(schema, config, scope, default_op).map(EditBatch::from)

@@ -184,6 +184,7 @@ pub(crate) async fn edit_data(
     let config = param(op, "config").ok_or_else(|| RpcError::missing_element("config"))?;
     let batch = data::edits_from_config(
         &ctx.shared.schema,
+        ctx.shared.reader_helper.as_ref(),
         config,
         ops::scope(rpc, op, config),
         default_op,

@@ -493,6 +493,7 @@ async fn edit_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answe
         .ok_or_else(|| RpcError::missing_element("config"))?;
     let batch = data::edits_from_config(
         &ctx.shared.schema,
+        ctx.shared.reader_helper.as_ref(),
         config,
         scope(rpc, op, config),
         default_op,
