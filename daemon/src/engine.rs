@@ -21,7 +21,7 @@ use netloom_store::{
     CommitMeta, CommitRecord, ConfirmState, DatastoreId, PendingConfirm, SessionId, Snapshot,
     Store, UnitChange,
 };
-use netloom_yang::{DependencyGraph, Edit, Schema, UnitKey, UnitMap};
+use netloom_yang::{DependencyGraph, Edit, EditBatch, Schema, UnitKey, UnitMap};
 use tokio::sync::{broadcast, watch};
 
 use crate::checks::{self, Claim, FixedIps, Lists};
@@ -338,13 +338,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Apply `edits` to a datastore. Running: one commit, all or nothing. Slices of edits are
-    /// copied; front ends hand over a `Vec`.
+    /// Apply `edits` (a batch, or plain edits) to a datastore. Running: one commit, all or
+    /// nothing. Slices of edits are copied; front ends hand over a `Vec`.
     pub fn edit(
         &mut self,
         who: &Principal,
         ds: DatastoreId,
-        edits: impl Into<Vec<Edit>>,
+        edits: impl Into<EditBatch>,
         comment: Option<String>,
     ) -> Result<Outcome, Error> {
         let edits = edits.into();
@@ -353,7 +353,7 @@ impl Engine {
                 self.check_running_writable(who)?;
                 let started = std::time::Instant::now();
                 let mut units = self.store.snapshot(DatastoreId::Running).units.clone();
-                let changed = self.schema.apply_edits(&mut units, edits)?;
+                let changed = self.schema.apply_batch(&mut units, edits)?;
                 tracing::debug!(units = changed.len(), took = ?started.elapsed(), "edits applied");
                 self.commit_running(units, changed, who, comment)
             }
@@ -363,7 +363,7 @@ impl Engine {
                     .check_write(DatastoreId::Candidate, who.session)?;
                 let started = std::time::Instant::now();
                 let mut units = self.store.snapshot(DatastoreId::Candidate).units.clone();
-                let changed = self.schema.apply_edits(&mut units, edits)?;
+                let changed = self.schema.apply_batch(&mut units, edits)?;
                 let applied = started.elapsed();
                 self.store.write_candidate(&units, &changed)?;
                 tracing::debug!(units = changed.len(), ?applied, stored = ?started.elapsed(), "candidate edited");
@@ -375,7 +375,7 @@ impl Engine {
                     .locks
                     .check_write(DatastoreId::Startup, who.session)?;
                 let mut units = self.store.snapshot(DatastoreId::Startup).units.clone();
-                self.schema.apply_edits(&mut units, edits)?;
+                self.schema.apply_batch(&mut units, edits)?;
                 let units = self.validated_whole(units)?;
                 self.store.write_startup(units)?;
                 self.publish();

@@ -106,6 +106,11 @@ fn answer(engine: &mut Engine, who: &Principal, request: Request) -> Result<Repl
             edits,
             comment,
         } => engine.edit(who, datastore, edits, comment).map(reply),
+        Request::EditBatch {
+            datastore,
+            batch,
+            comment,
+        } => engine.edit(who, datastore, batch, comment).map(reply),
         Request::Commit {
             comment,
             confirmed,

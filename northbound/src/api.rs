@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use netloom_store::{CommitRecord, DatastoreId, LockHolder, SessionId, Snapshot, UnitChange};
-use netloom_yang::{Edit, ErrorTag};
+use netloom_yang::{Edit, EditBatch, ErrorTag};
 use tokio::sync::{broadcast, oneshot, watch};
 
 use crate::interfaces::{pod_sides, state_entries, InterfaceSource, InterfaceState};
@@ -82,6 +82,13 @@ pub enum Request {
     Edit {
         datastore: DatastoreId,
         edits: Vec<Edit>,
+        comment: Option<String>,
+    },
+    /// [`Request::Edit`] with list entries a front end already wrote as unit texts (a bulk
+    /// create read by NETCONF's fast reader).
+    EditBatch {
+        datastore: DatastoreId,
+        batch: EditBatch,
         comment: Option<String>,
     },
     /// Commit the candidate (or confirm a pending confirmed commit).

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::batch::{EditBatch, EntryText};
 use crate::error::{Error, ErrorTag};
 use crate::path::{DataPath, Segment};
 use crate::schema::{NodeId, NodeKind, Schema};
@@ -52,10 +53,7 @@ impl Work<'_> {
     fn load(&mut self, key: &UnitKey) -> Result<Option<&mut Value>, Error> {
         if !self.touched.contains_key(key) {
             let v = match self.base.get(key) {
-                Some(text) => Some(serde_json::from_str(text).map_err(|e| Error::Malformed {
-                    format: "stored JSON",
-                    reason: e.to_string(),
-                })?),
+                Some(text) => Some(parse_unit(text)?),
                 None => None,
             };
             self.touched.insert(key.clone(), v);
@@ -126,16 +124,39 @@ impl Schema {
         units: &mut UnitMap,
         edits: impl Into<Vec<Edit>>,
     ) -> Result<Vec<UnitKey>, Error> {
+        self.apply_batch(units, EditBatch::from(edits.into()))
+    }
+
+    /// Apply a batch to `units`: its edits in order, then its entries. Returns the keys of
+    /// the units whose value may have changed, sorted.
+    pub fn apply_batch(
+        &self,
+        units: &mut UnitMap,
+        batch: impl Into<EditBatch>,
+    ) -> Result<Vec<UnitKey>, Error> {
+        let EditBatch { edits, entries } = batch.into();
         let base = units.clone();
         let mut work = Work {
             schema: self,
             base: &base,
             touched: BTreeMap::new(),
         };
-        for edit in edits.into() {
+        for edit in edits {
             self.apply_one(&mut work, edit)?;
         }
-        let mut changed = Vec::with_capacity(work.touched.len());
+        // An entry whose unit exists (stored, or made by the edits) merges into it as a
+        // value; the others are new units, stored as they are once the edits' units are.
+        let mut fresh = Vec::with_capacity(entries.len());
+        for EntryText { key, text } in entries {
+            if work.touched.contains_key(&key) || base.contains_key(&key) {
+                let v = parse_unit(&text)?;
+                let shown = key.path.clone();
+                self.merge_unit(&mut work, key, v, &shown)?;
+            } else {
+                fresh.push((key, text));
+            }
+        }
+        let mut changed = Vec::with_capacity(work.touched.len() + fresh.len());
         for (key, value) in work.touched {
             let old = base.get(&key);
             match value {
@@ -153,7 +174,34 @@ impl Schema {
                 }
             }
         }
+        if fresh.is_empty() {
+            return Ok(changed);
+        }
+        for (key, text) in fresh {
+            // Neither stored nor touched: a unit already here is an earlier entry of this
+            // batch at the same key, which this one merges into.
+            match units.insert(key.clone(), text.clone()) {
+                None => changed.push(key),
+                Some(earlier) => {
+                    let shown = key.path.clone();
+                    let mut merged = parse_unit(&earlier)?;
+                    let later = parse_unit(&text)?;
+                    let node = self.unit_node(key.list);
+                    self.merge_value(&mut merged, &later, node, &shown)?;
+                    units.insert(key, Arc::from(merged.to_string()));
+                }
+            }
+        }
+        // Sorted as the edits' own keys are, so what follows (validation chunks, the first
+        // error reported) does not depend on how the change was spelled.
+        changed.sort_unstable();
         Ok(changed)
+    }
+
+    /// The schema node of a unit def's units: its list, or its root container.
+    fn unit_node(&self, list: crate::unit::UnitListId) -> NodeId {
+        let def = self.unit(list);
+        def.list_node().unwrap_or(def.root())
     }
 
     fn apply_one(&self, work: &mut Work<'_>, edit: Edit) -> Result<(), Error> {
@@ -292,10 +340,7 @@ impl Schema {
         v: Value,
         shown: &str,
     ) -> Result<(), Error> {
-        let node = self
-            .unit(key.list)
-            .list_node()
-            .unwrap_or(self.unit(key.list).root());
+        let node = self.unit_node(key.list);
         match work.load(&key)? {
             Some(cur) => self.merge_value(cur, &v, node, shown),
             None => {
@@ -757,6 +802,13 @@ impl Schema {
     }
 }
 
+fn parse_unit(text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Malformed {
+        format: "stored JSON",
+        reason: e.to_string(),
+    })
+}
+
 fn node_of(seg: &Segment) -> NodeId {
     // resolve() sets every node
     seg.node.unwrap_or(NodeId(0))
@@ -882,6 +934,97 @@ mod tests {
         )
         .unwrap();
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn batch_entries_are_stored_as_given_or_merged_into_existing_units() {
+        let s = Schema::new().unwrap();
+        let entry = |name: &str, text: &str| EntryText {
+            key: s
+                .unit_key(
+                    s.node(
+                        s.child(s.root("netloom-host", "networks").unwrap(), None, "network")
+                            .unwrap(),
+                    )
+                    .unit
+                    .unwrap(),
+                    &[name],
+                )
+                .unwrap(),
+            text: Arc::from(text),
+        };
+        let mut m = UnitMap::new();
+        s.apply_edits(
+            &mut m,
+            &[edit(
+                EditOp::Merge,
+                "/netloom-host:networks/network[name='a']",
+                Some(json!({"type": "bridge", "mtu": 1400})),
+            )],
+        )
+        .unwrap();
+        let batch = EditBatch {
+            // The edits come first: 'c' exists by the time its entry merges.
+            edits: vec![edit(
+                EditOp::Merge,
+                "/netloom-host:networks/network[name='c']",
+                Some(json!({"type": "vxlan"})),
+            )],
+            entries: vec![
+                // stored: merged as a value
+                entry("a", r#"{"name":"a","mtu":9000}"#),
+                // new: stored as given, and merged into by a later entry at the same key
+                entry("b", r#"{"name":"b","type":"bridge"}"#),
+                entry("c", r#"{"name":"c","mtu":1450}"#),
+                entry("b", r#"{"name":"b","mtu":1300}"#),
+                entry("d", r#"{"name":"d","type":"bridge"}"#),
+            ],
+        };
+        let changed = s.apply_batch(&mut m, batch).unwrap();
+        let paths: Vec<&str> = changed.iter().map(|k| &*k.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "/netloom-host:networks/network[name='a']",
+                "/netloom-host:networks/network[name='b']",
+                "/netloom-host:networks/network[name='c']",
+                "/netloom-host:networks/network[name='d']",
+            ],
+            "each unit once, sorted"
+        );
+        // Merged texts are not canonical yet (validation makes them so): compared as values.
+        let values: Vec<Value> = m
+            .values()
+            .map(|t| serde_json::from_str(t).unwrap())
+            .collect();
+        assert_eq!(
+            values,
+            [
+                json!({"name": "a", "type": "bridge", "mtu": 9000}),
+                json!({"name": "b", "type": "bridge", "mtu": 1300}),
+                json!({"name": "c", "type": "vxlan", "mtu": 1450}),
+                json!({"name": "d", "type": "bridge"}),
+            ]
+        );
+        assert_eq!(
+            &*m[&changed[3]], r#"{"name":"d","type":"bridge"}"#,
+            "a new entry is stored as given"
+        );
+        // A failing edit leaves the map as it was, entries and all.
+        let before = m.clone();
+        let bad = EditBatch {
+            edits: vec![edit(
+                EditOp::Create,
+                "/netloom-host:networks/network[name='a']",
+                Some(json!({"type": "bridge"})),
+            )],
+            entries: vec![entry("e", r#"{"name":"e"}"#)],
+        };
+        assert_eq!(
+            s.apply_batch(&mut m, bad).unwrap_err().tag(),
+            ErrorTag::DataExists
+        );
+        assert_eq!(m, before);
     }
 
     #[test]

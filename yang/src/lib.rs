@@ -3,6 +3,7 @@
 //! (XPath and RESTCONF forms), edits, validation and encodings, and the typed config model
 //! the engine plans from.
 
+mod batch;
 mod canonical;
 mod defaults;
 mod deps;
@@ -20,6 +21,7 @@ mod value;
 mod xml_cache;
 mod xml_out;
 
+pub use batch::{EditBatch, EntryText};
 pub use defaults::DefaultSensitivity;
 pub use deps::{Dependency, DependencyGraph, KeyRef};
 pub use edit::{Edit, EditOp};

@@ -4,7 +4,6 @@
 //! JSON of its node. Commits, persistence and validation all work unit by unit, which is what
 //! makes a one-entry change cost O(change) in a 100k-entry datastore.
 
-use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -87,10 +86,16 @@ impl UnitDef {
 
 /// Quote a key value for an XPath predicate.
 pub(crate) fn quote(value: &str) -> Result<String, Error> {
+    let q = quote_char(value)?;
+    Ok(format!("{q}{value}{q}"))
+}
+
+/// The quote character a key value can be quoted with in an XPath predicate.
+fn quote_char(value: &str) -> Result<char, Error> {
     if !value.contains('\'') {
-        Ok(format!("'{value}'"))
+        Ok('\'')
     } else if !value.contains('"') {
-        Ok(format!("\"{value}\""))
+        Ok('"')
     } else {
         Err(Error::invalid(
             ErrorTag::InvalidValue,
@@ -134,9 +139,24 @@ impl Schema {
                 ),
             ));
         }
-        let mut path = def.path_prefix.clone();
+        // Written in place: a bulk create makes one of these per entry.
+        let len: usize = def
+            .keys
+            .iter()
+            .zip(values)
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum();
+        let mut path = String::with_capacity(def.path_prefix.len() + len);
+        path.push_str(&def.path_prefix);
         for (k, v) in def.keys.iter().zip(values) {
-            let _ = write!(path, "[{k}={}]", quote(v)?);
+            let q = quote_char(v)?;
+            path.push('[');
+            path.push_str(k);
+            path.push('=');
+            path.push(q);
+            path.push_str(v);
+            path.push(q);
+            path.push(']');
         }
         Ok(UnitKey {
             list,

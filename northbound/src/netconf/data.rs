@@ -4,7 +4,9 @@
 //! through libyang's XML<->JSON conversion so types, canonical forms and namespaces are
 //! libyang's; the walk here only decides where each edit applies.
 
-use netloom_yang::{DataPath, Edit, EditOp, Encoding, NodeId, NodeKind, Schema, Segment};
+use netloom_yang::{
+    DataPath, Edit, EditBatch, EditOp, Encoding, NodeId, NodeKind, Schema, Segment,
+};
 use serde_json::{Map, Value};
 
 use super::errors::RpcError;
@@ -74,17 +76,19 @@ struct Walk<'a> {
     edits: Vec<Edit>,
 }
 
-/// Turn `<config>`'s children into edits. `default_op` None is "none".
+/// Turn `<config>`'s children into edits. `default_op` None is "none". `helper`: a second
+/// context of the schema, for reading a large list on two threads.
 pub fn edits_from_config(
     schema: &Schema,
+    helper: Option<&Schema>,
     config: &Element,
     scope: Vec<(String, String)>,
     default_op: Option<EditOp>,
-) -> Result<Vec<Edit>, RpcError> {
-    if let Some(edits) = super::fast_edit::edits(schema, config, default_op) {
-        return Ok(edits);
+) -> Result<EditBatch, RpcError> {
+    if let Some(batch) = super::fast_edit::edits(schema, helper, config, default_op) {
+        return Ok(batch);
     }
-    general_edits(schema, config, scope, default_op)
+    general_edits(schema, config, scope, default_op).map(EditBatch::from)
 }
 
 /// [`edits_from_config`] through libyang's XML parser, for any input.
@@ -341,7 +345,7 @@ mod tests {
     fn edits(xml: &str, default_op: Option<EditOp>) -> Result<Vec<Edit>, RpcError> {
         let s = Schema::new().unwrap();
         let config = parse(xml.as_bytes()).unwrap();
-        edits_from_config(&s, &config, Vec::new(), default_op)
+        general_edits(&s, &config, Vec::new(), default_op)
     }
 
     const NL: &str = "urn:netloom:yang:netloom-host";

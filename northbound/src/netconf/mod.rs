@@ -98,6 +98,9 @@ pub(crate) struct SessionEntry {
 pub(crate) struct Shared {
     pub handle: Handle,
     pub schema: Arc<Schema>,
+    /// A second context of the schema, for reading a large edit on a second core (none on
+    /// one core).
+    pub reader_helper: Option<Schema>,
     pub auth: Arc<Authenticator>,
     pub opts: NetconfOptions,
     pub sessions: Mutex<BTreeMap<SessionId, SessionEntry>>,
@@ -190,12 +193,20 @@ impl Netconf {
         listener.set_nonblocking(true).map_err(listen)?;
         let key = host_key(&opts.data_dir)?;
         let config = ssh_config(key);
+        // ~5 ms and a few MB; without it a large edit is read on one thread.
+        let reader_helper = match std::thread::available_parallelism().map_or(1, |n| n.get()) {
+            1 => None,
+            _ => Schema::new()
+                .inspect_err(|e| tracing::warn!(error = %e, "no second schema context"))
+                .ok(),
+        };
         Ok(Netconf {
             listener,
             config: Arc::new(config),
             shared: Arc::new(Shared {
                 handle,
                 schema,
+                reader_helper,
                 auth,
                 opts,
                 sessions: Mutex::new(BTreeMap::new()),

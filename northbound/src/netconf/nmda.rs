@@ -182,18 +182,19 @@ pub(crate) async fn edit_data(
         ));
     }
     let config = param(op, "config").ok_or_else(|| RpcError::missing_element("config"))?;
-    let edits = data::edits_from_config(
+    let batch = data::edits_from_config(
         &ctx.shared.schema,
+        ctx.shared.reader_helper.as_ref(),
         config,
         ops::scope(rpc, op, config),
         default_op,
     )?;
-    if edits.is_empty() {
+    if batch.is_empty() {
         return Ok(Answer::Ok);
     }
-    ctx.call(Request::Edit {
+    ctx.call(Request::EditBatch {
         datastore: target,
-        edits,
+        batch,
         comment: ops::comment(op),
     })
     .await

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use netloom_store::DatastoreId;
-use netloom_yang::{Edit, EditOp, Encoding, Schema, MODULES, PROTOCOL_MODULES};
+use netloom_yang::{Edit, EditBatch, EditOp, Encoding, Schema, MODULES, PROTOCOL_MODULES};
 use serde_json::Value;
 
 use super::data;
@@ -491,21 +491,22 @@ async fn edit_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answe
     let config = op
         .param("config")
         .ok_or_else(|| RpcError::missing_element("config"))?;
-    let edits = data::edits_from_config(
+    let batch = data::edits_from_config(
         &ctx.shared.schema,
+        ctx.shared.reader_helper.as_ref(),
         config,
         scope(rpc, op, config),
         default_op,
     )?;
     if test_only {
-        return test_edits(ctx, target, &edits).map(|_| Answer::Ok);
+        return test_edits(ctx, target, batch).map(|_| Answer::Ok);
     }
-    if edits.is_empty() {
+    if batch.is_empty() {
         return Ok(Answer::Ok);
     }
-    ctx.call(Request::Edit {
+    ctx.call(Request::EditBatch {
         datastore: target,
-        edits,
+        batch,
         comment: comment(op),
     })
     .await
@@ -526,10 +527,10 @@ fn yang_error(e: netloom_yang::Error) -> RpcError {
 
 /// test-option test-only: apply the edits to a copy of the datastore and validate it
 /// against the schema; nothing is written.
-fn test_edits(ctx: &Ctx, ds: DatastoreId, edits: &[Edit]) -> Result<(), RpcError> {
+fn test_edits(ctx: &Ctx, ds: DatastoreId, batch: EditBatch) -> Result<(), RpcError> {
     let schema = &ctx.shared.schema;
     let mut units = ctx.shared.handle.snapshots().get(ds).units.clone();
-    schema.apply_edits(&mut units, edits).map_err(yang_error)?;
+    schema.apply_batch(&mut units, batch).map_err(yang_error)?;
     let doc = schema.to_json(units.iter().map(|(k, v)| (k, &**v)));
     schema.validate(&doc, Encoding::Json).map_err(yang_error)?;
     Ok(())
@@ -540,7 +541,8 @@ fn inline_config(ctx: &Ctx, op: &Element, rpc: &Element) -> Result<Option<Vec<Ed
     let Some(config) = op.param("source").and_then(|s| s.param("config")) else {
         return Ok(None);
     };
-    data::edits_from_config(
+    // A replace: never the fast reader's (merges only), so plain edits.
+    data::general_edits(
         &ctx.shared.schema,
         config,
         scope(rpc, op, config),
