@@ -254,6 +254,27 @@ assert networks(m) == want
 assert networks(m, "candidate") == dict(want, n7=9000)
 m.discard_changes()
 assert networks(m, "candidate") == want
+
+# Bulk changes (past the size from which the reads likely to follow are rendered before the
+# change is answered): the very next reads, filtered and not, carry exactly the new content.
+BULK = 4200
+def bulk(op=None):
+    attr = ' nc:operation="%s"' % op if op else ""
+    return config('<networks xmlns="%s">%s</networks>' % (NL, "".join(
+        "<network%s><name>b%d</name><type>bridge</type><mtu>1400</mtu></network>" % (attr, i)
+        for i in range(BULK))), nc_ns=True)
+def everything():
+    return names(m.get_config(source="running").data)
+m.edit_config(target="candidate", config=bulk())
+m.commit()
+want.update({"b%d" % i: 1400 for i in range(BULK)})
+assert networks(m) == want and everything() == want
+m.edit_config(target="running", config=config(network("n8", 1300)))
+want["n8"] = 1300
+assert networks(m) == want and everything() == want
+m.edit_config(target="running", config=bulk("delete"))
+want = {k: v for k, v in want.items() if not k.startswith("b")}
+assert networks(m) == want and everything() == want
 m.close_session()
 "#,
     );

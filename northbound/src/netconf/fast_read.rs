@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use imbl::ordmap::DiffItem;
 use netloom_yang::{NodeId, Schema, UnitKey, UnitMap, XmlCache};
 
 use super::data::module_of;
@@ -95,6 +96,35 @@ pub(crate) fn plan(schema: &Schema, selection: &Selection<'_>) -> Option<Plan> {
         Selection::Subtree(f) => picks(schema, f).map(Plan::Picks),
         Selection::XPath { .. } => None,
     }
+}
+
+/// How many units a change to running must touch for its likely reads to be rendered
+/// before it is answered (see `Ctx::prerender_running`): a bulk change, never the one-entry
+/// edits whose latency counts.
+pub(crate) const PRERENDER_FROM: usize = 4096;
+
+/// The plain reads to render after running went from `before` to `after`: everything and
+/// each root container the change touched, when it touched at least [`PRERENDER_FROM`]
+/// units. Persistent maps share what did not change, so a small change is found small
+/// without a walk of the datastore.
+pub(crate) fn prerender_plans(schema: &Schema, before: &UnitMap, after: &UnitMap) -> Vec<Plan> {
+    let mut roots: Vec<NodeId> = Vec::new();
+    let mut touched = 0;
+    for d in before.diff(after) {
+        let (DiffItem::Add(k, _) | DiffItem::Remove(k, _) | DiffItem::Update { new: (k, _), .. }) =
+            d;
+        let root = schema.unit(k.list).root();
+        if !roots.contains(&root) {
+            roots.push(root);
+        }
+        touched += 1;
+    }
+    if touched < PRERENDER_FROM {
+        return Vec::new();
+    }
+    std::iter::once(Plan::All)
+        .chain(roots.into_iter().map(|r| Plan::Picks(vec![Pick::Root(r)])))
+        .collect()
 }
 
 /// Append the `<data>` content of a plain read of `units` by `plan` to `out`; false (and
@@ -225,6 +255,36 @@ mod tests {
                 .unwrap_or_else(|| panic!("fast path declined {f}"));
             assert_eq!(fast, general(&s, &m, Some(&el)), "{f}");
         }
+    }
+
+    #[test]
+    fn bulk_changes_alone_are_prerendered() {
+        let s = Schema::new().unwrap();
+        let before = units(&s);
+        let bulk = |n: usize| {
+            let mut m = before.clone();
+            let list = before
+                .keys()
+                .find(|k| k.path.contains("/network["))
+                .unwrap()
+                .list;
+            for i in 0..n {
+                let name = format!("bulk{i}");
+                m.insert(
+                    s.unit_key(list, &[&name]).unwrap(),
+                    Arc::from(format!(r#"{{"name":"{name}","type":"bridge"}}"#)),
+                );
+            }
+            m
+        };
+        assert!(prerender_plans(&s, &before, &bulk(PRERENDER_FROM - 1)).is_empty());
+        let networks = s.root("netloom-host", "networks").unwrap();
+        assert_eq!(
+            prerender_plans(&s, &before, &bulk(PRERENDER_FROM)),
+            [Plan::All, Plan::Picks(vec![Pick::Root(networks)])]
+        );
+        // the same maps, the other way round: a bulk removal
+        assert_eq!(prerender_plans(&s, &bulk(PRERENDER_FROM), &before).len(), 2);
     }
 
     #[test]

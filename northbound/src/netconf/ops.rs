@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use netloom_store::DatastoreId;
-use netloom_yang::{Edit, EditBatch, EditOp, Encoding, Schema, MODULES, PROTOCOL_MODULES};
+use netloom_yang::{Edit, EditBatch, EditOp, Encoding, Schema, UnitMap, MODULES, PROTOCOL_MODULES};
 use serde_json::Value;
 
 use super::data;
 use super::errors::RpcError;
-use super::fast_read;
+use super::fast_read::{self, Plan};
 use super::filter;
 use super::message::{Message, SharedBody};
 use super::monitoring::{self, NS_MONITORING};
@@ -131,12 +131,29 @@ impl Ctx {
             return Ok(None);
         };
         let snaps = self.snapshots();
-        let units = &snaps.get(ds).units;
-        let replies = &self.shared.replies;
+        let Some(body) = self.whole_read(&snaps.get(ds).units, open, plan)? else {
+            return Ok(None);
+        };
         let mut reply = self.reply(0);
-        if let Some(body) = replies.get(units, open, &plan) {
+        if body.len() < SHARE_FROM {
+            reply.push_str(body.text());
+        } else {
             reply.push_shared(body);
-            return Ok(Some(Answer::Reply(reply)));
+        }
+        Ok(Some(Answer::Reply(reply)))
+    }
+
+    /// The `<data>` body of the read `plan` of `units` that begins with `open`: the kept
+    /// one, or rendered (and kept, when large); None when the general path must answer.
+    fn whole_read(
+        &self,
+        units: &UnitMap,
+        open: &str,
+        plan: Plan,
+    ) -> Result<Option<SharedBody>, RpcError> {
+        let replies = &self.shared.replies;
+        if let Some(body) = replies.get(units, open, &plan) {
+            return Ok(Some(body));
         }
         let mut body = SharedBody::buffer(fast_read::size_hint(units) + open.len() + 8);
         body.push_str(open);
@@ -146,13 +163,31 @@ impl Ctx {
         }
         body.push_str("</data>");
         let body = SharedBody::new(body);
-        if body.len() < SHARE_FROM {
-            reply.push_str(body.text());
-        } else {
-            replies.put(units, open, plan, body.clone());
-            reply.push_shared(body);
+        replies.put(units, open, plan, body.clone());
+        Ok(Some(body))
+    }
+
+    /// After this session changed running by at least [`fast_read::PRERENDER_FROM`] units,
+    /// render the get-config bodies a client most likely asks for next (everything, each
+    /// changed root container) before the change is answered: rendering a large datastore
+    /// is a fraction of a millisecond per thousand entries against the change's hundreds of
+    /// milliseconds, and a read right after a bulk change (to check or archive it) then
+    /// finds its reply made. Small changes render nothing here.
+    pub fn prerender_running(&self, before: &UnitMap) {
+        let snaps = self.snapshots();
+        let units = &snaps.running.units;
+        let started = std::time::Instant::now();
+        let plans = fast_read::prerender_plans(&self.shared.schema, before, units);
+        if plans.is_empty() {
+            return;
         }
-        Ok(Some(Answer::Reply(reply)))
+        let n = plans.len();
+        for plan in plans {
+            if let Err(e) = self.whole_read(units, "<data>", plan) {
+                tracing::debug!(error = %e.message, "prerendering a read failed");
+            }
+        }
+        tracing::debug!(reads = n, took = ?started.elapsed(), "reads rendered ahead");
     }
 
     pub fn snapshots(&self) -> Arc<crate::api::Snapshots> {
@@ -504,13 +539,17 @@ async fn edit_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answe
     if batch.is_empty() {
         return Ok(Answer::Ok);
     }
+    let before = (target == DatastoreId::Running).then(|| ctx.snapshots().running.units.clone());
     ctx.call(Request::EditBatch {
         datastore: target,
         batch,
         comment: comment(op),
     })
-    .await
-    .map(|_| Answer::Ok)
+    .await?;
+    if let Some(before) = before {
+        ctx.prerender_running(&before);
+    }
+    Ok(Answer::Ok)
 }
 
 fn yang_error(e: netloom_yang::Error) -> RpcError {
@@ -672,13 +711,15 @@ async fn commit(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
     } else {
         None
     };
+    let before = ctx.snapshots().running.units.clone();
     ctx.call(Request::Commit {
         comment: comment(op),
         confirmed,
         persist_id: text("persist-id"),
     })
-    .await
-    .map(|_| Answer::Ok)
+    .await?;
+    ctx.prerender_running(&before);
+    Ok(Answer::Ok)
 }
 
 async fn validate(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer, RpcError> {
