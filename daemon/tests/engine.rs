@@ -463,13 +463,8 @@ fn a_refused_large_commit_stores_nothing() {
             _ => json!({"name": format!("n{i}"), "type": "bridge"}),
         })
         .collect();
-    e.edit(
-        &who(1),
-        DatastoreId::Candidate,
-        &[merge("/netloom-host:networks", json!({"network": nets}))],
-        None,
-    )
-    .unwrap();
+    e.edit(&who(1), DatastoreId::Candidate, &[networks(nets)], None)
+        .unwrap();
     let nothing_stored = |e: &netloom_daemon::Engine| {
         assert!(e.snapshot(DatastoreId::Running).units.is_empty());
         assert!(e.commits(10, false).unwrap().is_empty());

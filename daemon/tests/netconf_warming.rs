@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{delete, merge, net, open, schema, who};
+use common::{delete, merge, net, networks, open, schema, who};
 use netloom_northbound::netconf::keep_warm;
 use netloom_store::{DatastoreId, Snapshot};
 use netloom_yang::{Schema, XmlCache};
@@ -53,13 +53,8 @@ fn commits_and_candidate_edits_are_rendered_without_a_read() {
     let nets: Vec<_> = (0..200)
         .map(|i| json!({"name": format!("n{i}"), "type": "bridge", "mtu": 1500}))
         .collect();
-    e.edit(
-        &who(1),
-        DatastoreId::Running,
-        &[merge("/netloom-host:networks", json!({"network": nets}))],
-        None,
-    )
-    .unwrap();
+    e.edit(&who(1), DatastoreId::Running, &[networks(nets)], None)
+        .unwrap();
     wait_rendered(&e, &cache, DatastoreId::Running);
     assert!(cache.len() >= 200);
 
@@ -96,13 +91,8 @@ fn a_commit_keeps_the_candidates_canonical_texts() {
     let nets: Vec<_> = (0..300)
         .map(|i| json!({"name": format!("n{i}"), "type": "bridge", "mtu": 1500}))
         .collect();
-    e.edit(
-        &who(1),
-        DatastoreId::Candidate,
-        &[merge("/netloom-host:networks", json!({"network": nets}))],
-        None,
-    )
-    .unwrap();
+    e.edit(&who(1), DatastoreId::Candidate, &[networks(nets)], None)
+        .unwrap();
     let candidate = e.snapshot(DatastoreId::Candidate);
     e.commit(&who(1), None, None, None).unwrap();
     let running = e.snapshot(DatastoreId::Running);

@@ -58,6 +58,14 @@ pub fn delete(path: &str) -> Edit {
     }
 }
 
+/// A merge of these entries into the networks list.
+pub fn networks(entries: Vec<Value>) -> Edit {
+    merge(
+        "/netloom-host:networks",
+        serde_json::json!({ "network": entries }),
+    )
+}
+
 pub fn net(name: &str) -> String {
     format!("/netloom-host:networks/network[name='{name}']")
 }
