@@ -121,6 +121,26 @@ struct Session {
     _ssh: Handle<AnyHostKey>,
 }
 
+/// Room the receive buffers get before the first RPC: a 10k-entry reply (0.7–1.3 MB by
+/// server) and the 1 MiB `fill` keeps free fit without growing.
+const RECEIVE_ROOM: usize = 4 << 20;
+
+/// An empty buffer with `room` bytes of capacity whose pages are already faulted in. The
+/// client's first large reply otherwise pays ~300 page faults and a few reallocations of its
+/// own (~0.5 ms; seen with `perf record -e page-faults` on this client), which is the
+/// client's first-use cost, not the server's; every later reply reuses the room. The same
+/// client measures both servers, so both get it.
+fn prefaulted(room: usize) -> Vec<u8> {
+    let mut v = vec![0u8; room];
+    // `vec!` of zeros may come from calloc'd, never-touched pages: write them.
+    for page in v.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    std::hint::black_box(&mut v);
+    v.clear();
+    v
+}
+
 impl Session {
     async fn open(a: &Args) -> Session {
         let config = Arc::new(client_config(a));
@@ -145,9 +165,9 @@ impl Session {
             .expect("netconf subsystem");
         let mut s = Session {
             stream: channel.into_stream(),
-            buf: Vec::new(),
+            buf: prefaulted(RECEIVE_ROOM),
             consumed: 0,
-            msg: Vec::new(),
+            msg: prefaulted(RECEIVE_ROOM),
             next_id: 1,
             first: None,
             _ssh: ssh,
