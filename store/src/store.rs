@@ -18,6 +18,7 @@ use crate::db;
 use crate::durable::{Durable, WalSyncer};
 use crate::error::{Error, SqlContext};
 use crate::ipam::Allocation;
+use crate::journal::{self, Op};
 use crate::locks::Locks;
 
 pub(crate) fn now_ms() -> i64 {
@@ -40,6 +41,11 @@ pub struct Store {
     schema: Arc<Schema>,
     running: Arc<Snapshot>,
     overlay: Overlay,
+    /// What the candidate's journal holds: rows, and their total size in bytes.
+    journal_rows: u64,
+    journal_bytes: u64,
+    /// The size of one journal row holding the whole overlay.
+    overlay_bytes: u64,
     candidate: Arc<Snapshot>,
     startup: Arc<Snapshot>,
     last_commit: u64,
@@ -74,6 +80,11 @@ impl std::fmt::Debug for Store {
 /// Commits with at least this many changes encode their log entry on a second thread.
 const PARALLEL_ENCODE: usize = 4096;
 
+/// The candidate's journal is compacted into one row when a write would take it past this
+/// many rows (or past twice the size of the overlay it stands for), so many small edits
+/// cannot grow it, or the replay on open, without bound.
+const JOURNAL_ROWS: u64 = 64;
+
 impl Store {
     /// Open the database at `path`, creating it when absent.
     pub fn open(path: &Path, schema: Arc<Schema>) -> Result<Self, Error> {
@@ -90,6 +101,9 @@ impl Store {
             schema,
             running: Arc::default(),
             overlay: Overlay::new(),
+            journal_rows: 0,
+            journal_bytes: 0,
+            overlay_bytes: journal::EMPTY_ROW,
             candidate: Arc::default(),
             startup: Arc::default(),
             last_commit: 0,
@@ -129,21 +143,7 @@ impl Store {
                 target.insert(key, Arc::from(json));
             }
         }
-        let mut overlay = Overlay::new();
-        {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT path, json FROM candidate")
-                .db(&p)?;
-            let mut rows = stmt.query([]).db(&p)?;
-            while let Some(row) = rows.next().db(&p)? {
-                let path: String = row.get(0).db(&p)?;
-                let json: Option<String> = row.get(1).db(&p)?;
-                if let Some(key) = self.schema.unit_of_path(&path) {
-                    overlay.insert(key, json.map(Arc::from));
-                }
-            }
-        }
+        self.load_candidate()?;
         self.last_commit = self
             .meta("last-commit")?
             .and_then(|v| v.parse().ok())
@@ -162,9 +162,54 @@ impl Store {
             version: 1,
             modified_ms: now,
         });
-        self.overlay = overlay;
         self.version = 1;
         self.rebuild_candidate();
+        Ok(())
+    }
+
+    /// Rebuild the candidate's overlay by replaying its journal in order: each entry does
+    /// what the edit that wrote it did in memory.
+    fn load_candidate(&mut self) -> Result<(), Error> {
+        let p = &self.path;
+        let mut overlay = Overlay::new();
+        let (mut rows_read, mut bytes) = (0, 0);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, changes FROM candidate_edit ORDER BY seq")
+            .db(p)?;
+        let mut rows = stmt.query([]).db(p)?;
+        while let Some(row) = rows.next().db(p)? {
+            let seq: i64 = row.get(0).db(p)?;
+            let blob = row
+                .get_ref(1)
+                .db(p)?
+                .as_blob()
+                .map_err(|e| journal::corrupt(p, seq, &e.to_string()))?;
+            journal::read_row(blob, |path, op| {
+                // a unit the schema no longer has is left out, as running's loader cannot
+                let Some(key) = self.schema.unit_of_path(path) else {
+                    return;
+                };
+                match op {
+                    Op::Set(text) => overlay.insert(key, Some(Arc::from(text))),
+                    Op::Absent => overlay.insert(key, None),
+                    Op::Reset => overlay.remove(&key),
+                };
+            })
+            .map_err(|e| journal::corrupt(p, seq, &e))?;
+            rows_read += 1;
+            bytes += blob.len() as u64;
+        }
+        drop(rows);
+        drop(stmt);
+        self.overlay_bytes = journal::EMPTY_ROW
+            + overlay
+                .iter()
+                .map(|(k, v)| journal::entry_size(&k.path, v))
+                .sum::<u64>();
+        self.overlay = overlay;
+        self.journal_rows = rows_read;
+        self.journal_bytes = bytes;
         Ok(())
     }
 
@@ -330,8 +375,8 @@ impl Store {
             if self.fresh {
                 set_meta.execute(params!["running-set", "1"]).db(&p)?;
             }
-            if clear_candidate && !self.overlay.is_empty() {
-                tx.execute("DELETE FROM candidate", []).db(&p)?;
+            if clear_candidate && self.journal_rows > 0 {
+                tx.execute("DELETE FROM candidate_edit", []).db(&p)?;
             }
         }
         let written = started.elapsed();
@@ -351,7 +396,7 @@ impl Store {
             modified_ms: time_ms,
         });
         if clear_candidate {
-            self.overlay = Overlay::new();
+            self.clear_overlay();
         }
         self.rebuild_candidate();
         Ok(CommitRecord {
@@ -366,32 +411,63 @@ impl Store {
 
     /// Record the candidate's new content for the units in `changed` (taken from `units`,
     /// the full new candidate: the current one changed at exactly `changed`, which it becomes).
+    /// One journal row holds the whole edit; it is durable when this returns.
     pub fn write_candidate(&mut self, units: &UnitMap, changed: &[UnitKey]) -> Result<(), Error> {
         let p = self.path.clone();
         let started = std::time::Instant::now();
-        let tx = self.conn.transaction().db(&p)?;
-        {
-            let mut put = tx
-                .prepare_cached("INSERT OR REPLACE INTO candidate (path, json) VALUES (?1, ?2)")
-                .db(&p)?;
-            let mut drop_row = tx
-                .prepare_cached("DELETE FROM candidate WHERE path = ?1")
-                .db(&p)?;
-            for key in changed {
-                let new = units.get(key);
-                let run = self.running.units.get(key);
-                if new == run {
-                    drop_row.execute([&*key.path]).db(&p)?;
-                    self.overlay.remove(key);
-                } else {
-                    put.execute(params![&*key.path, new.map(|t| &**t)]).db(&p)?;
-                    self.overlay.insert(key.clone(), new.cloned());
-                }
+        // the in-memory overlay changes only once the row is stored
+        let mut overlay = self.overlay.clone();
+        let mut overlay_bytes = self.overlay_bytes;
+        let mut edit = journal::RowWriter::with_capacity(changed.len() * 160);
+        for key in changed {
+            let new = units.get(key);
+            let old = if new == self.running.units.get(key) {
+                edit.push(&key.path, Op::Reset);
+                overlay.remove(key)
+            } else {
+                let value = new.cloned();
+                edit.push(&key.path, Op::from_overlay(&value));
+                overlay_bytes += journal::entry_size(&key.path, &value);
+                overlay.insert(key.clone(), value)
+            };
+            if let Some(old) = old {
+                overlay_bytes -= journal::entry_size(&key.path, &old);
             }
         }
-        let written = started.elapsed();
-        tx.commit().db(&p)?;
-        tracing::debug!(rows = changed.len(), ?written, durable = ?started.elapsed(), "candidate stored");
+        if !edit.is_empty() {
+            let edit = edit.finish();
+            let tx = self.conn.transaction().db(&p)?;
+            let (rows, bytes) = if self.journal_rows >= JOURNAL_ROWS
+                || self.journal_bytes + edit.len() as u64 > 2 * overlay_bytes
+            {
+                // compaction: the journal becomes one row holding the whole overlay
+                tx.execute("DELETE FROM candidate_edit", []).db(&p)?;
+                if overlay.is_empty() {
+                    (0, 0)
+                } else {
+                    let mut whole = journal::RowWriter::with_capacity(overlay_bytes as usize);
+                    for (k, v) in overlay.iter() {
+                        whole.push(&k.path, Op::from_overlay(v));
+                    }
+                    let whole = whole.finish();
+                    append(&tx, &whole).db(&p)?;
+                    (1, whole.len() as u64)
+                }
+            } else {
+                append(&tx, &edit).db(&p)?;
+                (
+                    self.journal_rows + 1,
+                    self.journal_bytes + edit.len() as u64,
+                )
+            };
+            let written = started.elapsed();
+            tx.commit().db(&p)?;
+            tracing::debug!(rows = changed.len(), ?written, durable = ?started.elapsed(), journal_rows = rows, "candidate stored");
+            self.journal_rows = rows;
+            self.journal_bytes = bytes;
+        }
+        self.overlay = overlay;
+        self.overlay_bytes = overlay_bytes;
         // `units` is the new candidate already (running with the overlay laid on it): taken
         // as it is, not built again entry by entry from the overlay.
         self.set_candidate(units.clone());
@@ -405,11 +481,18 @@ impl Store {
     /// Make the candidate equal to running again.
     pub fn discard_candidate(&mut self) -> Result<(), Error> {
         self.conn
-            .execute("DELETE FROM candidate", [])
+            .execute("DELETE FROM candidate_edit", [])
             .db(&self.path)?;
-        self.overlay = Overlay::new();
+        self.clear_overlay();
         self.rebuild_candidate();
         Ok(())
+    }
+
+    fn clear_overlay(&mut self) {
+        self.overlay = Overlay::new();
+        self.overlay_bytes = journal::EMPTY_ROW;
+        self.journal_rows = 0;
+        self.journal_bytes = 0;
     }
 
     /// Replace the startup datastore.
@@ -776,4 +859,10 @@ impl Store {
             .db(p)?;
         rows.collect::<Result<_, _>>().db(p)
     }
+}
+
+/// Append one row to the candidate's journal.
+fn append(tx: &rusqlite::Transaction<'_>, row: &[u8]) -> rusqlite::Result<usize> {
+    tx.prepare_cached("INSERT INTO candidate_edit (changes) VALUES (?1)")?
+        .execute([row])
 }
