@@ -658,6 +658,14 @@ impl Engine {
     }
 
     /// When the pending confirmed commit expires, milliseconds since the epoch.
+    /// Called when no request waits: the store writes the running rows that large
+    /// commits left for later (their log rows already made them durable).
+    pub fn idle(&mut self) {
+        if let Err(e) = self.store.materialize() {
+            tracing::warn!(error = %e, "writing running's rows failed; the commit log keeps them");
+        }
+    }
+
     pub fn confirm_deadline(&self) -> Option<i64> {
         self.pending.as_ref().map(|p| p.deadline_ms)
     }

@@ -15,6 +15,7 @@ mod error;
 mod ipam;
 mod journal;
 mod locks;
+mod materialize;
 mod store;
 
 pub use attachment::Attachment;
@@ -25,4 +26,4 @@ pub use durable::Durable;
 pub use error::Error;
 pub use ipam::Allocation;
 pub use locks::{LockHolder, Locks, SessionId};
-pub use store::{Store, UnitValue};
+pub use store::{Store, UnitValue, DEFER_ROWS};

@@ -20,6 +20,7 @@ use crate::error::{Error, SqlContext};
 use crate::ipam::Allocation;
 use crate::journal::{self, Op};
 use crate::locks::Locks;
+use crate::materialize::{self, Unmaterialized};
 
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
@@ -49,6 +50,8 @@ pub struct Store {
     candidate: Arc<Snapshot>,
     startup: Arc<Snapshot>,
     last_commit: u64,
+    /// Commits whose running rows are still to be written (see `materialize`).
+    unmaterialized: Unmaterialized,
     version: u64,
     fresh: bool,
     /// Inside a group commit ([`Store::begin_group`]): batches are savepoints.
@@ -61,6 +64,10 @@ pub struct Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
+        // best effort: what is not written now is replayed from the log on the next open
+        if let Err(e) = self.materialize() {
+            tracing::warn!(error = %e, "writing running's rows at close failed");
+        }
         // the hook holds a sender: without it the checkpoint thread sees the store close
         let _ = self.conn.commit_hook(None::<fn() -> bool>);
         self.checkpointer.stop();
@@ -79,6 +86,13 @@ impl std::fmt::Debug for Store {
 
 /// Commits with at least this many changes encode their log entry on a second thread.
 const PARALLEL_ENCODE: usize = 4096;
+
+/// Commits with at least this many changes store only their log row; their running rows
+/// are written when the writer is idle ([`Store::materialize`]).
+pub const DEFER_ROWS: usize = 1024;
+
+/// At most this many commits wait for their rows: a commit finding more writes them first.
+const MAX_UNMATERIALIZED: usize = 64;
 
 /// The candidate's journal is compacted into one row when a write would take it past this
 /// many rows (or past twice the size of the overlay it stands for), so many small edits
@@ -107,6 +121,7 @@ impl Store {
             candidate: Arc::default(),
             startup: Arc::default(),
             last_commit: 0,
+            unmaterialized: Unmaterialized::default(),
             version: 0,
             fresh: true,
             grouped: false,
@@ -148,6 +163,14 @@ impl Store {
             .meta("last-commit")?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
+        let upto = self
+            .meta(materialize::KEY)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(self.last_commit);
+        self.unmaterialized = Unmaterialized::new(upto);
+        if upto < self.last_commit {
+            self.replay(&mut running, upto)?;
+        }
         self.fresh = self.meta("running-set")?.is_none();
         let now = now_ms();
         self.running = Arc::new(Snapshot {
@@ -211,6 +234,81 @@ impl Store {
         self.journal_rows = rows_read;
         self.journal_bytes = bytes;
         Ok(())
+    }
+
+    /// Bring `running` (the rows, which reflect commit `upto`) to the last commit by
+    /// replaying the logged diffs after `upto`; they stay to be materialized.
+    fn replay(&mut self, running: &mut UnitMap, upto: u64) -> Result<(), Error> {
+        let p = self.path.clone();
+        let mut expect = upto + 1;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, diff FROM commit_log WHERE id > ?1 ORDER BY id")
+            .db(&p)?;
+        let mut rows = stmt.query([upto as i64]).db(&p)?;
+        while let Some(row) = rows.next().db(&p)? {
+            let id = row.get::<_, i64>(0).db(&p)? as u64;
+            if id != expect {
+                break;
+            }
+            let diff: String = row.get(1).db(&p)?;
+            let changes = commit_log::decode(&diff)?;
+            for c in &changes {
+                let key = self.schema.unit_of_path(&c.path).ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "{p}: commit {id} changes {} (not in the schema)",
+                        c.path
+                    ))
+                })?;
+                match &c.new {
+                    Some(t) => running.insert(key, t.clone()),
+                    None => running.remove(&key),
+                };
+            }
+            self.unmaterialized
+                .defer(id, materialize::entries(&changes));
+            expect += 1;
+        }
+        if expect != self.last_commit + 1 {
+            return Err(Error::Corrupt(format!(
+                "{p}: commit {expect} is missing from the log; running's rows reflect commit {upto}, the last commit is {}",
+                self.last_commit
+            )));
+        }
+        tracing::debug!(
+            from = upto,
+            to = self.last_commit,
+            "running replayed from the commit log"
+        );
+        Ok(())
+    }
+
+    /// Write the running rows of the commits that stored only their log row (the engine
+    /// calls this when idle). Its transaction does not wait for the disk: the commits are
+    /// durable already, and a crash that loses these rows leaves the log to replay.
+    pub fn materialize(&mut self) -> Result<(), Error> {
+        if self.grouped || self.unmaterialized.is_empty() {
+            return Ok(());
+        }
+        let p = self.path.clone();
+        let started = std::time::Instant::now();
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL")
+            .db(&p)?;
+        let written = write_unmaterialized(&mut self.conn, &self.unmaterialized, &p);
+        let full = self.conn.execute_batch("PRAGMA synchronous = FULL").db(&p);
+        let upto = written?;
+        full?;
+        if let Some(id) = upto {
+            self.unmaterialized.done(id);
+            tracing::debug!(upto = id, took = ?started.elapsed(), "running rows materialized");
+        }
+        Ok(())
+    }
+
+    /// Whether some commits' running rows are still to be written.
+    pub fn has_unmaterialized(&self) -> bool {
+        !self.unmaterialized.is_empty()
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, Error> {
@@ -309,41 +407,45 @@ impl Store {
         clear_candidate: bool,
         go: impl FnOnce() -> bool,
     ) -> Result<CommitRecord, Error> {
+        if self.unmaterialized.len() >= MAX_UNMATERIALIZED {
+            self.materialize()?;
+        }
         let p = self.path.clone();
         let id = self.last_commit + 1;
         let time_ms = now_ms();
         let (started, rows) = (std::time::Instant::now(), changes.len());
+        // a large commit (or one after a deferred one: rows must be written in commit order)
+        // leaves its running rows to `materialize`
+        let defer = changes.len() >= DEFER_ROWS || !self.unmaterialized.is_empty();
+        let mut deferred = None;
         let tx = self.conn.transaction().db(&p)?;
         {
             // A large commit's log entry is encoded while its rows are written.
-            let write_rows = || -> Result<(), Error> {
-                let mut upsert = tx
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO unit (ds, path, json) VALUES (0, ?1, ?2)",
-                    )
-                    .db(&p)?;
-                let mut delete = tx
-                    .prepare_cached("DELETE FROM unit WHERE ds = 0 AND path = ?1")
-                    .db(&p)?;
-                for c in &changes {
-                    match &c.new {
-                        Some(text) => upsert.execute(params![&*c.path, &**text]).db(&p)?,
-                        None => delete.execute(params![&*c.path]).db(&p)?,
-                    };
+            let store_rows = || -> Result<Option<_>, Error> {
+                if defer {
+                    // the key may be absent (it then means "the last commit")
+                    materialize::record(&tx, self.unmaterialized.upto(), &p)?;
+                    return Ok(Some(materialize::entries(&changes)));
                 }
-                Ok(())
+                let rows = changes.iter().map(|c| (&*c.path, c.new.as_deref()));
+                materialize::write_rows(&tx, rows, &p)?;
+                materialize::record(&tx, id, &p)?;
+                Ok(None)
             };
             let diff = if changes.len() >= PARALLEL_ENCODE {
                 std::thread::scope(|s| {
                     let encoding = s.spawn(|| commit_log::encode(&changes));
-                    let written = write_rows();
+                    let stored = store_rows();
                     let diff = encoding
                         .join()
                         .unwrap_or_else(|_| commit_log::encode(&changes));
-                    written.map(|_| diff)
+                    stored.map(|d| {
+                        deferred = d;
+                        diff
+                    })
                 })?
             } else {
-                write_rows()?;
+                deferred = store_rows()?;
                 commit_log::encode(&changes)
             };
             tx.prepare_cached(
@@ -361,10 +463,16 @@ impl Store {
                 diff
             ])
             .db(&p)?;
+            // never a commit whose running rows are still to be written
             let keep = i64::from(meta.history.max(1));
+            let materialized = if defer {
+                self.unmaterialized.upto()
+            } else {
+                id
+            };
             tx.prepare_cached("DELETE FROM commit_log WHERE id <= ?1")
                 .db(&p)?
-                .execute([id as i64 - keep])
+                .execute([(id as i64 - keep).min(materialized as i64)])
                 .db(&p)?;
             let mut set_meta = tx
                 .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
@@ -385,7 +493,11 @@ impl Store {
             return Err(Error::Abandoned);
         }
         tx.commit().db(&p)?;
-        tracing::debug!(rows, ?written, durable = ?started.elapsed(), "commit stored");
+        tracing::debug!(rows, ?written, durable = ?started.elapsed(), deferred = defer, "commit stored");
+        match deferred {
+            Some(entries) => self.unmaterialized.defer(id, entries),
+            None => self.unmaterialized.written(id),
+        }
         self.last_commit = id;
         self.fresh = false;
         let version = self.next_version();
@@ -865,4 +977,16 @@ impl Store {
 fn append(tx: &rusqlite::Transaction<'_>, row: &[u8]) -> rusqlite::Result<usize> {
     tx.prepare_cached("INSERT INTO candidate_edit (changes) VALUES (?1)")?
         .execute([row])
+}
+
+/// One transaction writing the waiting commits' rows; the commit they reach.
+fn write_unmaterialized(
+    conn: &mut Connection,
+    waiting: &Unmaterialized,
+    db: &str,
+) -> Result<Option<u64>, Error> {
+    let tx = conn.transaction().db(db)?;
+    let upto = waiting.write(&tx, db)?;
+    tx.commit().db(db)?;
+    Ok(upto)
 }
