@@ -3,10 +3,12 @@
 //! A commit is durable once its commit_log row (which carries every changed unit's new
 //! text) is; writing the same texts again as `unit` rows only makes the next open cheaper.
 //! So a large commit stores just its log row, and its unit rows are written later, when the
-//! writer is idle ([`crate::Store::materialize`]), in one transaction that also records
-//! `materialized-commit` in `meta`: the rows always reflect exactly that commit. Opening
-//! loads the rows and replays the logged diffs after it; the log is never pruned past it.
+//! writer is idle, a slice of rows per transaction ([`crate::Store::materialize_some`]),
+//! recording in `meta` the last commit whose rows are all written (`materialized-commit`).
+//! Opening loads the rows and replays the logged diffs after that commit; the log is never
+//! pruned past it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rusqlite::{params, Transaction};
@@ -25,16 +27,28 @@ type Entry = (Arc<str>, Option<Arc<str>>);
 #[derive(Debug, Default)]
 pub(crate) struct Unmaterialized {
     /// Oldest first.
-    commits: Vec<(u64, Vec<Entry>)>,
+    commits: VecDeque<(u64, Vec<Entry>)>,
+    /// How many entries of the oldest commit are written already.
+    started: usize,
     /// The commit the rows reflect.
+    upto: u64,
+}
+
+/// What one transaction of [`Unmaterialized::write`] stored.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    /// Commits whose rows are now all written.
+    finished: usize,
+    /// Entries of the next commit written.
+    started: usize,
     upto: u64,
 }
 
 impl Unmaterialized {
     pub(crate) fn new(upto: u64) -> Self {
         Unmaterialized {
-            commits: Vec::new(),
             upto,
+            ..Unmaterialized::default()
         }
     }
 
@@ -60,31 +74,56 @@ impl Unmaterialized {
 
     /// Commit `id` is stored without its rows.
     pub(crate) fn defer(&mut self, id: u64, entries: Vec<Entry>) {
-        self.commits.push((id, entries));
+        self.commits.push_back((id, entries));
     }
 
-    /// Write every waiting commit's rows and record the last one, in `tx`. The caller
-    /// commits `tx` and then calls [`Unmaterialized::done`].
-    pub(crate) fn write(&self, tx: &Transaction<'_>, db: &str) -> Result<Option<u64>, Error> {
-        let Some(&(last, _)) = self.commits.last() else {
-            return Ok(None);
+    /// Write up to `max_rows` waiting rows, oldest commit first, in `tx`, and record the
+    /// last commit whose rows are then all written. A commit may be written over several
+    /// transactions: `materialized-commit` moves only once it is complete, and until then
+    /// its written rows hold its own new texts, which replaying it from the log sets again
+    /// (every unit ends at the text of the last commit that changed it, whichever of these
+    /// commits' texts its row held). The caller commits `tx`, then calls [`Self::done`].
+    pub(crate) fn write(
+        &self,
+        tx: &Transaction<'_>,
+        max_rows: usize,
+        db: &str,
+    ) -> Result<Progress, Error> {
+        let mut progress = Progress {
+            finished: 0,
+            started: self.started,
+            upto: self.upto,
         };
-        // a unit changed by several waiting commits is written once, with its last text
-        let mut latest = std::collections::HashMap::new();
-        for (_, entries) in &self.commits {
-            for (path, text) in entries {
-                latest.insert(&**path, text.as_deref());
+        let mut budget = max_rows;
+        for (id, entries) in &self.commits {
+            let end = entries.len().min(progress.started.saturating_add(budget));
+            let rows = entries[progress.started..end]
+                .iter()
+                .map(|(path, text)| (&**path, text.as_deref()));
+            write_rows(tx, rows, db)?;
+            budget -= end - progress.started;
+            if end < entries.len() {
+                progress.started = end;
+                break;
+            }
+            progress.finished += 1;
+            progress.started = 0;
+            progress.upto = *id;
+            if budget == 0 {
+                break;
             }
         }
-        write_rows(tx, latest.into_iter(), db)?;
-        record(tx, last, db)?;
-        Ok(Some(last))
+        if progress.upto != self.upto {
+            record(tx, progress.upto, db)?;
+        }
+        Ok(progress)
     }
 
-    /// The rows of every commit up to `id` are stored.
-    pub(crate) fn done(&mut self, id: u64) {
-        self.commits.retain(|(c, _)| *c > id);
-        self.upto = id;
+    /// `progress`'s transaction is committed.
+    pub(crate) fn done(&mut self, progress: Progress) {
+        self.commits.drain(..progress.finished);
+        self.started = progress.started;
+        self.upto = progress.upto;
     }
 }
 

@@ -87,9 +87,13 @@ impl std::fmt::Debug for Store {
 /// Commits with at least this many changes encode their log entry on a second thread.
 const PARALLEL_ENCODE: usize = 4096;
 
-/// Commits with at least this many changes store only their log row; their running rows
-/// are written when the writer is idle ([`Store::materialize`]).
+/// Commits with at least this many changes (and at most [`DEFER_MAX_ROWS`]) store only their
+/// log row; their running rows are written when the writer is idle ([`Store::materialize`]).
 pub const DEFER_ROWS: usize = 1024;
+
+/// Larger commits (a bulk load) write their rows themselves: left for later, their rows
+/// and the fsync that flushes them would slow the requests of the next ~100 ms instead.
+const DEFER_MAX_ROWS: usize = 16384;
 
 /// At most this many commits wait for their rows: a commit finding more writes them first.
 const MAX_UNMATERIALIZED: usize = 64;
@@ -283,10 +287,17 @@ impl Store {
         Ok(())
     }
 
-    /// Write the running rows of the commits that stored only their log row (the engine
-    /// calls this when idle). Its transaction does not wait for the disk: the commits are
-    /// durable already, and a crash that loses these rows leaves the log to replay.
+    /// Write every running row the commits that stored only their log row left.
     pub fn materialize(&mut self) -> Result<(), Error> {
+        self.materialize_some(usize::MAX)
+    }
+
+    /// Write up to `max_rows` of the running rows the commits that stored only their log
+    /// row left (the engine calls this when idle, a slice at a time, so a request arriving
+    /// meanwhile waits for one slice at most). Its transaction does not wait for the disk:
+    /// the commits are durable already, and a crash that loses these rows leaves the log to
+    /// replay.
+    pub fn materialize_some(&mut self, max_rows: usize) -> Result<(), Error> {
         if self.grouped || self.unmaterialized.is_empty() {
             return Ok(());
         }
@@ -295,14 +306,15 @@ impl Store {
         self.conn
             .execute_batch("PRAGMA synchronous = NORMAL")
             .db(&p)?;
-        let written = write_unmaterialized(&mut self.conn, &self.unmaterialized, &p);
+        let written = write_unmaterialized(&mut self.conn, &self.unmaterialized, max_rows, &p);
         let full = self.conn.execute_batch("PRAGMA synchronous = FULL").db(&p);
-        let upto = written?;
+        let progress = written?;
         full?;
-        if let Some(id) = upto {
-            self.unmaterialized.done(id);
-            tracing::debug!(upto = id, took = ?started.elapsed(), "running rows materialized");
-        }
+        self.unmaterialized.done(progress);
+        // the syncer thread flushes these rows now, so the next commit's own fsync does not
+        // find them all still to be written
+        drop(self.syncer.issue());
+        tracing::debug!(upto = self.unmaterialized.upto(), waiting = self.unmaterialized.len(), took = ?started.elapsed(), "running rows materialized");
         Ok(())
     }
 
@@ -416,7 +428,8 @@ impl Store {
         let (started, rows) = (std::time::Instant::now(), changes.len());
         // a large commit (or one after a deferred one: rows must be written in commit order)
         // leaves its running rows to `materialize`
-        let defer = changes.len() >= DEFER_ROWS || !self.unmaterialized.is_empty();
+        let defer = (DEFER_ROWS..=DEFER_MAX_ROWS).contains(&changes.len())
+            || !self.unmaterialized.is_empty();
         let mut deferred = None;
         let tx = self.conn.transaction().db(&p)?;
         {
@@ -979,14 +992,15 @@ fn append(tx: &rusqlite::Transaction<'_>, row: &[u8]) -> rusqlite::Result<usize>
         .execute([row])
 }
 
-/// One transaction writing the waiting commits' rows; the commit they reach.
+/// One transaction writing up to `max_rows` of the waiting commits' rows.
 fn write_unmaterialized(
     conn: &mut Connection,
     waiting: &Unmaterialized,
+    max_rows: usize,
     db: &str,
-) -> Result<Option<u64>, Error> {
+) -> Result<materialize::Progress, Error> {
     let tx = conn.transaction().db(db)?;
-    let upto = waiting.write(&tx, db)?;
+    let progress = waiting.write(&tx, max_rows, db)?;
     tx.commit().db(db)?;
-    Ok(upto)
+    Ok(progress)
 }

@@ -204,3 +204,41 @@ fn closing_writes_the_rows_and_a_missing_log_row_is_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn rows_written_a_slice_at_a_time_survive_a_crash_at_any_slice() {
+    let s = schema();
+    let big = names("big", DEFER_ROWS);
+    for slices in [1usize, 2, 3, 5] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.db");
+        let mut st = Store::open(&path, s.clone()).unwrap();
+        commit(&mut st, &big, Some(1500), 100); // 1
+        st.materialize_some(100).unwrap();
+        assert_eq!(
+            on_disk(&path),
+            (100, Some("0".into()), 1),
+            "a commit counts as written only once all its rows are"
+        );
+        commit(&mut st, &big[..50], Some(9000), 100); // 2: rows the slice above wrote
+        commit(&mut st, &big[900..], None, 100); // 3: rows not written yet
+                                                 // the rest in slices that end inside commit 1, inside 2, or past 3
+        for _ in 0..slices {
+            st.materialize_some(DEFER_ROWS / 2).unwrap();
+        }
+        let (_, upto, _) = on_disk(&path);
+        let upto: u64 = upto.unwrap().parse().unwrap();
+        assert_eq!(st.has_unmaterialized(), upto < 3, "{slices} slices");
+        let running = st.snapshot(DatastoreId::Running).units.clone();
+        assert_eq!(running.len(), 900);
+        crash(st);
+        let st = Store::open(&path, s.clone()).unwrap();
+        assert!(
+            st.snapshot(DatastoreId::Running).units == running,
+            "{slices} slices"
+        );
+        drop(st);
+        let (rows, upto, _) = on_disk(&path);
+        assert_eq!((rows, upto.as_deref()), (900, Some("3")));
+    }
+}
