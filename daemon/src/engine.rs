@@ -74,6 +74,10 @@ struct Claims {
 type Validated = (BTreeSet<UnitKey>, Vec<(UnitKey, String)>, Claims);
 /// Changes of at least this many units are validated in parallel parts.
 const PARALLEL_UNITS: usize = 4096;
+
+/// Running rows written per slice when idle: a few milliseconds, the most a request
+/// arriving meanwhile waits.
+const IDLE_ROWS: usize = 2048;
 /// At most this many parallel parts.
 const MAX_PARTS: usize = 4;
 /// libyang validates one tree in time quadratic in its size (implicit nodes under a false
@@ -658,6 +662,19 @@ impl Engine {
     }
 
     /// When the pending confirmed commit expires, milliseconds since the epoch.
+    /// Called when no request waits: the store writes a slice of the running rows that
+    /// large commits left for later (their log rows already made them durable). True while
+    /// some remain.
+    pub fn idle(&mut self) -> bool {
+        match self.store.materialize_some(IDLE_ROWS) {
+            Ok(()) => self.store.has_unmaterialized(),
+            Err(e) => {
+                tracing::warn!(error = %e, "writing running's rows failed; the commit log keeps them");
+                false
+            }
+        }
+    }
+
     pub fn confirm_deadline(&self) -> Option<i64> {
         self.pending.as_ref().map(|p| p.deadline_ms)
     }

@@ -249,12 +249,24 @@ impl Service {
         let thread = std::thread::Builder::new()
             .name("netloom-engine".into())
             .spawn(move || loop {
-                let wait = engine
-                    .confirm_deadline()
-                    .map(|d| Duration::from_millis((d - now_ms()).max(0) as u64));
-                let next = match wait {
-                    Some(w) => rx.recv_timeout(w),
-                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                let next = match rx.try_recv() {
+                    Ok(work) => Ok(work),
+                    Err(_) => {
+                        // nothing queued: deferred store work is done now, a slice at a
+                        // time, and stops for whatever request arrives
+                        let mut arrived = None;
+                        while arrived.is_none() && engine.idle() {
+                            arrived = rx.try_recv().ok();
+                        }
+                        let wait = engine
+                            .confirm_deadline()
+                            .map(|d| Duration::from_millis((d - now_ms()).max(0) as u64));
+                        match (arrived, wait) {
+                            (Some(work), _) => Ok(work),
+                            (None, Some(w)) => rx.recv_timeout(w),
+                            (None, None) => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                        }
+                    }
                 };
                 match next {
                     Ok(Work::Api(env)) => serve(&mut engine, env),

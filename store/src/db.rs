@@ -1,6 +1,6 @@
 //! Opening the database file: refuse (and leave untouched) anything that is not a netloom
-//! database, create the tables in a new one, and set WAL with full fsync so a commit that
-//! returned is on disk.
+//! database, create the tables in a new one, bring a database of an older layout up to this
+//! one, and set WAL with full fsync so a commit that returned is on disk.
 
 use std::io::Read;
 use std::path::Path;
@@ -8,11 +8,13 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use crate::error::{Error, SqlContext};
+use crate::journal;
 
 /// "NLOM": marks the file as netloom's (SQLite header offset 68).
 pub(crate) const APPLICATION_ID: u32 = 0x4E4C_4F4D;
-/// The table layout version (SQLite header offset 60).
-pub(crate) const LAYOUT_VERSION: u32 = 1;
+/// The table layout version (SQLite header offset 60). 2: the candidate is an edit journal
+/// (`candidate_edit`) instead of one row per unit (`candidate`).
+pub(crate) const LAYOUT_VERSION: u32 = 2;
 
 const TABLES: &str = "
 CREATE TABLE unit (
@@ -21,10 +23,10 @@ CREATE TABLE unit (
     json TEXT NOT NULL,
     PRIMARY KEY (ds, path)
 ) WITHOUT ROWID;
-CREATE TABLE candidate (
-    path TEXT PRIMARY KEY,
-    json TEXT
-) WITHOUT ROWID;
+CREATE TABLE candidate_edit (
+    seq INTEGER PRIMARY KEY,
+    changes BLOB NOT NULL
+);
 CREATE TABLE commit_log (
     id INTEGER PRIMARY KEY,
     time_ms INTEGER NOT NULL,
@@ -78,11 +80,11 @@ fn refuse(path: &str, reason: impl Into<String>) -> Error {
 
 /// Read the SQLite header without opening the file as a database, so a foreign or damaged
 /// file is refused before anything could write to it. Returns false for a new (absent or
-/// empty) file.
-fn inspect(path: &Path, shown: &str) -> Result<bool, Error> {
+/// empty) file, else the file's layout version.
+fn inspect(path: &Path, shown: &str) -> Result<Option<u32>, Error> {
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(refuse(shown, format!("cannot read: {e}"))),
     };
     let mut header = [0u8; 100];
@@ -95,7 +97,7 @@ fn inspect(path: &Path, shown: &str) -> Result<bool, Error> {
         }
     }
     if n == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     if n < header.len() || &header[..16] != b"SQLite format 3\0" {
         return Err(refuse(
@@ -114,13 +116,13 @@ fn inspect(path: &Path, shown: &str) -> Result<bool, Error> {
             ),
         ));
     }
-    if layout != LAYOUT_VERSION {
+    if layout == 0 || layout > LAYOUT_VERSION {
         return Err(refuse(
             shown,
-            format!("netloom database layout {layout}, this netloomd knows {LAYOUT_VERSION}"),
+            format!("netloom database layout {layout}, this netloomd knows up to {LAYOUT_VERSION}"),
         ));
     }
-    Ok(true)
+    Ok(Some(layout))
 }
 
 /// Make a new database at `path`: built complete under a temporary name (rollback
@@ -162,12 +164,12 @@ fn create(path: &Path, shown: &str) -> Result<(), Error> {
 /// Open (or create) the database at `path`.
 pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
     let shown = path.display().to_string();
-    let existed = inspect(path, &shown)?;
-    if !existed {
+    let layout = inspect(path, &shown)?;
+    if layout.is_none() {
         create(path, &shown)?;
     }
-    let conn = Connection::open(path).db(&shown)?;
-    if existed {
+    let mut conn = Connection::open(path).db(&shown)?;
+    if layout.is_some() {
         let check: String = conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
             .map_err(|e| refuse(&shown, format!("damaged: {e}")))?;
@@ -178,7 +180,64 @@ pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
     conn.pragma_update(None, "journal_mode", "WAL").db(&shown)?;
     conn.pragma_update(None, "synchronous", "FULL").db(&shown)?;
     conn.pragma_update(None, "cache_size", -65536).db(&shown)?;
+    if let Some(from) = layout.filter(|&l| l < LAYOUT_VERSION) {
+        migrate(&mut conn, from, &shown)?;
+    }
     Ok(conn)
+}
+
+/// Bring a database of layout `from` up to [`LAYOUT_VERSION`], in one transaction (a crash
+/// leaves it at `from`, to be migrated again on the next open).
+fn migrate(conn: &mut Connection, from: u32, shown: &str) -> Result<(), Error> {
+    let tx = conn.transaction().db(shown)?;
+    if from < 2 {
+        candidate_rows_to_journal(&tx, shown)?;
+    }
+    tx.pragma_update(None, "user_version", LAYOUT_VERSION as i32)
+        .db(shown)?;
+    tx.commit().db(shown)?;
+    tracing::info!(
+        database = shown,
+        from,
+        to = LAYOUT_VERSION,
+        "database layout migrated"
+    );
+    Ok(())
+}
+
+/// Layout 1 -> 2: the candidate's per-unit rows (the overlay) become one journal row.
+fn candidate_rows_to_journal(tx: &rusqlite::Transaction<'_>, shown: &str) -> Result<(), Error> {
+    let mut row = journal::RowWriter::with_capacity(0);
+    {
+        let mut stmt = tx
+            .prepare("SELECT path, json FROM candidate ORDER BY path")
+            .db(shown)?;
+        let mut rows = stmt.query([]).db(shown)?;
+        while let Some(r) = rows.next().db(shown)? {
+            let path: String = r.get(0).db(shown)?;
+            let json: Option<String> = r.get(1).db(shown)?;
+            row.push(
+                &path,
+                match &json {
+                    Some(t) => journal::Op::Set(t),
+                    None => journal::Op::Absent,
+                },
+            );
+        }
+    }
+    tx.execute_batch(
+        "CREATE TABLE candidate_edit (seq INTEGER PRIMARY KEY, changes BLOB NOT NULL);
+         DROP TABLE candidate;",
+    )
+    .db(shown)?;
+    if !row.is_empty() {
+        tx.execute(
+            "INSERT INTO candidate_edit (seq, changes) VALUES (1, ?1)",
+            [row.finish()],
+        )
+        .db(shown)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! netloom's datastores on one SQLite file (WAL): running and startup as unit rows, the
-//! candidate as an overlay on running, the commit log with each commit's diff (which is what
+//! candidate as an overlay on running (stored as a journal of edits), the commit log with each commit's diff (which is what
 //! rollback replays), locks, the pending confirmed commit, the IPAM ledger and the CNI
 //! attachment table. Every write that must be atomic is one SQLite transaction; a commit
 //! writes only the units it changed.
@@ -13,7 +13,9 @@ mod db;
 mod durable;
 mod error;
 mod ipam;
+mod journal;
 mod locks;
+mod materialize;
 mod store;
 
 pub use attachment::Attachment;
@@ -24,4 +26,4 @@ pub use durable::Durable;
 pub use error::Error;
 pub use ipam::Allocation;
 pub use locks::{LockHolder, Locks, SessionId};
-pub use store::{Store, UnitValue};
+pub use store::{Store, UnitValue, DEFER_ROWS};

@@ -18,7 +18,9 @@ use crate::db;
 use crate::durable::{Durable, WalSyncer};
 use crate::error::{Error, SqlContext};
 use crate::ipam::Allocation;
+use crate::journal::{self, Op};
 use crate::locks::Locks;
+use crate::materialize::{self, Unmaterialized};
 
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
@@ -40,9 +42,16 @@ pub struct Store {
     schema: Arc<Schema>,
     running: Arc<Snapshot>,
     overlay: Overlay,
+    /// What the candidate's journal holds: rows, and their total size in bytes.
+    journal_rows: u64,
+    journal_bytes: u64,
+    /// The size of one journal row holding the whole overlay.
+    overlay_bytes: u64,
     candidate: Arc<Snapshot>,
     startup: Arc<Snapshot>,
     last_commit: u64,
+    /// Commits whose running rows are still to be written (see `materialize`).
+    unmaterialized: Unmaterialized,
     version: u64,
     fresh: bool,
     /// Inside a group commit ([`Store::begin_group`]): batches are savepoints.
@@ -55,6 +64,10 @@ pub struct Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
+        // best effort: what is not written now is replayed from the log on the next open
+        if let Err(e) = self.materialize() {
+            tracing::warn!(error = %e, "writing running's rows at close failed");
+        }
         // the hook holds a sender: without it the checkpoint thread sees the store close
         let _ = self.conn.commit_hook(None::<fn() -> bool>);
         self.checkpointer.stop();
@@ -74,6 +87,22 @@ impl std::fmt::Debug for Store {
 /// Commits with at least this many changes encode their log entry on a second thread.
 const PARALLEL_ENCODE: usize = 4096;
 
+/// Commits with at least this many changes (and at most [`DEFER_MAX_ROWS`]) store only their
+/// log row; their running rows are written when the writer is idle ([`Store::materialize`]).
+pub const DEFER_ROWS: usize = 1024;
+
+/// Larger commits (a bulk load) write their rows themselves: left for later, their rows
+/// and the fsync that flushes them would slow the requests of the next ~100 ms instead.
+const DEFER_MAX_ROWS: usize = 16384;
+
+/// At most this many commits wait for their rows: a commit finding more writes them first.
+const MAX_UNMATERIALIZED: usize = 64;
+
+/// The candidate's journal is compacted into one row when a write would take it past this
+/// many rows (or past twice the size of the overlay it stands for), so many small edits
+/// cannot grow it, or the replay on open, without bound.
+const JOURNAL_ROWS: u64 = 64;
+
 impl Store {
     /// Open the database at `path`, creating it when absent.
     pub fn open(path: &Path, schema: Arc<Schema>) -> Result<Self, Error> {
@@ -90,9 +119,13 @@ impl Store {
             schema,
             running: Arc::default(),
             overlay: Overlay::new(),
+            journal_rows: 0,
+            journal_bytes: 0,
+            overlay_bytes: journal::EMPTY_ROW,
             candidate: Arc::default(),
             startup: Arc::default(),
             last_commit: 0,
+            unmaterialized: Unmaterialized::default(),
             version: 0,
             fresh: true,
             grouped: false,
@@ -129,25 +162,19 @@ impl Store {
                 target.insert(key, Arc::from(json));
             }
         }
-        let mut overlay = Overlay::new();
-        {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT path, json FROM candidate")
-                .db(&p)?;
-            let mut rows = stmt.query([]).db(&p)?;
-            while let Some(row) = rows.next().db(&p)? {
-                let path: String = row.get(0).db(&p)?;
-                let json: Option<String> = row.get(1).db(&p)?;
-                if let Some(key) = self.schema.unit_of_path(&path) {
-                    overlay.insert(key, json.map(Arc::from));
-                }
-            }
-        }
+        self.load_candidate()?;
         self.last_commit = self
             .meta("last-commit")?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
+        let upto = self
+            .meta(materialize::KEY)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(self.last_commit);
+        self.unmaterialized = Unmaterialized::new(upto);
+        if upto < self.last_commit {
+            self.replay(&mut running, upto)?;
+        }
         self.fresh = self.meta("running-set")?.is_none();
         let now = now_ms();
         self.running = Arc::new(Snapshot {
@@ -162,10 +189,138 @@ impl Store {
             version: 1,
             modified_ms: now,
         });
-        self.overlay = overlay;
         self.version = 1;
         self.rebuild_candidate();
         Ok(())
+    }
+
+    /// Rebuild the candidate's overlay by replaying its journal in order: each entry does
+    /// what the edit that wrote it did in memory.
+    fn load_candidate(&mut self) -> Result<(), Error> {
+        let p = &self.path;
+        let mut overlay = Overlay::new();
+        let (mut rows_read, mut bytes) = (0, 0);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, changes FROM candidate_edit ORDER BY seq")
+            .db(p)?;
+        let mut rows = stmt.query([]).db(p)?;
+        while let Some(row) = rows.next().db(p)? {
+            let seq: i64 = row.get(0).db(p)?;
+            let blob = row
+                .get_ref(1)
+                .db(p)?
+                .as_blob()
+                .map_err(|e| journal::corrupt(p, seq, &e.to_string()))?;
+            journal::read_row(blob, |path, op| {
+                // a unit the schema no longer has is left out, as running's loader cannot
+                let Some(key) = self.schema.unit_of_path(path) else {
+                    return;
+                };
+                match op {
+                    Op::Set(text) => overlay.insert(key, Some(Arc::from(text))),
+                    Op::Absent => overlay.insert(key, None),
+                    Op::Reset => overlay.remove(&key),
+                };
+            })
+            .map_err(|e| journal::corrupt(p, seq, &e))?;
+            rows_read += 1;
+            bytes += blob.len() as u64;
+        }
+        drop(rows);
+        drop(stmt);
+        self.overlay_bytes = journal::EMPTY_ROW
+            + overlay
+                .iter()
+                .map(|(k, v)| journal::entry_size(&k.path, v))
+                .sum::<u64>();
+        self.overlay = overlay;
+        self.journal_rows = rows_read;
+        self.journal_bytes = bytes;
+        Ok(())
+    }
+
+    /// Bring `running` (the rows, which reflect commit `upto`) to the last commit by
+    /// replaying the logged diffs after `upto`; they stay to be materialized.
+    fn replay(&mut self, running: &mut UnitMap, upto: u64) -> Result<(), Error> {
+        let p = self.path.clone();
+        let mut expect = upto + 1;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, diff FROM commit_log WHERE id > ?1 ORDER BY id")
+            .db(&p)?;
+        let mut rows = stmt.query([upto as i64]).db(&p)?;
+        while let Some(row) = rows.next().db(&p)? {
+            let id = row.get::<_, i64>(0).db(&p)? as u64;
+            if id != expect {
+                break;
+            }
+            let diff: String = row.get(1).db(&p)?;
+            let changes = commit_log::decode(&diff)?;
+            for c in &changes {
+                let key = self.schema.unit_of_path(&c.path).ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "{p}: commit {id} changes {} (not in the schema)",
+                        c.path
+                    ))
+                })?;
+                match &c.new {
+                    Some(t) => running.insert(key, t.clone()),
+                    None => running.remove(&key),
+                };
+            }
+            self.unmaterialized
+                .defer(id, materialize::entries(&changes));
+            expect += 1;
+        }
+        if expect != self.last_commit + 1 {
+            return Err(Error::Corrupt(format!(
+                "{p}: commit {expect} is missing from the log; running's rows reflect commit {upto}, the last commit is {}",
+                self.last_commit
+            )));
+        }
+        tracing::debug!(
+            from = upto,
+            to = self.last_commit,
+            "running replayed from the commit log"
+        );
+        Ok(())
+    }
+
+    /// Write every running row the commits that stored only their log row left.
+    pub fn materialize(&mut self) -> Result<(), Error> {
+        self.materialize_some(usize::MAX)
+    }
+
+    /// Write up to `max_rows` of the running rows the commits that stored only their log
+    /// row left (the engine calls this when idle, a slice at a time, so a request arriving
+    /// meanwhile waits for one slice at most). Its transaction does not wait for the disk:
+    /// the commits are durable already, and a crash that loses these rows leaves the log to
+    /// replay.
+    pub fn materialize_some(&mut self, max_rows: usize) -> Result<(), Error> {
+        if self.grouped || self.unmaterialized.is_empty() {
+            return Ok(());
+        }
+        let p = self.path.clone();
+        let started = std::time::Instant::now();
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL")
+            .db(&p)?;
+        let written = write_unmaterialized(&mut self.conn, &self.unmaterialized, max_rows, &p);
+        let full = self.conn.execute_batch("PRAGMA synchronous = FULL").db(&p);
+        let progress = written?;
+        full?;
+        self.unmaterialized.done(progress);
+        // the syncer thread flushes these rows now, so the next commit's own fsync does not
+        // find them all still to be written
+        drop(self.syncer.issue());
+        tracing::debug!(upto = self.unmaterialized.upto(), waiting = self.unmaterialized.len(), took = ?started.elapsed(), "running rows materialized");
+        Ok(())
+    }
+
+    /// Whether some commits' running rows are still to be written.
+    pub fn has_unmaterialized(&self) -> bool {
+        !self.unmaterialized.is_empty()
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, Error> {
@@ -264,41 +419,46 @@ impl Store {
         clear_candidate: bool,
         go: impl FnOnce() -> bool,
     ) -> Result<CommitRecord, Error> {
+        if self.unmaterialized.len() >= MAX_UNMATERIALIZED {
+            self.materialize()?;
+        }
         let p = self.path.clone();
         let id = self.last_commit + 1;
         let time_ms = now_ms();
         let (started, rows) = (std::time::Instant::now(), changes.len());
+        // a large commit (or one after a deferred one: rows must be written in commit order)
+        // leaves its running rows to `materialize`
+        let defer = (DEFER_ROWS..=DEFER_MAX_ROWS).contains(&changes.len())
+            || !self.unmaterialized.is_empty();
+        let mut deferred = None;
         let tx = self.conn.transaction().db(&p)?;
         {
             // A large commit's log entry is encoded while its rows are written.
-            let write_rows = || -> Result<(), Error> {
-                let mut upsert = tx
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO unit (ds, path, json) VALUES (0, ?1, ?2)",
-                    )
-                    .db(&p)?;
-                let mut delete = tx
-                    .prepare_cached("DELETE FROM unit WHERE ds = 0 AND path = ?1")
-                    .db(&p)?;
-                for c in &changes {
-                    match &c.new {
-                        Some(text) => upsert.execute(params![&*c.path, &**text]).db(&p)?,
-                        None => delete.execute(params![&*c.path]).db(&p)?,
-                    };
+            let store_rows = || -> Result<Option<_>, Error> {
+                if defer {
+                    // the key may be absent (it then means "the last commit")
+                    materialize::record(&tx, self.unmaterialized.upto(), &p)?;
+                    return Ok(Some(materialize::entries(&changes)));
                 }
-                Ok(())
+                let rows = changes.iter().map(|c| (&*c.path, c.new.as_deref()));
+                materialize::write_rows(&tx, rows, &p)?;
+                materialize::record(&tx, id, &p)?;
+                Ok(None)
             };
             let diff = if changes.len() >= PARALLEL_ENCODE {
                 std::thread::scope(|s| {
                     let encoding = s.spawn(|| commit_log::encode(&changes));
-                    let written = write_rows();
+                    let stored = store_rows();
                     let diff = encoding
                         .join()
                         .unwrap_or_else(|_| commit_log::encode(&changes));
-                    written.map(|_| diff)
+                    stored.map(|d| {
+                        deferred = d;
+                        diff
+                    })
                 })?
             } else {
-                write_rows()?;
+                deferred = store_rows()?;
                 commit_log::encode(&changes)
             };
             tx.prepare_cached(
@@ -316,10 +476,16 @@ impl Store {
                 diff
             ])
             .db(&p)?;
+            // never a commit whose running rows are still to be written
             let keep = i64::from(meta.history.max(1));
+            let materialized = if defer {
+                self.unmaterialized.upto()
+            } else {
+                id
+            };
             tx.prepare_cached("DELETE FROM commit_log WHERE id <= ?1")
                 .db(&p)?
-                .execute([id as i64 - keep])
+                .execute([(id as i64 - keep).min(materialized as i64)])
                 .db(&p)?;
             let mut set_meta = tx
                 .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
@@ -330,8 +496,8 @@ impl Store {
             if self.fresh {
                 set_meta.execute(params!["running-set", "1"]).db(&p)?;
             }
-            if clear_candidate && !self.overlay.is_empty() {
-                tx.execute("DELETE FROM candidate", []).db(&p)?;
+            if clear_candidate && self.journal_rows > 0 {
+                tx.execute("DELETE FROM candidate_edit", []).db(&p)?;
             }
         }
         let written = started.elapsed();
@@ -340,7 +506,11 @@ impl Store {
             return Err(Error::Abandoned);
         }
         tx.commit().db(&p)?;
-        tracing::debug!(rows, ?written, durable = ?started.elapsed(), "commit stored");
+        tracing::debug!(rows, ?written, durable = ?started.elapsed(), deferred = defer, "commit stored");
+        match deferred {
+            Some(entries) => self.unmaterialized.defer(id, entries),
+            None => self.unmaterialized.written(id),
+        }
         self.last_commit = id;
         self.fresh = false;
         let version = self.next_version();
@@ -351,7 +521,7 @@ impl Store {
             modified_ms: time_ms,
         });
         if clear_candidate {
-            self.overlay = Overlay::new();
+            self.clear_overlay();
         }
         self.rebuild_candidate();
         Ok(CommitRecord {
@@ -366,32 +536,63 @@ impl Store {
 
     /// Record the candidate's new content for the units in `changed` (taken from `units`,
     /// the full new candidate: the current one changed at exactly `changed`, which it becomes).
+    /// One journal row holds the whole edit; it is durable when this returns.
     pub fn write_candidate(&mut self, units: &UnitMap, changed: &[UnitKey]) -> Result<(), Error> {
         let p = self.path.clone();
         let started = std::time::Instant::now();
-        let tx = self.conn.transaction().db(&p)?;
-        {
-            let mut put = tx
-                .prepare_cached("INSERT OR REPLACE INTO candidate (path, json) VALUES (?1, ?2)")
-                .db(&p)?;
-            let mut drop_row = tx
-                .prepare_cached("DELETE FROM candidate WHERE path = ?1")
-                .db(&p)?;
-            for key in changed {
-                let new = units.get(key);
-                let run = self.running.units.get(key);
-                if new == run {
-                    drop_row.execute([&*key.path]).db(&p)?;
-                    self.overlay.remove(key);
-                } else {
-                    put.execute(params![&*key.path, new.map(|t| &**t)]).db(&p)?;
-                    self.overlay.insert(key.clone(), new.cloned());
-                }
+        // the in-memory overlay changes only once the row is stored
+        let mut overlay = self.overlay.clone();
+        let mut overlay_bytes = self.overlay_bytes;
+        let mut edit = journal::RowWriter::with_capacity(changed.len() * 160);
+        for key in changed {
+            let new = units.get(key);
+            let old = if new == self.running.units.get(key) {
+                edit.push(&key.path, Op::Reset);
+                overlay.remove(key)
+            } else {
+                let value = new.cloned();
+                edit.push(&key.path, Op::from_overlay(&value));
+                overlay_bytes += journal::entry_size(&key.path, &value);
+                overlay.insert(key.clone(), value)
+            };
+            if let Some(old) = old {
+                overlay_bytes -= journal::entry_size(&key.path, &old);
             }
         }
-        let written = started.elapsed();
-        tx.commit().db(&p)?;
-        tracing::debug!(rows = changed.len(), ?written, durable = ?started.elapsed(), "candidate stored");
+        if !edit.is_empty() {
+            let edit = edit.finish();
+            let tx = self.conn.transaction().db(&p)?;
+            let (rows, bytes) = if self.journal_rows >= JOURNAL_ROWS
+                || self.journal_bytes + edit.len() as u64 > 2 * overlay_bytes
+            {
+                // compaction: the journal becomes one row holding the whole overlay
+                tx.execute("DELETE FROM candidate_edit", []).db(&p)?;
+                if overlay.is_empty() {
+                    (0, 0)
+                } else {
+                    let mut whole = journal::RowWriter::with_capacity(overlay_bytes as usize);
+                    for (k, v) in overlay.iter() {
+                        whole.push(&k.path, Op::from_overlay(v));
+                    }
+                    let whole = whole.finish();
+                    append(&tx, &whole).db(&p)?;
+                    (1, whole.len() as u64)
+                }
+            } else {
+                append(&tx, &edit).db(&p)?;
+                (
+                    self.journal_rows + 1,
+                    self.journal_bytes + edit.len() as u64,
+                )
+            };
+            let written = started.elapsed();
+            tx.commit().db(&p)?;
+            tracing::debug!(rows = changed.len(), ?written, durable = ?started.elapsed(), journal_rows = rows, "candidate stored");
+            self.journal_rows = rows;
+            self.journal_bytes = bytes;
+        }
+        self.overlay = overlay;
+        self.overlay_bytes = overlay_bytes;
         // `units` is the new candidate already (running with the overlay laid on it): taken
         // as it is, not built again entry by entry from the overlay.
         self.set_candidate(units.clone());
@@ -405,11 +606,18 @@ impl Store {
     /// Make the candidate equal to running again.
     pub fn discard_candidate(&mut self) -> Result<(), Error> {
         self.conn
-            .execute("DELETE FROM candidate", [])
+            .execute("DELETE FROM candidate_edit", [])
             .db(&self.path)?;
-        self.overlay = Overlay::new();
+        self.clear_overlay();
         self.rebuild_candidate();
         Ok(())
+    }
+
+    fn clear_overlay(&mut self) {
+        self.overlay = Overlay::new();
+        self.overlay_bytes = journal::EMPTY_ROW;
+        self.journal_rows = 0;
+        self.journal_bytes = 0;
     }
 
     /// Replace the startup datastore.
@@ -776,4 +984,23 @@ impl Store {
             .db(p)?;
         rows.collect::<Result<_, _>>().db(p)
     }
+}
+
+/// Append one row to the candidate's journal.
+fn append(tx: &rusqlite::Transaction<'_>, row: &[u8]) -> rusqlite::Result<usize> {
+    tx.prepare_cached("INSERT INTO candidate_edit (changes) VALUES (?1)")?
+        .execute([row])
+}
+
+/// One transaction writing up to `max_rows` of the waiting commits' rows.
+fn write_unmaterialized(
+    conn: &mut Connection,
+    waiting: &Unmaterialized,
+    max_rows: usize,
+    db: &str,
+) -> Result<materialize::Progress, Error> {
+    let tx = conn.transaction().db(db)?;
+    let progress = waiting.write(&tx, max_rows, db)?;
+    tx.commit().db(db)?;
+    Ok(progress)
 }
