@@ -75,9 +75,6 @@ type Validated = (BTreeSet<UnitKey>, Vec<(UnitKey, String)>, Claims);
 /// Changes of at least this many units are validated in parallel parts.
 const PARALLEL_UNITS: usize = 4096;
 
-/// Running rows written per slice when idle: a few milliseconds, the most a request
-/// arriving meanwhile waits.
-const IDLE_ROWS: usize = 2048;
 /// At most this many parallel parts.
 const MAX_PARTS: usize = 4;
 /// libyang validates one tree in time quadratic in its size (implicit nodes under a false
@@ -85,6 +82,9 @@ const MAX_PARTS: usize = 4;
 /// large change is validated in chunks of at most this many changed units: 10k networks
 /// took 300 ms as one tree, 100k took 20 s.
 const VALIDATION_CHUNK: usize = 128;
+/// Running rows written per slice when idle: a few milliseconds, the most a request
+/// arriving meanwhile waits.
+const IDLE_ROWS: usize = 2048;
 
 pub struct Engine {
     schema: Arc<Schema>,
@@ -661,7 +661,6 @@ impl Engine {
         result
     }
 
-    /// When the pending confirmed commit expires, milliseconds since the epoch.
     /// Called when no request waits: the store writes a slice of the running rows that
     /// large commits left for later (their log rows already made them durable). True while
     /// some remain.
@@ -675,6 +674,7 @@ impl Engine {
         }
     }
 
+    /// When the pending confirmed commit expires, milliseconds since the epoch.
     pub fn confirm_deadline(&self) -> Option<i64> {
         self.pending.as_ref().map(|p| p.deadline_ms)
     }
