@@ -74,7 +74,6 @@ struct Claims {
 type Validated = (BTreeSet<UnitKey>, Vec<(UnitKey, String)>, Claims);
 /// Changes of at least this many units are validated in parallel parts.
 const PARALLEL_UNITS: usize = 4096;
-
 /// At most this many parallel parts.
 const MAX_PARTS: usize = 4;
 /// libyang validates one tree in time quadratic in its size (implicit nodes under a false
