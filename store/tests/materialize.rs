@@ -3,46 +3,17 @@
 //! on open, the log keeps every commit not yet written, and closing writes them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 
-use netloom_store::{CommitMeta, ConfirmState, DatastoreId, Error, Store, UnitChange, DEFER_ROWS};
-use netloom_yang::{Schema, UnitMap};
+use common::schema;
+use netloom_store::{CommitMeta, ConfirmState, DatastoreId, Error, Store, DEFER_ROWS};
+use netloom_yang::UnitMap;
 
-fn schema() -> Arc<Schema> {
-    Arc::new(Schema::new().unwrap())
-}
-
-/// Running with networks `names` set to `mtu` (`None`: deleted), committed as the engine
-/// does: only the changed units.
+/// Running with networks `names` set to `mtu` (`None`: deleted), the candidate cleared.
 fn commit(st: &mut Store, names: &[String], mtu: Option<u32>, history: u32) -> u64 {
-    let s = st.schema().clone();
-    let list = s.unit_by_names("networks", "network").unwrap();
-    let mut units = st.snapshot(DatastoreId::Running).units.clone();
-    let mut changes = Vec::new();
-    for name in names {
-        let key = s.unit_key(list, &[name]).unwrap();
-        let old = units.get(&key).cloned();
-        let new: Option<Arc<str>> =
-            mtu.map(|m| format!(r#"{{"name":"{name}","type":"bridge","mtu":{m}}}"#).into());
-        match &new {
-            Some(t) => units.insert(key.clone(), t.clone()),
-            None => units.remove(&key),
-        };
-        changes.push(UnitChange {
-            path: key.path.clone(),
-            old,
-            new,
-        });
-    }
-    let meta = CommitMeta {
-        user: "t".into(),
-        comment: None,
-        history,
-    };
-    st.commit(units, changes, &meta, ConfirmState::NotRequired, true)
-        .unwrap()
-        .id
+    common::commit_networks(st, names, mtu, history, true)
 }
 
 fn names(prefix: &str, n: usize) -> Vec<String> {

@@ -2,45 +2,15 @@
 //! the candidate overlay, the pending confirmed commit, ledger and attachments.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
 
-use netloom_store::{
-    Allocation, Attachment, CommitMeta, ConfirmState, DatastoreId, PendingConfirm, Store,
-    UnitChange,
-};
-use netloom_yang::{Schema, UnitMap};
+use common::schema;
+use netloom_store::{Allocation, Attachment, DatastoreId, PendingConfirm, Store};
+use netloom_yang::UnitMap;
 
-fn schema() -> Arc<Schema> {
-    Arc::new(Schema::new().unwrap())
-}
-
-/// Commit network `name` with `mtu` (or delete it when None), the way the engine does.
+/// Commit network `name` with `mtu` (or delete it when None), the candidate kept.
 fn put(store: &mut Store, name: &str, mtu: Option<u32>, history: u32) -> u64 {
-    let s = store.schema().clone();
-    let list = s.unit_by_names("networks", "network").unwrap();
-    let key = s.unit_key(list, &[name]).unwrap();
-    let mut units = store.snapshot(DatastoreId::Running).units.clone();
-    let old = units.get(&key).cloned();
-    let new: Option<Arc<str>> =
-        mtu.map(|m| format!(r#"{{"name":"{name}","type":"bridge","mtu":{m}}}"#).into());
-    match &new {
-        Some(t) => units.insert(key.clone(), t.clone()),
-        None => units.remove(&key),
-    };
-    let change = UnitChange {
-        path: key.path.clone(),
-        old,
-        new,
-    };
-    let meta = CommitMeta {
-        user: "t".into(),
-        comment: None,
-        history,
-    };
-    store
-        .commit(units, vec![change], &meta, ConfirmState::NotRequired, false)
-        .unwrap()
-        .id
+    common::commit_networks(store, &[name], mtu, history, false)
 }
 
 #[test]
