@@ -4,15 +4,14 @@
 //! named; a database of the old per-unit layout is migrated.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
-use netloom_store::{CommitMeta, ConfirmState, DatastoreId, Store, UnitChange};
+use common::schema;
+use netloom_store::{DatastoreId, Store, UnitChange};
 use netloom_yang::{Schema, UnitKey, UnitMap};
-
-fn schema() -> Arc<Schema> {
-    Arc::new(Schema::new().unwrap())
-}
 
 fn key(s: &Schema, name: &str) -> UnitKey {
     s.unit_key(s.unit_by_names("networks", "network").unwrap(), &[name])
@@ -45,19 +44,7 @@ fn commit(st: &mut Store, units: UnitMap, clear_candidate: bool) {
             });
         }
     }
-    let meta = CommitMeta {
-        user: "t".into(),
-        comment: None,
-        history: 100,
-    };
-    st.commit(
-        units,
-        changes,
-        &meta,
-        ConfirmState::NotRequired,
-        clear_candidate,
-    )
-    .unwrap();
+    common::commit_changes(st, units, changes, 100, clear_candidate);
 }
 
 /// Reopen and check the candidate (and running) came back exactly as they were in memory.

@@ -1,10 +1,11 @@
-//! What the store's test files share: a schema, and commits of networks made the way the
-//! engine makes them.
+//! What the store's test files share: a schema, and commits made the way the engine makes
+//! them. Each test file uses some of it.
+#![allow(dead_code)]
 
 use std::sync::Arc;
 
 use netloom_store::{CommitMeta, ConfirmState, DatastoreId, Store, UnitChange};
-use netloom_yang::Schema;
+use netloom_yang::{Schema, UnitMap};
 
 pub fn schema() -> Arc<Schema> {
     Arc::new(Schema::new().unwrap())
@@ -40,6 +41,17 @@ pub fn commit_networks<S: AsRef<str>>(
             new,
         });
     }
+    commit_changes(st, units, changes, history, clear_candidate)
+}
+
+/// Commit `units` as running, `changes` being how they differ from the current running.
+pub fn commit_changes(
+    st: &mut Store,
+    units: UnitMap,
+    changes: Vec<UnitChange>,
+    history: u32,
+    clear_candidate: bool,
+) -> u64 {
     let meta = CommitMeta {
         user: "t".into(),
         comment: None,
