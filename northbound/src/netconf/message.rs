@@ -143,6 +143,14 @@ impl SharedBody {
         SharedBody { chunk, header }
     }
 
+    /// A body of this text, as a renderer would make it: for tests.
+    #[cfg(test)]
+    pub(crate) fn from_text(text: &str) -> Self {
+        let mut buf = SharedBody::buffer(text.len());
+        buf.push_str(text);
+        SharedBody::new(buf)
+    }
+
     /// The body's text.
     pub fn text(&self) -> &str {
         std::str::from_utf8(&self.chunk[self.header..]).unwrap_or_default()
@@ -187,15 +195,9 @@ mod tests {
         assert_eq!(framed[0].len(), big.len() + 10 + 4);
     }
 
-    fn shared(text: &str) -> SharedBody {
-        let mut buf = SharedBody::buffer(text.len());
-        buf.push_str(text);
-        SharedBody::new(buf)
-    }
-
     #[test]
     fn a_shared_body_is_a_chunk_of_its_own() {
-        let body = shared("<data>x</data>");
+        let body = SharedBody::from_text("<data>x</data>");
         assert_eq!((body.text(), body.len()), ("<data>x</data>", 14));
         let mut m = Message::from("<rpc-reply>");
         m.push_shared(body.clone());
@@ -223,7 +225,7 @@ mod tests {
         // A second shared body is copied in after the first.
         let mut m = Message::from("<r>");
         m.push_shared(body.clone());
-        m.push_shared(shared("<b/>"));
+        m.push_shared(SharedBody::from_text("<b/>"));
         assert_eq!(
             wire(m, Framing::EndOfMessage),
             b"<r><data>x</data><b/>]]>]]>"

@@ -100,18 +100,12 @@ mod tests {
             .collect()
     }
 
-    fn body(text: &str) -> SharedBody {
-        let mut buf = SharedBody::buffer(text.len());
-        buf.push_str(text);
-        SharedBody::new(buf)
-    }
-
     #[test]
     fn kept_for_the_same_map_and_read_only() {
         let cache = ReplyCache::default();
         let big = "x".repeat(SHARE_FROM);
         let (a, b) = (units(3), units(3));
-        cache.put(&a, "<data>", Plan::All, body(&big));
+        cache.put(&a, "<data>", Plan::All, SharedBody::from_text(&big));
         let got = cache.get(&a, "<data>", &Plan::All).expect("kept");
         assert_eq!(got.text(), big);
         // A clone is the same map; an equal map built apart is not known to be equal.
@@ -126,7 +120,7 @@ mod tests {
         });
         assert!(cache.get(&changed, "<data>", &Plan::All).is_none());
         // Its read replaces the older version's.
-        cache.put(&changed, "<data>", Plan::All, body(&big));
+        cache.put(&changed, "<data>", Plan::All, SharedBody::from_text(&big));
         assert!(cache.get(&a, "<data>", &Plan::All).is_none());
         assert!(cache.get(&changed, "<data>", &Plan::All).is_some());
     }
@@ -135,14 +129,14 @@ mod tests {
     fn small_bodies_are_not_kept_and_the_cache_is_bounded() {
         let cache = ReplyCache::default();
         let m = units(1);
-        cache.put(&m, "<data>", Plan::All, body("<data/>"));
+        cache.put(&m, "<data>", Plan::All, SharedBody::from_text("<data/>"));
         assert!(cache.get(&m, "<data>", &Plan::All).is_none());
         let big = "x".repeat(SHARE_FROM);
         let opens: Vec<String> = (0..CAPACITY + 1)
             .map(|i| format!("<data n=\"{i}\">"))
             .collect();
         for open in &opens {
-            cache.put(&m, open, Plan::All, body(&big));
+            cache.put(&m, open, Plan::All, SharedBody::from_text(&big));
         }
         assert!(
             cache.get(&m, &opens[0], &Plan::All).is_none(),
