@@ -856,8 +856,11 @@ impl Engine {
             } else {
                 scope::scope(schema, deps, refs, units, part)
             };
-            let doc = schema.to_json(scope.iter().filter_map(|k| units.get(k).map(|t| (k, &**t))));
-            let canonical = schema.validate_scope_units(&doc, scope.iter())?;
+            let texts: Vec<(&UnitKey, &str)> = scope
+                .iter()
+                .filter_map(|k| units.get(k).map(|t| (k, &**t)))
+                .collect();
+            let canonical = schema.validate_scope_texts(&texts)?;
             checks::check(schema, lists, units, &scope)?;
             let claims = if full {
                 Claims::default()

@@ -263,7 +263,7 @@ pub(crate) unsafe fn raw_atoms(
 ///
 /// # Safety
 /// All pointers must belong to the live context `schema` holds.
-unsafe fn atoms(
+pub(crate) unsafe fn atoms(
     raw_map: &HashMap<usize, NodeId>,
     ctx_node: *const ffi::lysc_node,
     expr: *const ffi::lyxp_expr,
@@ -286,7 +286,7 @@ unsafe fn atoms(
     Ok(out)
 }
 
-unsafe fn expr_text(expr: *const ffi::lyxp_expr) -> String {
+pub(crate) unsafe fn expr_text(expr: *const ffi::lyxp_expr) -> String {
     let p = ffi::lyxp_get_expr(expr);
     if p.is_null() {
         String::new()

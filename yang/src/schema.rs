@@ -12,6 +12,7 @@ use crate::defaults::{self, DefaultSensitivity};
 use crate::deps::{self, DependencyGraph};
 use crate::error::Error;
 use crate::modules::{MODULES, PROTOCOL_MODULES};
+use crate::shapes::{self, Shapes};
 use crate::unit::{UnitDef, UnitListId};
 
 /// Index of a node in [`Schema::nodes`].
@@ -76,6 +77,7 @@ pub struct Schema {
     units: Vec<UnitDef>,
     deps: DependencyGraph,
     defaults: DefaultSensitivity,
+    shapes: Shapes,
 }
 
 impl std::fmt::Debug for Schema {
@@ -122,6 +124,7 @@ impl Schema {
             units: Vec::new(),
             deps: DependencyGraph::default(),
             defaults: DefaultSensitivity::default(),
+            shapes: Shapes::default(),
         };
         schema.index()?;
         Ok(schema)
@@ -170,6 +173,7 @@ impl Schema {
         self.units = units;
         self.deps = deps::analyse(self, &raw_map)?;
         self.defaults = defaults::analyse(self, &raw_map)?;
+        self.shapes = shapes::analyse(self, &raw_map)?;
         Ok(())
     }
 
@@ -200,6 +204,11 @@ impl Schema {
     /// Which unit lists validate exactly without default nodes.
     pub fn default_sensitivity(&self) -> &DefaultSensitivity {
         &self.defaults
+    }
+
+    /// Which unit lists' entries can be judged by shape, and by what.
+    pub fn shapes(&self) -> &Shapes {
+        &self.shapes
     }
 
     /// The unit list of the list at `/<module>:<container>/<list>`, by names.

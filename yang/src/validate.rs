@@ -21,7 +21,7 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    fn format(self) -> DataFormat {
+    pub(crate) fn format(self) -> DataFormat {
         match self {
             Encoding::Json => DataFormat::JSON,
             Encoding::Xml => DataFormat::XML,
@@ -46,7 +46,7 @@ fn reject_nul(data: &str, enc: Encoding) -> Result<(), Error> {
     Ok(())
 }
 
-fn print(tree: &DataTree<'_>, enc: Encoding) -> Result<String, Error> {
+pub(crate) fn print(tree: &DataTree<'_>, enc: Encoding) -> Result<String, Error> {
     if tree.reference().is_none() {
         return Ok(match enc {
             Encoding::Json => "{}".into(),
