@@ -64,7 +64,7 @@ pub struct Shapes {
 
 /// The inert members below one node of an entry, by RFC 7951 member name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Inert(HashMap<String, InertMember>);
+struct Inert(HashMap<String, InertMember>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum InertMember {
@@ -239,7 +239,7 @@ impl Schema {
 /// not bound to the entry, or `.`, `..` or `current()` used as a value rather than a path
 /// start where that node may be an inner node (whose string value is every leaf value below
 /// it). `ctx_is_term` says whether the context node is a leaf or leaf-list.
-pub(crate) fn opaque(text: &str, ctx_is_term: bool) -> bool {
+fn opaque(text: &str, ctx_is_term: bool) -> bool {
     const PLAIN: &[&str] = &[
         "not",
         "true",
