@@ -95,17 +95,27 @@ unsafe fn raw_xml_prefixed(raw: *const ffi::lysc_type) -> bool {
         ffi::LY_DATA_TYPE::LY_TYPE_LEAFREF => {
             raw_xml_prefixed((*(raw as *const ffi::lysc_type_leafref)).realtype)
         }
-        ffi::LY_DATA_TYPE::LY_TYPE_UNION => {
-            // `types` is a libyang sized array whose count precedes its first item.
-            let types = (*(raw as *const ffi::lysc_type_union)).types;
-            if types.is_null() {
-                return false;
-            }
-            let count = (types as *const u64).offset(-1).read() as usize;
-            (0..count).any(|i| raw_xml_prefixed(*types.add(i)))
-        }
+        ffi::LY_DATA_TYPE::LY_TYPE_UNION => union_members(raw).any(|t| raw_xml_prefixed(t)),
         _ => false,
     }
+}
+
+/// The member types of a compiled union type.
+///
+/// # Safety
+/// `raw` is a compiled union type owned by a live context.
+pub(crate) unsafe fn union_members(
+    raw: *const ffi::lysc_type,
+) -> impl Iterator<Item = *const ffi::lysc_type> {
+    // `types` is a libyang sized array whose count precedes its first item.
+    let types = (*(raw as *const ffi::lysc_type_union)).types;
+    let count = if types.is_null() {
+        0
+    } else {
+        (types as *const u64).offset(-1).read() as usize
+    };
+    // SAFETY: the caller's context keeps the array alive; `i` stays below its count.
+    (0..count).map(move |i| unsafe { *types.add(i) as *const ffi::lysc_type })
 }
 
 pub(crate) fn enum_names(t: &SchemaLeafType<'_>) -> Vec<String> {

@@ -44,7 +44,7 @@ use yang3::ffi;
 use yang3::schema::{DataValueType, SchemaNode};
 use yang3::utils::Binding;
 
-use crate::deps::{atoms, expr_text, Dependency};
+use crate::deps::{atoms, expr_text, union_members, Dependency};
 use crate::error::Error;
 use crate::schema::{NodeId, NodeKind, Schema};
 use crate::unit::{UnitKey, UnitListId};
@@ -368,15 +368,7 @@ unsafe fn has_instance_identifier(raw: *const ffi::lysc_type) -> bool {
     }
     match (*raw).basetype {
         ffi::LY_DATA_TYPE::LY_TYPE_INST => true,
-        ffi::LY_DATA_TYPE::LY_TYPE_UNION => {
-            // `types` is a libyang sized array whose count precedes its first item.
-            let types = (*(raw as *const ffi::lysc_type_union)).types;
-            if types.is_null() {
-                return false;
-            }
-            let count = (types as *const u64).offset(-1).read() as usize;
-            (0..count).any(|i| has_instance_identifier(*types.add(i)))
-        }
+        ffi::LY_DATA_TYPE::LY_TYPE_UNION => union_members(raw).any(|t| has_instance_identifier(t)),
         _ => false,
     }
 }
