@@ -2,7 +2,9 @@
 //! candidate as an overlay on running (stored as a journal of edits), the commit log with each commit's diff (which is what
 //! rollback replays), locks, the pending confirmed commit, the IPAM ledger and the CNI
 //! attachment table. Every write that must be atomic is one SQLite transaction; a commit
-//! writes only the units it changed.
+//! writes only the units it changed. A config commit is durable when it returns; candidate
+//! edits, running rows written after their commit's log row, and group commits (ledger,
+//! attachments) are written without waiting for the disk, and synced soon after.
 
 mod attachment;
 mod checkpoint;

@@ -303,13 +303,9 @@ impl Store {
         }
         let p = self.path.clone();
         let started = std::time::Instant::now();
-        self.conn
-            .execute_batch("PRAGMA synchronous = NORMAL")
-            .db(&p)?;
-        let written = write_unmaterialized(&mut self.conn, &self.unmaterialized, max_rows, &p);
-        let full = self.conn.execute_batch("PRAGMA synchronous = FULL").db(&p);
-        let progress = written?;
-        full?;
+        let progress = unsynced(&mut self.conn, &p, |conn| {
+            write_unmaterialized(conn, &self.unmaterialized, max_rows, &p)
+        })?;
         self.unmaterialized.done(progress);
         // the syncer thread flushes these rows now, so the next commit's own fsync does not
         // find them all still to be written
@@ -536,7 +532,9 @@ impl Store {
 
     /// Record the candidate's new content for the units in `changed` (taken from `units`,
     /// the full new candidate: the current one changed at exactly `changed`, which it becomes).
-    /// One journal row holds the whole edit; it is durable when this returns.
+    /// One journal row holds the whole edit. The write does not wait for the disk (see
+    /// [`unsynced`]): the candidate is a working copy (RFC 6241 §8.3), so an edit is answered
+    /// without a sync of its own, and its row is durable with the next commit or checkpoint.
     pub fn write_candidate(&mut self, units: &UnitMap, changed: &[UnitKey]) -> Result<(), Error> {
         let p = self.path.clone();
         let started = std::time::Instant::now();
@@ -561,33 +559,35 @@ impl Store {
         }
         if !edit.is_empty() {
             let edit = edit.finish();
-            let tx = self.conn.transaction().db(&p)?;
-            let (rows, bytes) = if self.journal_rows >= JOURNAL_ROWS
-                || self.journal_bytes + edit.len() as u64 > 2 * overlay_bytes
-            {
-                // compaction: the journal becomes one row holding the whole overlay
-                tx.execute("DELETE FROM candidate_edit", []).db(&p)?;
-                if overlay.is_empty() {
-                    (0, 0)
-                } else {
-                    let mut whole = journal::RowWriter::with_capacity(overlay_bytes as usize);
-                    for (k, v) in overlay.iter() {
-                        whole.push(&k.path, Op::from_overlay(v));
+            let (rows, bytes) = unsynced(&mut self.conn, &p, |conn| {
+                let tx = conn.transaction().db(&p)?;
+                let kept = if self.journal_rows >= JOURNAL_ROWS
+                    || self.journal_bytes + edit.len() as u64 > 2 * overlay_bytes
+                {
+                    // compaction: the journal becomes one row holding the whole overlay
+                    tx.execute("DELETE FROM candidate_edit", []).db(&p)?;
+                    if overlay.is_empty() {
+                        (0, 0)
+                    } else {
+                        let mut whole = journal::RowWriter::with_capacity(overlay_bytes as usize);
+                        for (k, v) in overlay.iter() {
+                            whole.push(&k.path, Op::from_overlay(v));
+                        }
+                        let whole = whole.finish();
+                        append(&tx, &whole).db(&p)?;
+                        (1, whole.len() as u64)
                     }
-                    let whole = whole.finish();
-                    append(&tx, &whole).db(&p)?;
-                    (1, whole.len() as u64)
-                }
-            } else {
-                append(&tx, &edit).db(&p)?;
-                (
-                    self.journal_rows + 1,
-                    self.journal_bytes + edit.len() as u64,
-                )
-            };
-            let written = started.elapsed();
-            tx.commit().db(&p)?;
-            tracing::debug!(rows = changed.len(), ?written, durable = ?started.elapsed(), journal_rows = rows, "candidate stored");
+                } else {
+                    append(&tx, &edit).db(&p)?;
+                    (
+                        self.journal_rows + 1,
+                        self.journal_bytes + edit.len() as u64,
+                    )
+                };
+                tx.commit().db(&p)?;
+                Ok(kept)
+            })?;
+            tracing::debug!(rows = changed.len(), took = ?started.elapsed(), journal_rows = rows, "candidate stored");
             self.journal_rows = rows;
             self.journal_bytes = bytes;
         }
@@ -605,9 +605,11 @@ impl Store {
 
     /// Make the candidate equal to running again.
     pub fn discard_candidate(&mut self) -> Result<(), Error> {
-        self.conn
-            .execute("DELETE FROM candidate_edit", [])
-            .db(&self.path)?;
+        // like an edit, a discard need not wait for the disk
+        let p = self.path.clone();
+        unsynced(&mut self.conn, &p, |conn| {
+            conn.execute("DELETE FROM candidate_edit", []).db(&p)
+        })?;
         self.clear_overlay();
         self.rebuild_candidate();
         Ok(())
@@ -986,6 +988,26 @@ impl Store {
     }
 }
 
+/// Run `write` (its own transactions) without waiting for the disk. What it commits survives
+/// a crash of the daemon at once (it is in the kernel's page cache, and SQLite replays the log
+/// on open), and a crash of the host once the log is next synced: by the next commit (every
+/// config commit syncs the whole log), by the syncer, or by the checkpoint thread, which syncs
+/// the log before copying it, at most `checkpoint::INTERVAL` after any write. A host crash
+/// before then loses these writes whole, never part of one: the log's frames are checksummed.
+fn unsynced<T>(
+    conn: &mut Connection,
+    db: &str,
+    write: impl FnOnce(&mut Connection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    conn.execute_batch("PRAGMA synchronous = NORMAL").db(db)?;
+    let out = write(conn);
+    // every other transaction syncs as it commits
+    let full = conn.execute_batch("PRAGMA synchronous = FULL").db(db);
+    let out = out?;
+    full?;
+    Ok(out)
+}
+
 /// Append one row to the candidate's journal.
 fn append(tx: &rusqlite::Transaction<'_>, row: &[u8]) -> rusqlite::Result<usize> {
     tx.prepare_cached("INSERT INTO candidate_edit (changes) VALUES (?1)")?
@@ -1003,4 +1025,42 @@ fn write_unmaterialized(
     let progress = waiting.write(&tx, max_rows, db)?;
     tx.commit().db(db)?;
     Ok(progress)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn synchronous(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn unsynced_writes_skip_the_sync_and_every_later_one_syncs_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("db")).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.pragma_update(None, "synchronous", "FULL").unwrap();
+        let n = unsynced(&mut conn, "db", |c| {
+            // NORMAL: in WAL mode a commit no longer syncs the log
+            assert_eq!(synchronous(c), 1);
+            c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1)")
+                .db("db")?;
+            Ok(c.last_insert_rowid())
+        })
+        .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(synchronous(&conn), 2, "FULL again after a write");
+        let refused = unsynced(&mut conn, "db", |c| {
+            c.execute_batch("INSERT INTO missing VALUES (1)").db("db")
+        });
+        assert!(refused.is_err());
+        assert_eq!(synchronous(&conn), 2, "FULL again after a failed write");
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
 }
