@@ -211,6 +211,22 @@ impl Daemon {
         self.log.lock().unwrap().clone()
     }
 
+    /// Whether a log line containing `needle` appears within `within` (the log is read on
+    /// another thread, so a line the daemon wrote just before an event the test saw may
+    /// not be here yet).
+    pub fn wait_log(&self, needle: &str, within: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if (self.log.lock().unwrap().iter()).any(|l| l.contains(needle)) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// The last `n` lines of the daemon's log, for a failing test's message.
     pub fn log_tail(&self, n: usize) -> String {
         let log = self.log.lock().unwrap();

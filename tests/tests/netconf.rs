@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
+use std::time::Duration;
 
 use netloom_tests::{python, Daemon, ADMIN_PASSWORD};
 
@@ -542,5 +543,86 @@ expect_error(lambda: connect().create_subscription(stream_name="nope"), "invalid
 for m in (w, listener, r):
     m.close_session()
 "#,
+    );
+}
+
+/// Read until the server closes; what it sent. Panics if it has not closed in `within`.
+fn read_to_close(c: &mut std::net::TcpStream, within: Duration) -> Vec<u8> {
+    use std::io::Read;
+    c.set_read_timeout(Some(within)).unwrap();
+    let mut got = Vec::new();
+    match c.read_to_end(&mut got) {
+        Ok(_) => got,
+        // a reset after the server's disconnect is a close too
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => got,
+        Err(e) => panic!(
+            "the server did not close the connection: {e} (read {} bytes)",
+            got.len()
+        ),
+    }
+}
+
+#[test]
+fn connections_that_do_not_log_in_are_closed() {
+    use std::io::Write;
+    let d = Daemon::start(&["--netconf-login-timeout", "1"]);
+    let limit = Duration::from_secs(20);
+    // Silent: never sends its SSH identification.
+    let mut silent = std::net::TcpStream::connect(d.netconf).unwrap();
+    // Stalled in key exchange: identifies itself and stops.
+    let mut stalled = std::net::TcpStream::connect(d.netconf).unwrap();
+    stalled.write_all(b"SSH-2.0-stall\r\n").unwrap();
+    let got = read_to_close(&mut silent, limit);
+    assert!(
+        got.starts_with(b"SSH-2.0-"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    read_to_close(&mut stalled, limit);
+    for line in [
+        "no identification within the login timeout",
+        "no login within the login timeout",
+    ] {
+        assert!(d.wait_log(line, limit), "{line}:\n{}", d.log_tail(20));
+    }
+}
+
+#[test]
+fn running_out_of_file_descriptors_does_not_end_the_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start_wrapped(
+        dir.path().to_owned(),
+        Some(dir),
+        &["prlimit", "--nofile=192", "--"],
+        &[],
+    );
+    // Connections the daemon accepts take a descriptor each until accept fails; the
+    // accept queue (at least 128) holds the ones after that.
+    let mut held = Vec::new();
+    let failed = |d: &Daemon| d.wait_log("NETCONF accept failed", Duration::ZERO);
+    while !failed(&d) {
+        assert!(
+            held.len() < 400,
+            "no accept failed under 192 descriptors:\n{}",
+            d.log_tail(20)
+        );
+        held.push(std::net::TcpStream::connect(d.netconf).unwrap());
+    }
+    drop(held);
+    // A real session once descriptors are free again.
+    let out = run(
+        &d,
+        r#"
+m = connect()
+assert m.get_config(source="running").data is not None
+m.close_session()
+print("served")
+"#,
+    );
+    assert!(out.contains("served"));
+    assert!(
+        d.wait_log("NETCONF accepting again", Duration::from_secs(10)),
+        "{}",
+        d.log_tail(20)
     );
 }

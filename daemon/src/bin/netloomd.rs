@@ -56,6 +56,9 @@ struct Args {
     /// NETCONF over SSH listener address.
     #[arg(long, default_value = "127.0.0.1:8830")]
     netconf: SocketAddr,
+    /// Seconds an SSH connection to the NETCONF port may take to log in.
+    #[arg(long, default_value_t = 120)]
+    netconf_login_timeout: u64,
     /// Seconds a NETCONF session may take to send its <hello>.
     #[arg(long, default_value_t = 60)]
     netconf_hello_timeout: u64,
@@ -214,6 +217,7 @@ fn main() -> anyhow::Result<()> {
     let netconf = netconf::Netconf::bind(
         args.netconf,
         netconf::NetconfOptions {
+            login_timeout: Duration::from_secs(args.netconf_login_timeout),
             hello_timeout: Duration::from_secs(args.netconf_hello_timeout),
             idle_timeout: Duration::from_secs(args.netconf_idle_timeout),
             ..netconf::NetconfOptions::new(&args.data_dir)

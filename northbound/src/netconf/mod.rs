@@ -20,13 +20,14 @@ mod ops;
 mod render;
 mod reply_cache;
 mod session;
+mod tcp;
 mod warm;
 
 pub use warm::keep_warm;
 pub(crate) mod xml;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -50,6 +51,9 @@ pub const HOST_KEY_FILE: &str = "netconf-host-key";
 pub struct NetconfOptions {
     /// Where the host key lives.
     pub data_dir: PathBuf,
+    /// An SSH connection must log in within this time of being accepted (OpenSSH's
+    /// LoginGraceTime); one that has not is disconnected.
+    pub login_timeout: Duration,
     /// A session must send its `<hello>` within this time.
     pub hello_timeout: Duration,
     /// A session with no RPC (and no notification subscription) for this long is closed.
@@ -62,6 +66,7 @@ impl NetconfOptions {
     pub fn new(data_dir: &Path) -> Self {
         NetconfOptions {
             data_dir: data_dir.to_owned(),
+            login_timeout: Duration::from_secs(120),
             hello_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(3600),
             max_message: 64 * 1024 * 1024,
@@ -243,17 +248,22 @@ impl Netconf {
             self.shared.xml_cache.clone(),
         ));
         let _stop_warmer = AbortOnDrop(warmer);
-        let mut server = Server {
-            shared: self.shared,
-        };
-        russh::server::Server::run_on_socket(&mut server, self.config, &listener)
-            .await
-            .map_err(listen)
+        let shared = self.shared;
+        let login_timeout = shared.opts.login_timeout;
+        tcp::accept(listener, self.config, login_timeout, |peer| {
+            let (logged_in, login) = tokio::sync::oneshot::channel();
+            let conn = Connection {
+                shared: shared.clone(),
+                peer,
+                identity: None,
+                logged_in: Some(logged_in),
+                channels: HashMap::new(),
+            };
+            (conn, login)
+        })
+        .await;
+        Ok(())
     }
-}
-
-struct Server {
-    shared: Arc<Shared>,
 }
 
 /// Aborts its task when dropped: a task spawned for the server's lifetime.
@@ -265,39 +275,29 @@ impl Drop for AbortOnDrop {
     }
 }
 
-impl russh::server::Server for Server {
-    type Handler = Connection;
-
-    fn new_client(&mut self, peer: Option<SocketAddr>) -> Connection {
-        Connection {
-            shared: self.shared.clone(),
-            peer,
-            identity: None,
-            channels: HashMap::new(),
-        }
-    }
-}
-
 /// One SSH connection; it may carry several NETCONF sessions (one per channel).
 struct Connection {
     shared: Arc<Shared>,
-    peer: Option<SocketAddr>,
+    peer: SocketAddr,
     identity: Option<Identity>,
+    /// Told when the connection logs in (ends its login timeout).
+    logged_in: Option<tokio::sync::oneshot::Sender<()>>,
     channels: HashMap<ChannelId, Channel<Msg>>,
 }
 
 impl Connection {
     fn peer_ip(&self) -> IpAddr {
-        self.peer
-            .map(|p| p.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        self.peer.ip()
     }
 
     fn accepted(&mut self, result: Result<Identity, crate::auth::AuthError>) -> Auth {
         match result {
             Ok(id) => {
-                tracing::info!(user = %id.user, peer = ?self.peer, "NETCONF login");
+                tracing::info!(user = %id.user, peer = %self.peer, "NETCONF login");
                 self.identity = Some(id);
+                if let Some(t) = self.logged_in.take() {
+                    let _ = t.send(());
+                }
                 Auth::Accept
             }
             Err(_) => Auth::reject(),
@@ -365,7 +365,7 @@ impl russh::server::Handler for Connection {
         };
         session.channel_success(channel)?;
         let id = new_session_id();
-        let peer = self.peer.map(|p| p.to_string()).unwrap_or_default();
+        let peer = self.peer.to_string();
         tokio::spawn(session::run(self.shared.clone(), id, identity, peer, ch));
         Ok(())
     }

@@ -446,9 +446,9 @@ mod raw {
         let config = Arc::new(netloom_northbound::netconf::ssh_config(key));
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
-            // What `run_on_socket` (netloomd's accept loop) does for `nodelay`; `run_stream`
-            // leaves the socket as it is, and with Nagle on a transfer's last packet can wait
-            // 40 ms for the client's delayed ACK.
+            // What netloomd's accept loop does for `nodelay`; `run_stream` leaves the socket
+            // as it is, and with Nagle on a transfer's last packet can wait 40 ms for the
+            // client's delayed ACK.
             tcp.set_nodelay(true).unwrap();
             let conn = Conn { bytes };
             let config = config.clone();
