@@ -161,6 +161,9 @@ fn create(path: &Path, shown: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The size (bytes) the write-ahead log file is cut back to when it starts over.
+const LOG_SIZE_LIMIT: i64 = 16 << 20;
+
 /// Open (or create) the database at `path`.
 pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
     let shown = path.display().to_string();
@@ -180,6 +183,11 @@ pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
     conn.pragma_update(None, "journal_mode", "WAL").db(&shown)?;
     conn.pragma_update(None, "synchronous", "FULL").db(&shown)?;
     conn.pragma_update(None, "cache_size", -65536).db(&shown)?;
+    // After a burst (a 100k-entry commit, or a stream of writes the checkpoints never got
+    // ahead of) the log file keeps its size; the first commit after the log starts over cuts
+    // it back to this.
+    conn.pragma_update(None, "journal_size_limit", LOG_SIZE_LIMIT)
+        .db(&shown)?;
     if let Some(from) = layout.filter(|&l| l < LAYOUT_VERSION) {
         migrate(&mut conn, from, &shown)?;
     }
@@ -243,6 +251,36 @@ fn candidate_rows_to_journal(tx: &rusqlite::Transaction<'_>, shown: &str) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_file_is_cut_back_once_it_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.db");
+        let conn = open(&path).unwrap();
+        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        let wal = dir.path().join("n.db-wal");
+        let size = || std::fs::metadata(&wal).unwrap().len() as i64;
+        conn.execute_batch("CREATE TABLE blob (b)").unwrap();
+        let tx = conn.unchecked_transaction().unwrap();
+        for _ in 0..48 {
+            tx.execute("INSERT INTO blob VALUES (zeroblob(512 * 1024))", [])
+                .unwrap();
+        }
+        tx.commit().unwrap();
+        let burst = size();
+        assert!(burst > LOG_SIZE_LIMIT, "{burst}");
+        let (busy, log, copied): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!((busy, log), (0, copied));
+        // a size the file keeps until the log starts over
+        assert_eq!(size(), burst);
+        conn.execute("DELETE FROM blob", []).unwrap();
+        let after = size();
+        assert!(after <= LOG_SIZE_LIMIT, "{burst} -> {after}");
+    }
 
     #[test]
     fn refuses_foreign_and_garbage_files_untouched() {
