@@ -9,7 +9,7 @@ ncclient code over real SSH on loopback, printed as one table with ratios.
 Lines: one edit-config creating N entries (default 10k): the first, on a fresh server, and the
 median of --creates such creates (default 3; the list removed untimed between them: a single
 one is at the mercy of whatever else the machine does in that quarter second); get-config of those N, cold (the
-first get right after the create) and warm (the median of the next --warm gets); K sequential
+median of the first gets right after each create) and warm (the median of the next --warm gets); K sequential
 one-entry edit-config + commit (candidate) on top of them; and, netloom only, the p99 of a
 one-entry edit-config + commit once the list holds --big entries (default 100k; goal <= 10 ms).
 netconfd runs behind a private sshd (key login, `netconf` subsystem through
@@ -183,8 +183,17 @@ def measure(server, n, ops, warm, creates):
     """{line: (total seconds, samples or None)} for one server."""
     m = server.connect()
     out = {}
-    # `creates` creates, the list removed (untimed) between them; the median counts.
-    times = []
+    def get():
+        t = time.perf_counter()
+        reply = m.get_config(source="running",
+                             filter=("subtree", '<networks xmlns="%s"/>' % server.ns))
+        got = len(reply.data.findall(".//{%s}network" % server.ns))
+        assert got == n, (server.name, got)
+        return time.perf_counter() - t
+
+    # `creates` creates, the list removed (untimed) between them, each followed by the cold
+    # get-config (the first after it): the medians count.
+    times, colds = [], []
     for r in range(max(1, creates)):
         if r:
             m.edit_config(target="candidate", config=(
@@ -195,19 +204,12 @@ def measure(server, n, ops, warm, creates):
         m.edit_config(target="candidate", config=config(server.ns, entries(0, n)))
         m.commit()
         times.append(time.perf_counter() - t)
+        colds.append(get())
     out["create"] = (statistics.median(times), times)
-
-    gets = []
-    for _ in range(1 + warm):
-        t = time.perf_counter()
-        reply = m.get_config(source="running",
-                             filter=("subtree", '<networks xmlns="%s"/>' % server.ns))
-        got = len(reply.data.findall(".//{%s}network" % server.ns))
-        gets.append(time.perf_counter() - t)
-        assert got == n, (server.name, got)
-    # The first get after the create is the cold one; the median of the next, the warm one.
-    out["get"] = (gets[0], None)
-    out["get_warm"] = (statistics.median(gets[1:]) if warm else float("nan"), None)
+    out["get"] = (statistics.median(colds), colds)
+    # then the warm ones, after the last create's cold one
+    gets = [get() for _ in range(warm)]
+    out["get_warm"] = (statistics.median(gets) if warm else float("nan"), None)
 
     lat = []
     for i in range(ops):
@@ -242,7 +244,7 @@ def table(title, results, n, ops, warm):
         r["create_first"] = ((r["create"][1] or [r["create"][0]])[0], None)
     lines = [("create_first", "edit-config + commit creating %d, fresh server" % n),
              ("create", "edit-config + commit creating %d (median of %d)" % (n, creates)),
-             ("get", "get-config of %d entries, cold (first after create)" % n),
+             ("get", "get-config of %d entries, cold (median of %d)" % (n, creates)),
              ("get_warm", "get-config of %d entries, warm (median of %d)" % (n, warm)),
              ("edit", "%d x one-entry edit-config + commit at %d+" % (ops, n))]
     print(title)

@@ -11,10 +11,11 @@
 //! `--creates R` (default 1) times R creates, removing the list (untimed) between them;
 //! "create" is their median, "creates" all of them.
 //!
-//! `--gets G` (default 11) get-configs follow the create: "get" is the first (cold), "get_warm"
-//! the median of the other G-1, each until the reply is received and its entries counted.
-//! Both are also split: "get_first" / "get_warm_first" until the reply's first bytes arrive,
-//! "get_recv" / "get_warm_recv" until its last (the count follows).
+//! A get-config follows each create: "get" is the median of these cold ones. `--gets G`
+//! (default 11): G-1 more follow the last one's, and "get_warm" is their median; each is timed
+//! until the reply is received and its entries counted. Both are also split: "get_first" /
+//! "get_warm_first" until the reply's first bytes arrive, "get_recv" / "get_warm_recv" until
+//! its last (the count follows).
 //!
 //! `--raw-ssh BYTES [--reps R]` measures the transport's floor instead: an in-process russh
 //! server on loopback, with the SSH settings netloomd uses, answers each 2-byte request on one
@@ -471,8 +472,18 @@ async fn main() {
     let mut s = Session::open(&a).await;
     // A single create is at the mercy of whatever else the machine does in that quarter
     // second; with `--creates R` the list is removed (untimed) and created again, and the
-    // median counts.
+    // median counts. The get-config right after each create is a cold one (what the create
+    // left the server to do shows here): their median is the cold figure.
     let mut creates = Vec::with_capacity(a.creates.max(1));
+    let mut colds = Vec::with_capacity(a.creates.max(1));
+    let mut got = None;
+    let mut count = |n: usize| {
+        assert_eq!(
+            *got.get_or_insert(n),
+            n,
+            "every get-config returns the same entries"
+        );
+    };
     for r in 0..a.creates.max(1) {
         if r > 0 {
             s.rpc(&remove_all(&a.ns)).await;
@@ -482,42 +493,33 @@ async fn main() {
         s.rpc(&edit(&a.ns, &entries(0, a.entries))).await;
         s.rpc("<commit/>").await;
         creates.push(t.elapsed().as_secs_f64());
+        let (times, n) = get_config(&mut s, &a.ns).await;
+        colds.push(times);
+        count(n);
     }
     let all_creates: Vec<String> = creates.iter().map(|x| format!("{x:.6}")).collect();
     creates.sort_by(f64::total_cmp);
     let create = creates[creates.len() / 2];
-
-    // The first get-config right after the create is the cold one (what the create left
-    // the server to do shows here); the median of the next ones is the warm figure.
-    // Each get-config's (until its first bytes, until its last, with the count).
-    let mut gets = Vec::with_capacity(a.gets.max(1));
-    let mut got = 0;
-    for i in 0..a.gets.max(1) {
-        let t = Instant::now();
-        let reply = s
-            .rpc(&format!(
-                r#"<get-config><source><running/></source><filter type="subtree"><networks xmlns="{}"/></filter></get-config>"#,
-                a.ns
-            ))
-            .await;
-        let received = t.elapsed().as_secs_f64();
-        let n = count_networks(reply);
-        let total = t.elapsed().as_secs_f64();
-        let first = s.first.map(|f| (f - t).as_secs_f64()).unwrap_or(received);
-        gets.push((first, received, total));
-        if i == 0 {
-            got = n;
-        }
-        assert_eq!(n, got, "every get-config returns the same entries");
+    // then the warm ones, after the last create's cold one
+    let mut warms = Vec::with_capacity(a.gets.saturating_sub(1));
+    for _ in 1..a.gets.max(1) {
+        let (times, n) = get_config(&mut s, &a.ns).await;
+        warms.push(times);
+        count(n);
     }
-    let (first, recv, get) = gets[0];
-    let median = |part: fn(&(f64, f64, f64)) -> f64| {
-        let mut v: Vec<f64> = gets[1..].iter().map(part).collect();
+    let got = got.unwrap_or(0);
+    let median = |gets: &[(f64, f64, f64)], part: fn(&(f64, f64, f64)) -> f64| {
+        let mut v: Vec<f64> = gets.iter().map(part).collect();
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
-    let get_warm = median(|g| g.2);
-    let (warm_first, warm_recv) = (median(|g| g.0), median(|g| g.1));
+    let (first, recv, get) = (
+        median(&colds, |g| g.0),
+        median(&colds, |g| g.1),
+        median(&colds, |g| g.2),
+    );
+    let get_warm = median(&warms, |g| g.2);
+    let (warm_first, warm_recv) = (median(&warms, |g| g.0), median(&warms, |g| g.1));
 
     let mut lat = Vec::with_capacity(a.ops);
     for i in 0..a.ops {
@@ -533,6 +535,22 @@ async fn main() {
         all_creates.join(", "),
         edits.join(", ")
     );
+}
+
+/// One get-config of the list: its times (until the reply's first bytes, until its last, and
+/// with its `<network>`s counted) and the count.
+async fn get_config(s: &mut Session, ns: &str) -> ((f64, f64, f64), usize) {
+    let t = Instant::now();
+    let reply = s
+        .rpc(&format!(
+            r#"<get-config><source><running/></source><filter type="subtree"><networks xmlns="{ns}"/></filter></get-config>"#,
+        ))
+        .await;
+    let received = t.elapsed().as_secs_f64();
+    let n = count_networks(reply);
+    let total = t.elapsed().as_secs_f64();
+    let first = s.first.map(|f| (f - t).as_secs_f64()).unwrap_or(received);
+    ((first, received, total), n)
 }
 
 #[cfg(test)]
