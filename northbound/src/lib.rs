@@ -3,6 +3,7 @@
 //! touch the store or the dataplane: they send [`api::Request`]s through an [`api::Handle`]
 //! and read immutable snapshots.
 
+mod accept;
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -588,7 +588,7 @@ fn connections_that_do_not_log_in_are_closed() {
 }
 
 #[test]
-fn running_out_of_file_descriptors_does_not_end_the_listener() {
+fn running_out_of_file_descriptors_ends_no_listener() {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start_wrapped(
         dir.path().to_owned(),
@@ -608,8 +608,36 @@ fn running_out_of_file_descriptors_does_not_end_the_listener() {
         );
         held.push(std::net::TcpStream::connect(d.netconf).unwrap());
     }
+    // The CNI and CLI sockets' accepts fail too while no descriptor is free.
+    let unix = [&d.cni_socket, &d.cli_socket].map(std::os::unix::net::UnixStream::connect);
+    let logged = |line: String| {
+        assert!(
+            d.wait_log(&line, Duration::from_secs(10)),
+            "{line}:\n{}",
+            d.log_tail(20)
+        )
+    };
+    for what in ["CNI", "CLI"] {
+        logged(format!("{what} accept failed"));
+    }
     drop(held);
-    // A real session once descriptors are free again.
+    drop(unix);
+    // Every listener serves again once descriptors are free: a CNI call through the shim,
+    // a CLI connection, and a real NETCONF session.
+    let (ok, v) = netloom_tests::cni::cni(
+        &d.cni_socket,
+        "VERSION",
+        "",
+        "",
+        "",
+        "",
+        netloom_tests::cni::conf(serde_json::json!({})),
+    );
+    assert!(ok, "{v}");
+    let _cli = std::os::unix::net::UnixStream::connect(&d.cli_socket).unwrap();
+    for what in ["CNI", "CLI"] {
+        logged(format!("{what} accepting again"));
+    }
     let out = run(
         &d,
         r#"

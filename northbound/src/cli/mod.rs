@@ -18,6 +18,7 @@ use std::sync::Arc;
 use netloom_yang::Schema;
 use tokio::task::JoinSet;
 
+use crate::accept::Acceptor;
 use crate::api::Handle;
 
 pub use peer::Role;
@@ -69,16 +70,10 @@ pub async fn serve(
 ) -> Result<(), CliError> {
     let listener = tokio::net::UnixListener::from_std(listener)?;
     let mut sessions = JoinSet::new();
+    let mut acceptor = Acceptor::new("CLI");
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "CLI accept failed");
-                        continue;
-                    }
-                };
+            (stream, _) = acceptor.next(|| listener.accept()) => {
                 let handle = handle.clone();
                 let schema = schema.clone();
                 sessions.spawn(session::run(stream, handle, schema, crate::api::new_session_id()));

@@ -13,6 +13,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::call::{CniCall, CniError, Command, SUPPORTED_VERSIONS};
 use super::framing::{read_frame, write_frame};
+use crate::accept::Acceptor;
 
 /// The daemon's side of CNI: ADD, DEL, CHECK, GC and STATUS. Blocking: it is called on
 /// the blocking pool. `Ok(None)` is a success with nothing to print (DEL, GC, STATUS).
@@ -41,8 +42,9 @@ pub fn bind(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
 
 /// Accept and serve calls until the task is dropped.
 pub async fn serve(listener: UnixListener, backend: Arc<dyn CniBackend>) -> std::io::Result<()> {
+    let mut acceptor = Acceptor::new("CNI");
     loop {
-        let (stream, _) = listener.accept().await?;
+        let (stream, _) = acceptor.next(|| listener.accept()).await;
         let accepted = unix_micros();
         let backend = backend.clone();
         tokio::spawn(async move {

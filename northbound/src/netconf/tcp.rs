@@ -1,5 +1,5 @@
-//! The TCP side of NETCONF connections: accepting them (a failed accept, such as running out of
-//! file descriptors, is logged and retried, never the end of the listener), the login timeout,
+//! The TCP side of NETCONF connections: accepting them (through [`Acceptor`], like every front
+//! end), the login timeout,
 //! and the stream each SSH connection runs on, which acknowledges what it reads at once and
 //! can be cut.
 //!
@@ -23,6 +23,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use russh::Disconnect;
+
+use crate::accept::Acceptor;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -132,25 +134,9 @@ pub(super) async fn accept<H>(
 {
     // dropped with this task: every connection's receiver then disconnects it
     let (stopping, _) = tokio::sync::broadcast::channel::<()>(1);
-    // failed accepts in a row: the first is a warning, the end of the run is reported
-    let mut failing = 0u64;
+    let mut acceptor = Acceptor::new("NETCONF");
     loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // out of file descriptors and the like: back off rather than spin
-                if failing == 0 {
-                    tracing::warn!(error = %e, "NETCONF accept failed; retrying every 50 ms");
-                }
-                failing += 1;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if failing > 0 {
-            tracing::info!(failed = failing, "NETCONF accepting again");
-            failing = 0;
-        }
+        let (tcp, peer) = acceptor.next(|| listener.accept()).await;
         let deadline = Instant::now() + login_timeout;
         let (handler, login) = new_client(peer);
         let config = config.clone();

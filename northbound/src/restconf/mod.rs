@@ -24,7 +24,6 @@ mod tree;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use netloom_yang::Schema;
@@ -33,6 +32,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument as _;
 
+use crate::accept::Acceptor;
 use crate::api::{new_session_id, Handle, Principal, Request};
 use crate::auth::Authenticator;
 use crate::tls::TlsIdentity;
@@ -157,17 +157,10 @@ impl Restconf {
         tracing::info!(addr = ?addr, tls = self.tls.is_some(), "RESTCONF listening");
         let router = router::router(self.app.clone());
         let mut connections = JoinSet::new();
+        let mut acceptor = Acceptor::new("RESTCONF");
         loop {
             while connections.try_join_next().is_some() {}
-            let (tcp, peer) = match listener.accept().await {
-                Ok(c) => c,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off rather than spin.
-                    tracing::warn!(error = %e, "RESTCONF accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
+            let (tcp, peer) = acceptor.next(|| listener.accept()).await;
             let _ = tcp.set_nodelay(true);
             let conn = Connection {
                 peer,
