@@ -594,7 +594,7 @@ fn running_out_of_file_descriptors_ends_no_listener() {
         dir.path().to_owned(),
         Some(dir),
         &["prlimit", "--nofile=192", "--"],
-        &[],
+        &["--gnmi-plaintext"],
     );
     // Connections the daemon accepts take a descriptor each until accept fails; the
     // accept queue (at least 128) holds the ones after that.
@@ -608,7 +608,8 @@ fn running_out_of_file_descriptors_ends_no_listener() {
         );
         held.push(std::net::TcpStream::connect(d.netconf).unwrap());
     }
-    // The CNI and CLI sockets' accepts fail too while no descriptor is free.
+    // The gNMI, CNI and CLI listeners' accepts fail too while no descriptor is free.
+    let gnmi = std::net::TcpStream::connect(d.gnmi).unwrap();
     let unix = [&d.cni_socket, &d.cli_socket].map(std::os::unix::net::UnixStream::connect);
     let logged = |line: String| {
         assert!(
@@ -617,10 +618,11 @@ fn running_out_of_file_descriptors_ends_no_listener() {
             d.log_tail(20)
         )
     };
-    for what in ["CNI", "CLI"] {
+    for what in ["gNMI", "CNI", "CLI"] {
         logged(format!("{what} accept failed"));
     }
     drop(held);
+    drop(gnmi);
     drop(unix);
     // Every listener serves again once descriptors are free: a CNI call through the shim,
     // a CLI connection, and a real NETCONF session.
@@ -635,7 +637,14 @@ fn running_out_of_file_descriptors_ends_no_listener() {
     );
     assert!(ok, "{v}");
     let _cli = std::os::unix::net::UnixStream::connect(&d.cli_socket).unwrap();
-    for what in ["CNI", "CLI"] {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let caps = rt.block_on(async {
+        let mut c = netloom_tests::gnmi::connect(d.gnmi).await;
+        c.capabilities(netloom_northbound::gnmi::proto::gnmi::CapabilityRequest::default())
+            .await
+    });
+    assert!(caps.is_ok_and(|r| !r.into_inner().supported_models.is_empty()));
+    for what in ["gNMI", "CNI", "CLI"] {
         logged(format!("{what} accepting again"));
     }
     let out = run(

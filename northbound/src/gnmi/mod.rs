@@ -21,11 +21,11 @@ use std::time::Duration;
 
 use netloom_yang::Schema;
 use tokio_stream::Stream;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity as TlsPem, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument as _;
 
+use crate::accept::Acceptor;
 use crate::api::{Handle, Principal};
 use crate::auth::Authenticator;
 use crate::tls::TlsIdentity;
@@ -114,7 +114,19 @@ pub fn serve(
     }));
     Ok(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(GnmiError::Serve)?;
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        // tonic's own TCP stream retries a failed accept at once and logs it at trace
+        // level only: out of descriptors, that is a silent busy loop. netloom's acceptor
+        // pauses, warns once, and says when accepting works again, as on every listener.
+        let incoming = Box::pin(futures_util::stream::unfold(
+            (listener, Acceptor::new("gNMI")),
+            |(listener, mut acceptor)| async move {
+                let (stream, _) = acceptor.next(|| listener.accept()).await;
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(error = %e, "gNMI: TCP_NODELAY not set");
+                }
+                Some((Ok::<_, std::io::Error>(stream), (listener, acceptor)))
+            },
+        ));
         let mut builder = Server::builder();
         if let Some(config) = tls_config {
             builder = builder.tls_config(config).map_err(GnmiError::Tls)?;
