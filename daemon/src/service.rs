@@ -133,6 +133,9 @@ fn answer(engine: &mut Engine, who: &Principal, request: Request) -> Result<Repl
         } => engine.extend_confirm(&persist_id, timeout_secs).map(reply),
         Request::Rollback { id, comment } => engine.rollback(who, id, comment).map(reply),
         Request::Validate { datastore } => engine.check_datastore(datastore).map(|_| Reply::Done),
+        Request::ValidateEdits { base, batch } => {
+            engine.check_edits(base, batch).map(|_| Reply::Done)
+        }
         Request::DiscardChanges => engine.discard_changes(who).map(|_| Reply::Done),
         Request::Copy { from, to } => engine.copy(who, from, to).map(reply),
         Request::Lock { datastore } => engine.lock(who, datastore).map(|_| Reply::Done),

@@ -3,7 +3,9 @@
 //! validating everything every time — and must accept and refuse the same commits and end up
 //! with the same running config. The edits are drawn from a small universe on purpose, so
 //! dangling leafrefs, overlapping pools, duplicate VNIs, duplicate fixed addresses, node-port
-//! clashes and `when`/`must` failures all happen often.
+//! clashes and `when`/`must` failures all happen often. The same edits are first made to
+//! each engine's candidate, whose `<validate>` (the change against running for one, every
+//! unit for the other) must give the verdict the commit then gets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -181,6 +183,15 @@ fn incremental_and_full_validation_agree_on_random_edits() {
         let edits: Vec<Edit> = (0..rng.random_range(1..3))
             .map(|_| random_edit(&mut rng))
             .collect();
+        // validate of a candidate holding the same change, then discarded
+        let mut staged = Vec::new();
+        for e in [&mut incremental, &mut full] {
+            let verdict = e
+                .edit(&who(1), DatastoreId::Candidate, edits.as_slice(), None)
+                .and_then(|_| e.check_datastore(DatastoreId::Candidate));
+            e.discard_changes(&who(1)).unwrap();
+            staged.push(verdict);
+        }
         let a = incremental.edit(&who(1), DatastoreId::Running, edits.clone(), None);
         let b = full.edit(&who(1), DatastoreId::Running, edits.as_slice(), None);
         assert_eq!(
@@ -190,6 +201,16 @@ fn incremental_and_full_validation_agree_on_random_edits() {
             a.as_ref().err().map(ToString::to_string),
             b.as_ref().err().map(ToString::to_string)
         );
+        for (engine, v) in ["incremental", "full"].iter().zip(&staged) {
+            assert_eq!(
+                v.is_ok(),
+                a.is_ok(),
+                "step {step}: the {engine} engine's validate of the candidate says {:?}, \
+                 the commit {:?}, for {edits:?}",
+                v.as_ref().err().map(ToString::to_string),
+                a.as_ref().err().map(ToString::to_string)
+            );
+        }
         if a.is_ok() {
             accepted += 1;
         } else {

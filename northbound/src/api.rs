@@ -124,6 +124,12 @@ pub enum Request {
     Validate {
         datastore: DatastoreId,
     },
+    /// Validate `batch` made to a copy of `base` (an empty datastore when `None`: a
+    /// configuration given inline); nothing is written (test-option test-only too).
+    ValidateEdits {
+        base: Option<DatastoreId>,
+        batch: EditBatch,
+    },
     DiscardChanges,
     /// Copy one datastore's content to another (running as a target is a commit).
     Copy {

@@ -9,9 +9,12 @@ ncclient code over real SSH on loopback, printed as one table with ratios.
 Lines: one edit-config creating N entries (default 10k): the first, on a fresh server, and the
 median of --creates such creates (default 3; the list removed untimed between them: a single
 one is at the mercy of whatever else the machine does in that quarter second); get-config of those N, cold (the
-median of the first gets right after each create) and warm (the median of the next --warm gets); K sequential
+median of the first gets right after each create) and warm (the median of the next --warm gets); <validate> of
+a candidate adding N more to those N (staged untimed, the median of --validates, then discarded); K sequential
 one-entry edit-config + commit (candidate) on top of them; and, netloom only, the p99 of a
-one-entry edit-config + commit once the list holds --big entries (default 100k; goal <= 10 ms).
+one-entry edit-config + commit once the list holds --big entries (default 100k; goal <= 10 ms)
+and (Rust client) one <validate> of a candidate adding as many again, and the time a restart takes
+to listen again with them.
 netconfd runs behind a private sshd (key login, `netconf` subsystem through
 netconf-subsystem's port@socket form) with --target=candidate and the bench module
 tests/bench/nlbench.yang (netloom-host's networks/network, the leaves the bench sets).
@@ -66,7 +69,7 @@ def wait_port(port, proc, what, seconds=30):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.01)
     sys.exit("%s did not listen on %d" % (what, port))
 
 
@@ -92,16 +95,26 @@ class Netloom:
         self.port = free_port()
         data = os.path.join(tmp, "netloom")
         os.mkdir(data)
-        env = dict(os.environ, NETLOOM_ADMIN_PASSWORD=PASSWORD)
         self.log = open(os.path.join(tmp, "netloomd.log"), "w")
-        self.proc = subprocess.Popen(
-            [binary, "--data-dir", data, "--netconf", "127.0.0.1:%d" % self.port,
-             "--restconf", "127.0.0.1:%d" % free_port(), "--restconf-plaintext",
-             "--gnmi", "127.0.0.1:%d" % free_port(), "--gnmi-plaintext",
-             "--cni-socket", os.path.join(data, "cni.sock"),
-             "--cli-socket", os.path.join(data, "cli.sock"), "--log", "warn"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_port(self.port, self.proc, "netloomd")
+        self.args = [binary, "--data-dir", data, "--netconf", "127.0.0.1:%d" % self.port,
+                     "--restconf", "127.0.0.1:%d" % free_port(), "--restconf-plaintext",
+                     "--gnmi", "127.0.0.1:%d" % free_port(), "--gnmi-plaintext",
+                     "--cni-socket", os.path.join(data, "cni.sock"),
+                     "--cli-socket", os.path.join(data, "cli.sock"), "--log", "warn"]
+        self.start()
+
+    def start(self):
+        env = dict(os.environ, NETLOOM_ADMIN_PASSWORD=PASSWORD)
+        self.proc = subprocess.Popen(self.args, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc, "netloomd", seconds=600)
+
+    def restart(self):
+        """Stop and start again on the same data; seconds until NETCONF listens."""
+        self.stop()
+        t = time.perf_counter()
+        self.start()
+        return time.perf_counter() - t
 
     def connect(self):
         return manager.connect(host="127.0.0.1", port=self.port, username="admin",
@@ -179,7 +192,7 @@ def offer_first(cipher):
     return order[0]
 
 
-def measure(server, n, ops, warm, creates):
+def measure(server, n, ops, warm, creates, validates):
     """{line: (total seconds, samples or None)} for one server."""
     m = server.connect()
     out = {}
@@ -210,6 +223,17 @@ def measure(server, n, ops, warm, creates):
     # then the warm ones, after the last create's cold one
     gets = [get() for _ in range(warm)]
     out["get_warm"] = (statistics.median(gets) if warm else float("nan"), None)
+    # <validate> of a candidate adding n more entries to running's n
+    checks = []
+    if validates:
+        m.edit_config(target="candidate", config=config(server.ns, entries(n, n)))
+    for _ in range(validates):
+        t = time.perf_counter()
+        m.validate(source="candidate")
+        checks.append(time.perf_counter() - t)
+    if validates:
+        m.discard_changes()
+    out["validate"] = (statistics.median(checks) if checks else float("nan"), checks)
 
     lat = []
     for i in range(ops):
@@ -222,11 +246,11 @@ def measure(server, n, ops, warm, creates):
     return out
 
 
-def measure_rust(client, server, n, ops, warm, cipher, creates=1):
+def measure_rust(client, server, n, ops, warm, cipher, creates=1, validates=0):
     """The same lines as measure(), driven by the Rust client."""
     cmd = [client, "--port", str(server.port), "--ns", server.ns, "--entries", str(n),
            "--ops", str(ops), "--gets", str(1 + warm), "--cipher", cipher,
-           "--creates", str(creates)]
+           "--creates", str(creates), "--validates", str(validates)]
     if isinstance(server, Netloom):
         cmd += ["--user", "admin", "--password", PASSWORD]
     else:
@@ -235,6 +259,7 @@ def measure_rust(client, server, n, ops, warm, cipher, creates=1):
     assert r["got"] == n, (server.name, r["got"])
     return {"create": (r["create"], r["creates"]), "get": (r["get"], None),
             "get_warm": (r["get_warm"], None),
+            "validate": (r["validate"], r["validates"]),
             "edit": (sum(r["edit"]), r["edit"])}
 
 
@@ -246,6 +271,8 @@ def table(title, results, n, ops, warm):
              ("create", "edit-config + commit creating %d (median of %d)" % (n, creates)),
              ("get", "get-config of %d entries, cold (median of %d)" % (n, creates)),
              ("get_warm", "get-config of %d entries, warm (median of %d)" % (n, warm)),
+             ("validate", "validate of a candidate adding %d (median of %d)" % (
+                 n, len(results["netloom"]["validate"][1] or [None]))),
              ("edit", "%d x one-entry edit-config + commit at %d+" % (ops, n))]
     print(title)
     print("%-52s %12s %12s %9s" % ("", "netloom s", "netconfd s", "ratio"))
@@ -293,6 +320,8 @@ def main():
     ap.add_argument("--creates", type=int, default=3,
                     help="creates of --entries per server and client (the list removed, "
                          "untimed, between them); the table shows their median")
+    ap.add_argument("--validates", type=int, default=3,
+                    help="<validate>s of the candidate holding --entries, per server and client")
     ap.add_argument("--cipher", default="chacha20-poly1305@openssh.com",
                     help="the cipher both clients offer first (paramiko, which lacks chacha20, "
                          "keeps its own order then; the table says which it offered)")
@@ -311,9 +340,10 @@ def main():
             servers.append(lambda: Netconfd(tmp))
         for make in servers:
             for measured, run in ((results, lambda s: measure(s, a.entries, a.ops, a.warm,
-                                                               a.creates)),
+                                                               a.creates, a.validates)),
                                   (rust, lambda s: measure_rust(client, s, a.entries, a.ops,
-                                                                a.warm, a.cipher, a.creates))):
+                                                                a.warm, a.cipher, a.creates,
+                                                                a.validates))):
                 # a fresh server (and datastore) for each client
                 for sub in ("netloom", "yuma"):
                     shutil.rmtree(os.path.join(tmp, sub), ignore_errors=True)
@@ -331,7 +361,8 @@ def main():
         shutil.rmtree(os.path.join(tmp, "netloom"), ignore_errors=True)
         s = Netloom(a.netloomd, tmp)
         try:
-            big_rust = measure_rust(client, s, a.big, a.big_ops, 0, a.cipher)
+            big_rust = measure_rust(client, s, a.big, a.big_ops, 0, a.cipher, validates=1)
+            restart = s.restart()
         finally:
             s.stop()
     finally:
@@ -351,6 +382,9 @@ def main():
           "p99 %.2f ms over %d (goal p99 <= 10 ms; Rust client)" % (
               a.big, big_rust["create"][0], statistics.median(lat) * 1e3, pct(lat, 99) * 1e3,
               len(lat)))
+    print("netloom at %d entries: validate of a candidate adding %d more %.3f s (Rust client)"
+          % (a.big, a.big, big_rust["validate"][0]))
+    print("netloom restarted with %d entries: NETCONF listening after %.2f s" % (a.big, restart))
 
 
 if __name__ == "__main__":

@@ -314,6 +314,19 @@ try:
     raise AssertionError("test-only accepted a macvlan without uplink")
 except RPCError:
     pass
+# ... and checks what a commit checks beyond the schema: a pool overlapping running's
+pool = "<ipam><pool><name>v4</name><subnet>%s</subnet></pool></ipam>"
+m.edit_config(target="running", config=config(network("p1", extra=pool % "10.8.1.0/24")))
+m.edit_config(target="running", test_option="test-only",
+              config=config(network("p2", extra=pool % "10.8.2.0/24")))
+try:
+    m.edit_config(target="running", test_option="test-only",
+                  config=config(network("p2", extra=pool % "10.8.0.0/16")))
+    raise AssertionError("test-only accepted a pool overlapping p1's")
+except RPCError as e:
+    assert "overlaps" in e.message, e.message
+m.edit_config(target="running", config=config(network("p1", op="delete")))
+assert networks(m) == {"br0": 1600}
 # a bad edit (a macvlan without uplink) beside a good one: nothing applied
 before = m.get_config(source="running").data_xml
 try:
@@ -399,6 +412,24 @@ except RPCError as e:
     assert e.type == "application"
 m.discard_changes()
 assert networks(m) == {"c1": 1400}
+# validate of a configuration given inline: netloom's own checks count as for a commit
+def pooled(name, subnet):
+    return ("<network><name>%s</name><type>bridge</type><ipam><pool><name>v4</name>"
+            "<subnet>%s</subnet></pool></ipam></network>" % (name, subnet))
+def inline(*entries):
+    return etree.fromstring(config('<networks xmlns="%s">%s</networks>' % (NL, "".join(entries))))
+m.validate(source=inline(pooled("i1", "10.9.1.0/24"), pooled("i2", "10.9.2.0/24")))
+try:
+    m.validate(source=inline(pooled("i1", "10.9.0.0/16"), pooled("i2", "10.9.1.0/24")))
+    raise AssertionError("validate accepted overlapping pools")
+except RPCError as e:
+    assert "overlaps" in e.message, e.message
+try:
+    m.validate(source=inline(pooled("i1", "10.9.1.0/33")))
+    raise AssertionError("validate accepted a /33")
+except RPCError as e:
+    assert e.type == "application", e.type
+assert networks(m) == {"c1": 1400} and networks(m, "candidate") == {"c1": 1400}
 # confirmed commit that is confirmed
 m.edit_config(target="candidate", config=config(network("c2", 1500)))
 m.commit(confirmed=True, timeout="30")

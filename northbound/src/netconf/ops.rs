@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use netloom_store::DatastoreId;
-use netloom_yang::{Edit, EditBatch, EditOp, Encoding, Schema, UnitMap, MODULES, PROTOCOL_MODULES};
+use netloom_yang::{Edit, EditBatch, EditOp, Schema, UnitMap, MODULES, PROTOCOL_MODULES};
 use serde_json::Value;
 
 use super::data;
@@ -20,7 +20,7 @@ use super::reply_cache::SHARE_FROM;
 use super::session::{BASE_1_0, BASE_1_1};
 use super::xml::{Element, NS_BASE};
 use super::Shared;
-use crate::api::{ApiError, Confirmed, Principal, Reply, Request};
+use crate::api::{Confirmed, Principal, Reply, Request};
 use crate::auth::Identity;
 use crate::secrets::Reader;
 
@@ -534,7 +534,15 @@ async fn edit_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answe
         default_op,
     )?;
     if test_only {
-        return test_edits(ctx, target, batch).map(|_| Answer::Ok);
+        // validated by the engine as a commit would be (netloom's own checks too) on a
+        // copy of the target; nothing is written
+        return ctx
+            .call(Request::ValidateEdits {
+                base: Some(target),
+                batch,
+            })
+            .await
+            .map(|_| Answer::Ok);
     }
     if batch.is_empty() {
         return Ok(Answer::Ok);
@@ -550,29 +558,6 @@ async fn edit_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answe
         ctx.prerender_running(&before);
     }
     Ok(Answer::Ok)
-}
-
-fn yang_error(e: netloom_yang::Error) -> RpcError {
-    RpcError::from(ApiError {
-        tag: e.tag(),
-        path: e.error_path().map(str::to_owned),
-        message: match &e {
-            netloom_yang::Error::Invalid { message, .. } => message.clone(),
-            other => other.to_string(),
-        },
-        app_tag: None,
-    })
-}
-
-/// test-option test-only: apply the edits to a copy of the datastore and validate it
-/// against the schema; nothing is written.
-fn test_edits(ctx: &Ctx, ds: DatastoreId, batch: EditBatch) -> Result<(), RpcError> {
-    let schema = &ctx.shared.schema;
-    let mut units = ctx.shared.handle.snapshots().get(ds).units.clone();
-    schema.apply_batch(&mut units, batch).map_err(yang_error)?;
-    let doc = schema.to_json(units.iter().map(|(k, v)| (k, &**v)));
-    schema.validate(&doc, Encoding::Json).map_err(yang_error)?;
-    Ok(())
 }
 
 /// `<config>` given inline as a source: the edits that replace a datastore with it.
@@ -724,14 +709,13 @@ async fn commit(ctx: &mut Ctx, op: &Element) -> Result<Answer, RpcError> {
 
 async fn validate(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer, RpcError> {
     if let Some(edits) = inline_config(ctx, op, rpc)? {
-        let schema = &ctx.shared.schema;
-        let mut units = Default::default();
-        schema
-            .apply_edits(&mut units, edits.as_slice())
-            .map_err(yang_error)?;
-        let doc = schema.to_json(units.iter().map(|(k, v)| (k, &**v)));
-        schema.validate(&doc, Encoding::Json).map_err(yang_error)?;
-        return Ok(Answer::Ok);
+        return ctx
+            .call(Request::ValidateEdits {
+                base: None,
+                batch: EditBatch::from(edits),
+            })
+            .await
+            .map(|_| Answer::Ok);
     }
     let datastore = datastore(op, "source")?;
     ctx.call(Request::Validate { datastore })

@@ -4,9 +4,9 @@
 //! client. It logs in over SSH (russh; password for netloom, a key file for netconfd's sshd),
 //! opens the `netconf` subsystem, speaks base:1.1 chunked framing after the hello exchange,
 //! and sends the same RPCs as the Python script: one edit-config creating N entries + commit,
-//! get-config of the list (counting the `<network>` elements that come back), K one-entry
-//! edit-config + commit. It prints one JSON line: {"create": s, "get": s, "got": n,
-//! "edit": [s, ...]}.
+//! get-config of the list (counting the `<network>` elements that come back), validate of
+//! a candidate adding N more, K one-entry edit-config + commit. It prints one JSON line: {"create": s,
+//! "get": s, "validate": s, "got": n, "edit": [s, ...]}.
 //!
 //! `--creates R` (default 1) times R creates, removing the list (untimed) between them;
 //! "create" is their median, "creates" all of them.
@@ -17,6 +17,10 @@
 //! "get_warm_first" until the reply's first bytes arrive, "get_recv" / "get_warm_recv" until
 //! its last (the count follows).
 //!
+//! `--validates V` (default 3): after the gets, N more entries are staged in the candidate
+//! (untimed), and V `<validate>`s of it timed before it is discarded; "validate" is their
+//! median, "validates" all of them.
+//!
 //! `--raw-ssh BYTES [--reps R]` measures the transport's floor instead: an in-process russh
 //! server on loopback, with the SSH settings netloomd uses, answers each 2-byte request on one
 //! session channel with BYTES handed over as one `Bytes` (as netloomd sends a reply); the
@@ -24,7 +28,7 @@
 //! `--packet` and `--window` set the client's maximum packet size and window.
 //!
 //! Run: `netloom-netconf-bench --port P --user U (--password PW | --key FILE) --ns NS
-//! [--entries N] [--ops K] [--creates R] [--gets G] [--cipher aes256-gcm@openssh.com|chacha20-poly1305@openssh.com]`, or
+//! [--entries N] [--ops K] [--creates R] [--gets G] [--validates V] [--cipher aes256-gcm@openssh.com|chacha20-poly1305@openssh.com]`, or
 //! `netloom-netconf-bench --raw-ssh BYTES [--reps R] [--cipher ...] [--packet P] [--window W]`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -60,6 +64,8 @@ struct Args {
     gets: usize,
     /// Creates to time (the list removed between them): "create" is their median.
     creates: usize,
+    /// `<validate>`s of the candidate to time: "validate" is their median.
+    validates: usize,
     raw_ssh: Option<usize>,
     /// Transfers `--raw-ssh` times on its one channel.
     reps: usize,
@@ -79,6 +85,7 @@ fn args() -> Args {
         window: None,
         gets: 11,
         creates: 1,
+        validates: 3,
         raw_ssh: None,
         reps: 21,
     };
@@ -98,6 +105,7 @@ fn args() -> Args {
             "--window" => a.window = Some(v.parse().expect("--window")),
             "--gets" => a.gets = v.parse().expect("--gets"),
             "--creates" => a.creates = v.parse().expect("--creates"),
+            "--validates" => a.validates = v.parse().expect("--validates"),
             "--raw-ssh" => a.raw_ssh = Some(v.parse().expect("--raw-ssh")),
             "--reps" => a.reps = v.parse().expect("--reps"),
             other => panic!("unknown flag {other}"),
@@ -521,6 +529,26 @@ async fn main() {
     let get_warm = median(&warms, |g| g.2);
     let (warm_first, warm_recv) = (median(&warms, |g| g.0), median(&warms, |g| g.1));
 
+    let mut validates = Vec::with_capacity(a.validates);
+    if a.validates > 0 {
+        s.rpc(&edit(&a.ns, &entries(a.entries, a.entries))).await;
+    }
+    for _ in 0..a.validates {
+        let t = Instant::now();
+        s.rpc("<validate><source><candidate/></source></validate>")
+            .await;
+        validates.push(t.elapsed().as_secs_f64());
+    }
+    if a.validates > 0 {
+        s.rpc("<discard-changes/>").await;
+    }
+    let all_validates: Vec<String> = validates.iter().map(|x| format!("{x:.6}")).collect();
+    validates.sort_by(f64::total_cmp);
+    let validate = validates
+        .get(validates.len() / 2)
+        .copied()
+        .unwrap_or(f64::NAN);
+
     let mut lat = Vec::with_capacity(a.ops);
     for i in 0..a.ops {
         let t = Instant::now();
@@ -531,8 +559,9 @@ async fn main() {
     s.close().await;
     let edits: Vec<String> = lat.iter().map(|x| format!("{x:.6}")).collect();
     println!(
-        r#"{{"create": {create:.6}, "creates": [{}], "get": {get:.6}, "get_warm": {get_warm:.6}, "get_first": {first:.6}, "get_recv": {recv:.6}, "get_warm_first": {warm_first:.6}, "get_warm_recv": {warm_recv:.6}, "got": {got}, "edit": [{}]}}"#,
+        r#"{{"create": {create:.6}, "creates": [{}], "validate": {validate:.6}, "validates": [{}], "get": {get:.6}, "get_warm": {get_warm:.6}, "get_first": {first:.6}, "get_recv": {recv:.6}, "get_warm_first": {warm_first:.6}, "get_warm_recv": {warm_recv:.6}, "got": {got}, "edit": [{}]}}"#,
         all_creates.join(", "),
+        all_validates.join(", "),
         edits.join(", ")
     );
 }
