@@ -144,8 +144,9 @@ fn to_json(tree: &DataTree<'_>) -> Result<Value, RpcError> {
 /// `when` only where the condition holds).
 fn add_defaults(schema: &Schema, doc: &Value) -> Result<Value, RpcError> {
     let mut tree = parse(schema, doc)?;
-    tree.add_implicit(DataImplicitFlags::empty())
-        .map_err(libyang("adding defaults"))?;
+    schema
+        .add_implicit(&mut tree, DataImplicitFlags::empty())
+        .map_err(|e| RpcError::failed(format!("adding defaults: {e}")))?;
     to_json(&tree)
 }
 
@@ -159,8 +160,9 @@ pub fn with_defaults_json(
 ) -> Result<Value, RpcError> {
     let mut tree = parse(schema, doc)?;
     let mode = if wd.adds_defaults() {
-        tree.add_implicit(DataImplicitFlags::NO_STATE)
-            .map_err(libyang("adding defaults"))?;
+        schema
+            .add_implicit(&mut tree, DataImplicitFlags::NO_STATE)
+            .map_err(|e| RpcError::failed(format!("adding defaults: {e}")))?;
         DataPrinterFlags::WD_ALL
     } else if wd == WithDefaults::Trim {
         DataPrinterFlags::WD_TRIM

@@ -4,6 +4,8 @@
 //! only while the condition holds; which ones do is taken from libyang, which adds exactly
 //! those when it validates the target's data ([`reference`]).
 
+use std::collections::HashMap;
+
 use netloom_yang::{NodeId, NodeKind, Schema, UnitMap};
 use serde_json::{Map, Value};
 
@@ -62,8 +64,9 @@ pub fn apply_defaults(
 ) {
     match v {
         Value::Array(items) => {
+            let mut entries = Entries::new(schema, node, reference);
             for (i, item) in items.iter_mut().enumerate() {
-                let r = reference.and_then(|r| same_entry(schema, node, r, item, i));
+                let r = entries.same(item, i);
                 apply_defaults(schema, node, item, mode, r);
             }
         }
@@ -207,20 +210,104 @@ fn typed_default(info: &netloom_yang::SchemaNodeInfo, default: &str) -> Value {
 }
 
 /// The reference's entry for `item` (the `index`th of a list): same keys, or same place.
-fn same_entry<'r>(
-    schema: &Schema,
-    node: Option<NodeId>,
-    reference: &'r Value,
-    item: &Value,
-    index: usize,
-) -> Option<&'r Value> {
-    let entries = reference.as_array()?;
-    let keys = node.map(|n| &schema.node(n).keys).filter(|k| !k.is_empty());
-    match keys {
-        Some(keys) => entries.iter().find(|e| {
-            keys.iter()
-                .all(|k| e.get(k).and_then(scalar) == item.get(k).and_then(scalar))
-        }),
-        None => entries.get(index),
+/// The reference's entries of a list, found by key: the answer and the reference list the
+/// datastore's entries in the same order, so each is looked for at its own position first;
+/// the entries are indexed by key (once) only when that misses. A search of every entry
+/// for each one made a report-all read of 10k networks take 5.5 s.
+struct Entries<'r> {
+    entries: Option<&'r Vec<Value>>,
+    keys: Option<&'r [String]>,
+    by_key: Option<HashMap<Vec<String>, &'r Value>>,
+}
+
+impl<'r> Entries<'r> {
+    fn new(schema: &'r Schema, node: Option<NodeId>, reference: Option<&'r Value>) -> Self {
+        Entries {
+            entries: reference.and_then(Value::as_array),
+            keys: node
+                .map(|n| schema.node(n).keys.as_slice())
+                .filter(|k| !k.is_empty()),
+            by_key: None,
+        }
+    }
+
+    fn key_of(keys: &[String], entry: &Value) -> Option<Vec<String>> {
+        keys.iter().map(|k| entry.get(k).and_then(scalar)).collect()
+    }
+
+    /// The reference's entry for `item`, the answer's `index`th.
+    fn same(&mut self, item: &Value, index: usize) -> Option<&'r Value> {
+        let entries = self.entries?;
+        let Some(keys) = self.keys else {
+            return entries.get(index);
+        };
+        let want = Self::key_of(keys, item)?;
+        if let Some(e) = entries.get(index) {
+            if Self::key_of(keys, e).as_ref() == Some(&want) {
+                return Some(e);
+            }
+        }
+        self.by_key
+            .get_or_insert_with(|| {
+                entries
+                    .iter()
+                    .filter_map(|e| Some((Self::key_of(keys, e)?, e)))
+                    .collect()
+            })
+            .get(&want)
+            .copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The reference's entries are found by key wherever they are: in the answer's order
+    /// and in another.
+    #[test]
+    fn conditional_defaults_follow_each_entry_by_key() {
+        let s = Schema::new().unwrap();
+        let list = s
+            .unit(s.unit_by_names("networks", "network").unwrap())
+            .list_node();
+        let answer = json!([
+            {"name": "a", "type": "bridge"},
+            {"name": "b", "type": "vxlan", "vxlan": {"vni": 1}},
+            {"name": "c", "type": "macvlan", "uplink": "eth0"}
+        ]);
+        let entries: Vec<Value> = answer.as_array().unwrap().clone();
+        // each entry as libyang completes it (its `when`s decide which containers it has)
+        let reference = Value::Array(
+            entries
+                .iter()
+                .map(|e| {
+                    let doc = json!({"netloom-host:networks": {"network": [e]}});
+                    let full: Value =
+                        serde_json::from_str(&s.with_defaults(&doc.to_string()).unwrap()).unwrap();
+                    full["netloom-host:networks"]["network"][0].clone()
+                })
+                .collect(),
+        );
+        let mut reversed = reference.clone();
+        reversed.as_array_mut().unwrap().reverse();
+        for r in [&reference, &reversed] {
+            let mut v = answer.clone();
+            apply_defaults(&s, list, &mut v, WithDefaults::ReportAll, Some(r));
+            let by_name = |n: &str| {
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| e["name"] == n)
+                    .unwrap()
+                    .clone()
+            };
+            assert_eq!(by_name("b")["vxlan"]["port"], json!(4789), "{v}");
+            assert!(by_name("a").get("vxlan").is_none(), "{v}");
+            assert_eq!(by_name("a")["bridge"]["hairpin"], json!(false), "{v}");
+            assert_eq!(by_name("c")["macvlan"]["mode"], json!("bridge"), "{v}");
+            assert!(by_name("c").get("bridge").is_none(), "{v}");
+        }
     }
 }
