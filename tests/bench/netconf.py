@@ -10,7 +10,8 @@ Lines: one edit-config creating N entries (default 10k): the first, on a fresh s
 median of --creates such creates (default 3; the list removed untimed between them: a single
 one is at the mercy of whatever else the machine does in that quarter second); get-config of those N, cold (the
 median of the first gets right after each create) and warm (the median of the next --warm gets); <validate> of
-a candidate adding N more to those N (staged untimed, the median of --validates, then discarded); K sequential
+a candidate adding N more to those N (staged untimed, the median of --validates, then discarded); get-config of
+the N with with-defaults report-all (every default made explicit; the median of --report-alls); K sequential
 one-entry edit-config + commit (candidate) on top of them; and, netloom only, the p99 of a
 one-entry edit-config + commit once the list holds --big entries (default 100k; goal <= 10 ms)
 and (Rust client) one <validate> of a candidate adding as many again, and the time a restart takes
@@ -192,14 +193,14 @@ def offer_first(cipher):
     return order[0]
 
 
-def measure(server, n, ops, warm, creates, validates):
+def measure(server, n, ops, warm, creates, validates, report_alls):
     """{line: (total seconds, samples or None)} for one server."""
     m = server.connect()
     out = {}
-    def get():
+    def get(**wd):
         t = time.perf_counter()
         reply = m.get_config(source="running",
-                             filter=("subtree", '<networks xmlns="%s"/>' % server.ns))
+                             filter=("subtree", '<networks xmlns="%s"/>' % server.ns), **wd)
         got = len(reply.data.findall(".//{%s}network" % server.ns))
         assert got == n, (server.name, got)
         return time.perf_counter() - t
@@ -234,6 +235,8 @@ def measure(server, n, ops, warm, creates, validates):
     if validates:
         m.discard_changes()
     out["validate"] = (statistics.median(checks) if checks else float("nan"), checks)
+    alls = [get(with_defaults="report-all") for _ in range(report_alls)]
+    out["report_all"] = (statistics.median(alls) if alls else float("nan"), alls)
 
     lat = []
     for i in range(ops):
@@ -246,11 +249,12 @@ def measure(server, n, ops, warm, creates, validates):
     return out
 
 
-def measure_rust(client, server, n, ops, warm, cipher, creates=1, validates=0):
+def measure_rust(client, server, n, ops, warm, cipher, creates=1, validates=0, report_alls=0):
     """The same lines as measure(), driven by the Rust client."""
     cmd = [client, "--port", str(server.port), "--ns", server.ns, "--entries", str(n),
            "--ops", str(ops), "--gets", str(1 + warm), "--cipher", cipher,
-           "--creates", str(creates), "--validates", str(validates)]
+           "--creates", str(creates), "--validates", str(validates),
+           "--report-alls", str(report_alls)]
     if isinstance(server, Netloom):
         cmd += ["--user", "admin", "--password", PASSWORD]
     else:
@@ -260,6 +264,7 @@ def measure_rust(client, server, n, ops, warm, cipher, creates=1, validates=0):
     return {"create": (r["create"], r["creates"]), "get": (r["get"], None),
             "get_warm": (r["get_warm"], None),
             "validate": (r["validate"], r["validates"]),
+            "report_all": (r["report_all"], None),
             "edit": (sum(r["edit"]), r["edit"])}
 
 
@@ -273,6 +278,7 @@ def table(title, results, n, ops, warm):
              ("get_warm", "get-config of %d entries, warm (median of %d)" % (n, warm)),
              ("validate", "validate of a candidate adding %d (median of %d)" % (
                  n, len(results["netloom"]["validate"][1] or [None]))),
+             ("report_all", "get-config of %d, with-defaults report-all" % n),
              ("edit", "%d x one-entry edit-config + commit at %d+" % (ops, n))]
     print(title)
     print("%-52s %12s %12s %9s" % ("", "netloom s", "netconfd s", "ratio"))
@@ -322,6 +328,9 @@ def main():
                          "untimed, between them); the table shows their median")
     ap.add_argument("--validates", type=int, default=3,
                     help="<validate>s of the candidate holding --entries, per server and client")
+    ap.add_argument("--report-alls", type=int, default=3,
+                    help="get-configs of --entries with with-defaults report-all, per server "
+                         "and client")
     ap.add_argument("--cipher", default="chacha20-poly1305@openssh.com",
                     help="the cipher both clients offer first (paramiko, which lacks chacha20, "
                          "keeps its own order then; the table says which it offered)")
@@ -340,10 +349,11 @@ def main():
             servers.append(lambda: Netconfd(tmp))
         for make in servers:
             for measured, run in ((results, lambda s: measure(s, a.entries, a.ops, a.warm,
-                                                               a.creates, a.validates)),
+                                                               a.creates, a.validates,
+                                                               a.report_alls)),
                                   (rust, lambda s: measure_rust(client, s, a.entries, a.ops,
                                                                 a.warm, a.cipher, a.creates,
-                                                                a.validates))):
+                                                                a.validates, a.report_alls))):
                 # a fresh server (and datastore) for each client
                 for sub in ("netloom", "yuma"):
                     shutil.rmtree(os.path.join(tmp, sub), ignore_errors=True)

@@ -21,6 +21,9 @@
 //! (untimed), and V `<validate>`s of it timed before it is discarded; "validate" is their
 //! median, "validates" all of them.
 //!
+//! `--report-alls A` (default 3): then A get-configs of the list with with-defaults
+//! report-all (RFC 6243: every default made explicit); "report_all" is their median.
+//!
 //! `--raw-ssh BYTES [--reps R]` measures the transport's floor instead: an in-process russh
 //! server on loopback, with the SSH settings netloomd uses, answers each 2-byte request on one
 //! session channel with BYTES handed over as one `Bytes` (as netloomd sends a reply); the
@@ -66,6 +69,8 @@ struct Args {
     creates: usize,
     /// `<validate>`s of the candidate to time: "validate" is their median.
     validates: usize,
+    /// report-all get-configs to time: "report_all" is their median.
+    report_alls: usize,
     raw_ssh: Option<usize>,
     /// Transfers `--raw-ssh` times on its one channel.
     reps: usize,
@@ -86,6 +91,7 @@ fn args() -> Args {
         gets: 11,
         creates: 1,
         validates: 3,
+        report_alls: 3,
         raw_ssh: None,
         reps: 21,
     };
@@ -106,6 +112,7 @@ fn args() -> Args {
             "--gets" => a.gets = v.parse().expect("--gets"),
             "--creates" => a.creates = v.parse().expect("--creates"),
             "--validates" => a.validates = v.parse().expect("--validates"),
+            "--report-alls" => a.report_alls = v.parse().expect("--report-alls"),
             "--raw-ssh" => a.raw_ssh = Some(v.parse().expect("--raw-ssh")),
             "--reps" => a.reps = v.parse().expect("--reps"),
             other => panic!("unknown flag {other}"),
@@ -515,7 +522,6 @@ async fn main() {
         warms.push(times);
         count(n);
     }
-    let got = got.unwrap_or(0);
     let median = |gets: &[(f64, f64, f64)], part: fn(&(f64, f64, f64)) -> f64| {
         let mut v: Vec<f64> = gets.iter().map(part).collect();
         v.sort_by(f64::total_cmp);
@@ -542,6 +548,25 @@ async fn main() {
     if a.validates > 0 {
         s.rpc("<discard-changes/>").await;
     }
+    let mut report_alls = Vec::with_capacity(a.report_alls);
+    for _ in 0..a.report_alls {
+        let t = Instant::now();
+        let reply = s
+            .rpc(&format!(
+                r#"<get-config><source><running/></source><filter type="subtree"><networks xmlns="{}"/></filter><with-defaults xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults">report-all</with-defaults></get-config>"#,
+                a.ns
+            ))
+            .await;
+        let n = count_networks(reply);
+        report_alls.push(t.elapsed().as_secs_f64());
+        count(n);
+    }
+    let got = got.unwrap_or(0);
+    report_alls.sort_by(f64::total_cmp);
+    let report_all = report_alls
+        .get(report_alls.len() / 2)
+        .copied()
+        .unwrap_or(f64::NAN);
     let all_validates: Vec<String> = validates.iter().map(|x| format!("{x:.6}")).collect();
     validates.sort_by(f64::total_cmp);
     let validate = validates
@@ -559,7 +584,7 @@ async fn main() {
     s.close().await;
     let edits: Vec<String> = lat.iter().map(|x| format!("{x:.6}")).collect();
     println!(
-        r#"{{"create": {create:.6}, "creates": [{}], "validate": {validate:.6}, "validates": [{}], "get": {get:.6}, "get_warm": {get_warm:.6}, "get_first": {first:.6}, "get_recv": {recv:.6}, "get_warm_first": {warm_first:.6}, "get_warm_recv": {warm_recv:.6}, "got": {got}, "edit": [{}]}}"#,
+        r#"{{"create": {create:.6}, "creates": [{}], "validate": {validate:.6}, "validates": [{}], "report_all": {report_all:.6}, "get": {get:.6}, "get_warm": {get_warm:.6}, "get_first": {first:.6}, "get_recv": {recv:.6}, "get_warm_first": {warm_first:.6}, "get_warm_recv": {warm_recv:.6}, "got": {got}, "edit": [{}]}}"#,
         all_creates.join(", "),
         all_validates.join(", "),
         edits.join(", ")
