@@ -433,19 +433,36 @@ impl Engine {
     }
 
     fn check_units(&self, units: UnitMap) -> Result<(), Error> {
-        if self.full_validation {
-            return self.validated_whole(units).map(|_| ());
-        }
         let running = self.store.snapshot(DatastoreId::Running);
         let changed = differing_keys(&running.units, &units);
         if changed.is_empty() {
             return Ok(());
         }
         let (_, _, claims) = self.validate_scope(&units, &changed)?;
+        self.checked_claims(&units, &changed, claims).map(|_| ())
+    }
+
+    /// The fixed-address and unique claims of a change validated by [`Engine::validate_scope`],
+    /// checked against running's (every unit's, with full validation); returns the claims
+    /// the change makes. A commit and a `<validate>` take the same verdict from here.
+    fn checked_claims(
+        &self,
+        units: &UnitMap,
+        changed: &[UnitKey],
+        claims: Claims,
+    ) -> Result<Claims, Error> {
+        if self.full_validation {
+            FixedIps::check_all(&self.lists, units)?;
+            Uniques::check_all(&self.lists, units)?;
+            return Ok(Claims {
+                fixed: Vec::new(),
+                unique: Uniques::claims_of(&self.lists, units, changed)?,
+            });
+        }
         self.fixed
-            .check_claims(&self.lists, &claims.fixed, &changed)?;
-        self.uniques.check_claims(&claims.unique, &changed)?;
-        Ok(())
+            .check_claims(&self.lists, &claims.fixed, changed)?;
+        self.uniques.check_claims(&claims.unique, changed)?;
+        Ok(claims)
     }
 
     /// Commit the candidate; with `confirmed`, as a confirmed commit; while one is pending,
@@ -1082,19 +1099,7 @@ impl Engine {
             }
             units.insert(k, Arc::from(text));
         }
-        let claims = if self.full_validation {
-            FixedIps::check_all(&self.lists, &units)?;
-            Uniques::check_all(&self.lists, &units)?;
-            Claims {
-                fixed: Vec::new(),
-                unique: Uniques::claims_of(&self.lists, &units, &changed)?,
-            }
-        } else {
-            self.fixed
-                .check_claims(&self.lists, &claims.fixed, &changed)?;
-            self.uniques.check_claims(&claims.unique, &changed)?;
-            claims
-        };
+        let claims = self.checked_claims(&units, &changed, claims)?;
         let checked = started.elapsed();
         let diffs: Vec<UnitDiff> = changed
             .iter()

@@ -405,10 +405,9 @@ async fn raw_ssh(a: &Args, bytes: usize) {
         times.push(t.elapsed().as_secs_f64());
     }
     let t: Vec<String> = times.iter().map(|x| format!("{x:.6}")).collect();
-    times.sort_by(f64::total_cmp);
     println!(
         r#"{{"raw_ssh_bytes": {bytes}, "median": {:.6}, "seconds": [{}]}}"#,
-        times[times.len() / 2],
+        median(times),
         t.join(", ")
     );
 }
@@ -513,8 +512,7 @@ async fn main() {
         count(n);
     }
     let all_creates: Vec<String> = creates.iter().map(|x| format!("{x:.6}")).collect();
-    creates.sort_by(f64::total_cmp);
-    let create = creates[creates.len() / 2];
+    let create = median(creates);
     // then the warm ones, after the last create's cold one
     let mut warms = Vec::with_capacity(a.gets.saturating_sub(1));
     for _ in 1..a.gets.max(1) {
@@ -522,18 +520,16 @@ async fn main() {
         warms.push(times);
         count(n);
     }
-    let median = |gets: &[(f64, f64, f64)], part: fn(&(f64, f64, f64)) -> f64| {
-        let mut v: Vec<f64> = gets.iter().map(part).collect();
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    let part = |gets: &[(f64, f64, f64)], part: fn(&(f64, f64, f64)) -> f64| {
+        median(gets.iter().map(part).collect())
     };
     let (first, recv, get) = (
-        median(&colds, |g| g.0),
-        median(&colds, |g| g.1),
-        median(&colds, |g| g.2),
+        part(&colds, |g| g.0),
+        part(&colds, |g| g.1),
+        part(&colds, |g| g.2),
     );
-    let get_warm = median(&warms, |g| g.2);
-    let (warm_first, warm_recv) = (median(&warms, |g| g.0), median(&warms, |g| g.1));
+    let get_warm = part(&warms, |g| g.2);
+    let (warm_first, warm_recv) = (part(&warms, |g| g.0), part(&warms, |g| g.1));
 
     let mut validates = Vec::with_capacity(a.validates);
     if a.validates > 0 {
@@ -562,17 +558,9 @@ async fn main() {
         count(n);
     }
     let got = got.unwrap_or(0);
-    report_alls.sort_by(f64::total_cmp);
-    let report_all = report_alls
-        .get(report_alls.len() / 2)
-        .copied()
-        .unwrap_or(f64::NAN);
+    let report_all = median(report_alls);
     let all_validates: Vec<String> = validates.iter().map(|x| format!("{x:.6}")).collect();
-    validates.sort_by(f64::total_cmp);
-    let validate = validates
-        .get(validates.len() / 2)
-        .copied()
-        .unwrap_or(f64::NAN);
+    let validate = median(validates);
 
     let mut lat = Vec::with_capacity(a.ops);
     for i in 0..a.ops {
@@ -589,6 +577,12 @@ async fn main() {
         all_validates.join(", "),
         edits.join(", ")
     );
+}
+
+/// The median of `times` (NaN for none).
+fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times.get(times.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// One get-config of the list: its times (until the reply's first bytes, until its last, and
