@@ -99,6 +99,26 @@ assert hairpin(data, "b1").text == "false"
 expect_error(lambda: rpc(m, '<get-config xmlns="%s"><source><running/></source>'
                             '<with-defaults xmlns="%s">sometimes</with-defaults></get-config>'
                             % (BASE, WD)), "invalid-value")
+# A configuration read shows no state, whatever the mode (the monitoring counters have
+# defaults too).
+whole = m.get_config(source="running", with_defaults="report-all").data
+assert whole.find(".//{urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring}netconf-state") is None
+assert whole.find(".//nl:system/nl:commit-history", NS).text == "1000"
+# Read again after a change: the entry's new defaults-filled form, not the kept one.
+m.edit_config(target="running", config=config(network("b1", mtu=1300)))
+data = m.get_config(source="running", filter=sub, with_defaults="report-all").data
+assert data.find(".//nl:network[nl:name='b1']/nl:mtu", NS).text == "1300"
+assert hairpin(data, "b1").text == "false"
+# Only values equal to their default selected: trim shows nothing (once a crash of the
+# daemon, in libyang's printer), by subtree and by XPath, and the session goes on.
+m.edit_config(target="running", config='<config><system xmlns="%s"><commit-history>1000</commit-history></system></config>' % NL)
+only = ("subtree", '<system xmlns="%s"><commit-history/></system>' % NL)
+data = m.get_config(source="running", filter=only, with_defaults="trim").data
+assert len(data) == 0, etree.tostring(data)
+data = m.get_config(source="running", filter=("xpath", ({"x": NL}, "/x:system/x:commit-history")), with_defaults="trim").data
+assert len(data) == 0, etree.tostring(data)
+data = m.get_config(source="running", filter=only, with_defaults="report-all-tagged").data
+assert data.find(".//nl:commit-history", NS).get(WD_ATTR) == "true", etree.tostring(data)
 "#,
     );
 }

@@ -41,6 +41,9 @@ pub struct DefaultSensitivity {
     defaults: Vec<u32>,
     /// Some config node outside every unit list has a `when`.
     whens_outside: bool,
+    /// Per unit list, whether every `when` inside its entries reads only the entry it is
+    /// in: an entry's implicit nodes then follow from the entry alone.
+    whens_local: Vec<bool>,
 }
 
 /// Skipping defaults parses without validation and validates in a second pass over the
@@ -74,6 +77,23 @@ impl DefaultSensitivity {
 
     pub fn is_sensitive(&self, list: UnitListId) -> bool {
         self.everywhere || self.lists.get(list.0 as usize).copied().unwrap_or(true)
+    }
+
+    /// Whether an entry of `list` gets the same implicit nodes (defaults, containers) alone
+    /// as inside any datastore, and the root containers theirs whatever entries they hold:
+    /// no config node outside the unit lists has a `when`, and every `when` inside the
+    /// list's entries reads only the entry it is in.
+    pub fn whens_outside(&self) -> bool {
+        self.whens_outside
+    }
+
+    pub fn defaults_per_entry(&self, list: UnitListId) -> bool {
+        !self.whens_outside
+            && self
+                .whens_local
+                .get(list.0 as usize)
+                .copied()
+                .unwrap_or(false)
     }
 }
 
@@ -285,6 +305,36 @@ fn reads_default(node: &SchemaNode<'_>) -> Result<bool, Error> {
     Ok(false)
 }
 
+/// Whether every `when` of `node` (inside an entry of `list`) reads only nodes inside
+/// entries of `list`: reaching another entry means passing through the root container,
+/// itself an atom then (the rule the dependency analysis applies to siblings).
+fn whens_within(
+    schema: &Schema,
+    raw_map: &HashMap<usize, NodeId>,
+    node: &SchemaNode<'_>,
+    list: UnitListId,
+) -> Result<bool, Error> {
+    let raw = node.as_raw() as *const ffi::lysc_node;
+    for w in node.whens() {
+        let w = w.as_raw();
+        // SAFETY: w is a compiled when of `node`, evaluated at its context node; the atoms
+        // are compiled nodes of the live context.
+        let at = unsafe {
+            if (*w).context.is_null() {
+                raw
+            } else {
+                (*w).context as *const ffi::lysc_node
+            }
+        };
+        for a in unsafe { raw_atoms(at, (*w).cond, (*w).prefixes)? } {
+            if unsafe { owner(schema, raw_map, a) } != Some(list) {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
 /// Analyse every config node of every implemented module once.
 pub(crate) fn analyse(
     schema: &Schema,
@@ -295,6 +345,7 @@ pub(crate) fn analyse(
         everywhere: false,
         defaults: vec![0; schema.units().len()],
         whens_outside: false,
+        whens_local: vec![true; schema.units().len()],
     };
     for module in schema.context().modules(true) {
         if !module.is_implemented() {
@@ -313,6 +364,11 @@ pub(crate) fn analyse(
                 }
                 if unit.is_none() && node.whens().next().is_some() {
                     out.whens_outside = true;
+                }
+                if let Some(u) = unit {
+                    if !whens_within(schema, raw_map, &node, u)? {
+                        out.whens_local[u.0 as usize] = false;
+                    }
                 }
                 if !reads_default(&node)? {
                     continue;
@@ -434,7 +490,7 @@ mod equivalence {
 #[cfg(test)]
 mod implicit {
     use yang3::data::{
-        Data, DataFormat, DataImplicitFlags, DataParserFlags, DataPrinterFlags, DataTree,
+        DataFormat, DataImplicitFlags, DataParserFlags, DataPrinterFlags, DataTree,
         DataValidationFlags,
     };
 
@@ -478,12 +534,12 @@ mod implicit {
         } else {
             tree.add_implicit(DataImplicitFlags::NO_STATE).unwrap();
         }
-        let text = tree
-            .print_string(
-                DataFormat::JSON,
-                DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::WD_ALL,
-            )
-            .unwrap();
+        let text = crate::print_data(
+            &tree,
+            DataFormat::JSON,
+            DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::WD_ALL,
+        )
+        .unwrap();
         (apart, text)
     }
 

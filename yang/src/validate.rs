@@ -4,8 +4,7 @@
 //! the datastores keep, so equal configs have equal texts.
 
 use yang3::data::{
-    Data, DataFormat, DataImplicitFlags, DataParserFlags, DataPrinterFlags, DataTree,
-    DataValidationFlags,
+    DataFormat, DataImplicitFlags, DataParserFlags, DataPrinterFlags, DataTree, DataValidationFlags,
 };
 
 use crate::error::Error;
@@ -54,7 +53,8 @@ pub(crate) fn print(tree: &DataTree<'_>, enc: Encoding) -> Result<String, Error>
             Encoding::Xml => String::new(),
         });
     }
-    tree.print_string(
+    crate::print_data(
+        tree,
         enc.format(),
         DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK,
     )
@@ -178,7 +178,8 @@ impl Schema {
         if tree.reference().is_none() {
             return Ok("{}".into());
         }
-        tree.print_string(
+        crate::print_data(
+            &tree,
             DataFormat::JSON,
             DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | DataPrinterFlags::WD_ALL,
         )

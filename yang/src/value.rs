@@ -3,7 +3,7 @@
 //! into the RFC 7951 JSON value an edit carries, in canonical form.
 
 use serde_json::Value;
-use yang3::data::{Data, DataFormat, DataPrinterFlags, DataTree};
+use yang3::data::{DataFormat, DataPrinterFlags, DataTree};
 
 use crate::error::{Error, ErrorTag};
 use crate::path::DataPath;
@@ -49,12 +49,12 @@ impl Schema {
         let mut tree = DataTree::new(self.context());
         tree.new_path(&xpath, value, false)
             .map_err(|e| Error::from_libyang(e, &xpath))?;
-        let printed = tree
-            .print_string(
-                DataFormat::JSON,
-                DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK,
-            )
-            .map_err(|e| Error::from_libyang(e, &xpath))?;
+        let printed = crate::print_data(
+            &tree,
+            DataFormat::JSON,
+            DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK,
+        )
+        .map_err(|e| Error::from_libyang(e, &xpath))?;
         let doc: Value = serde_json::from_str(&printed).map_err(|e| Error::Malformed {
             format: "JSON",
             reason: e.to_string(),

@@ -5,7 +5,9 @@
 //! or commit (rollback reinstalls old `Arc`s) it came from, and a change invalidates exactly
 //! the units it replaced. The entry holds a `Weak` of the text: the allocation, and so the
 //! address, cannot be reused while the entry exists; entries of texts no datastore holds any
-//! more are swept once they outnumber the live ones.
+//! more are swept once they outnumber the live ones. Beside the entry as stored, the cache
+//! keeps it as each with-defaults mode shows it ([`crate::DefaultsMode`]), once such a read
+//! has come.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -15,7 +17,8 @@ use crate::error::Error;
 use crate::schema::{NodeId, Schema};
 use imbl::ordmap::DiffItem;
 
-use crate::unit::{UnitKey, UnitMap};
+use crate::defaults_xml::DefaultsMode;
+use crate::unit::{UnitKey, UnitListId, UnitMap};
 use crate::xml_out::{needs_libyang, render_entry, EntrySource, Out};
 
 /// Unit text addresses are unique and well spread once multiplied: no SipHash per lookup.
@@ -45,11 +48,66 @@ struct Rendered {
     xml: Option<Box<str>>,
 }
 
+/// Renderings of one kind, by text address.
 #[derive(Default)]
-struct Entries {
+pub(crate) struct Renderings {
     by_address: HashMap<usize, Rendered, BuildHasherDefault<AddrHasher>>,
     /// How many were left by the last sweep: the next comes when twice as many are held.
     after_sweep: usize,
+}
+
+impl Renderings {
+    /// The rendering of exactly this text (this allocation), if held: `Some(None)` when
+    /// the text cannot be rendered this way.
+    pub(crate) fn get(&self, text: &Arc<str>) -> Option<Option<&str>> {
+        self.by_address
+            .get(&address(text))
+            .filter(|r| std::ptr::addr_eq(r.text.as_ptr(), Arc::as_ptr(text)))
+            .map(|r| r.xml.as_deref())
+    }
+
+    /// Keep `xml` for `text` unless a rendering is held already (a racing reader's or
+    /// warmer's, the same bytes); whether it was added.
+    pub(crate) fn insert(&mut self, text: &Arc<str>, xml: Option<Box<str>>) -> bool {
+        match self.by_address.entry(address(text)) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Rendered {
+                    text: Arc::downgrade(text),
+                    xml,
+                });
+                true
+            }
+            std::collections::hash_map::Entry::Occupied(_) => false,
+        }
+    }
+
+    /// Drop the renderings of texts no datastore holds any more, once they may outnumber
+    /// the live ones.
+    pub(crate) fn sweep_if_due(&mut self) {
+        if self.by_address.len() > 2 * self.after_sweep + 4096 {
+            self.by_address.retain(|_, r| r.text.strong_count() > 0);
+            self.after_sweep = self.by_address.len();
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Entries {
+    /// Entries as stored (get-config's plain read).
+    pub(crate) plain: Renderings,
+    /// Entries as each with-defaults mode shows them, indexed by
+    /// [`crate::DefaultsMode::index`]; empty until such a read comes.
+    pub(crate) modes: [Renderings; 3],
+}
+
+impl Entries {
+    /// The renderings of one kind (`None`: as stored).
+    pub(crate) fn kind(&mut self, mode: Option<DefaultsMode>) -> &mut Renderings {
+        match mode {
+            None => &mut self.plain,
+            Some(m) => &mut self.modes[m.index()],
+        }
+    }
 }
 
 /// Renderings of list entry units, shared by every reader.
@@ -60,7 +118,11 @@ pub struct XmlCache {
 
 impl std::fmt::Debug for XmlCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.entries.lock().map(|e| e.by_address.len()).unwrap_or(0);
+        let n = self
+            .entries
+            .lock()
+            .map(|e| e.plain.by_address.len())
+            .unwrap_or(0);
         f.debug_struct("XmlCache").field("entries", &n).finish()
     }
 }
@@ -70,9 +132,12 @@ impl XmlCache {
         Self::default()
     }
 
-    /// How many renderings are held (live or not yet swept).
+    /// How many plain renderings are held (live or not yet swept).
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.by_address.len()).unwrap_or(0)
+        self.entries
+            .lock()
+            .map(|e| e.plain.by_address.len())
+            .unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -106,13 +171,7 @@ impl EntrySource<Arc<str>> for Cached<'_> {
         list: NodeId,
         text: &Arc<str>,
     ) -> Result<(), String> {
-        let at = address(text);
-        let hit = self
-            .entries()
-            .by_address
-            .get(&at)
-            .filter(|r| std::ptr::addr_eq(r.text.as_ptr(), Arc::as_ptr(text)))
-            .map(|r| r.xml.as_deref());
+        let hit = self.entries().plain.get(text);
         let written = match hit {
             Some(Some(xml)) => {
                 w.push_str(xml);
@@ -126,13 +185,7 @@ impl EntrySource<Arc<str>> for Cached<'_> {
                     w.push_str(xml);
                 }
                 let written = xml.is_some();
-                self.entries().by_address.insert(
-                    at,
-                    Rendered {
-                        text: Arc::downgrade(text),
-                        xml,
-                    },
-                );
+                self.entries().plain.insert(text, xml);
                 written
             }
         };
@@ -158,17 +211,8 @@ impl Schema {
             entries: Some(cache.lock()),
         };
         let result = self.write_units_with(units, &mut cached, out);
-        sweep_if_due(cached.entries());
+        cached.entries().plain.sweep_if_due();
         result
-    }
-}
-
-/// Drop the renderings of texts no datastore holds any more, once they may outnumber the
-/// live ones.
-fn sweep_if_due(entries: &mut Entries) {
-    if entries.by_address.len() > 2 * entries.after_sweep + 4096 {
-        entries.by_address.retain(|_, r| r.text.strong_count() > 0);
-        entries.after_sweep = entries.by_address.len();
     }
 }
 
@@ -195,68 +239,96 @@ const WARM_BATCH: usize = 256;
 
 impl XmlCache {
     /// Render ahead the list entries that `new` holds and `old` did not (added, or a new
-    /// text for a key), so the next read copies them. Shared subtrees of the two maps are
-    /// not visited: a commit of a few entries costs a few lookups, not a walk of the
-    /// datastore. The lock is held only to look up and to insert, never while rendering; an
-    /// entry a racing read rendered meanwhile is kept and this rendering dropped, so an
-    /// address never has two entries. Returns how many renderings were added.
+    /// text for a key), so the next read copies them: as stored, and as each with-defaults
+    /// mode shows them once a read in that mode has come (most hosts never ask for one).
+    /// Shared subtrees of the two maps are not visited: a commit of a few entries costs a
+    /// few lookups, not a walk of the datastore. The lock is held only to look up and to
+    /// insert, never while rendering; an entry a racing read rendered meanwhile is kept and
+    /// this rendering dropped, so an address never has two entries. Returns how many
+    /// renderings were added.
     pub fn warm(&self, schema: &Schema, old: &UnitMap, new: &UnitMap) -> usize {
         // From the last changed entry back: a read that comes meanwhile renders what it
         // misses from the first on, and the two meet halfway.
         let changed: Vec<_> = old
             .diff(new)
             .filter_map(|d| match d {
-                DiffItem::Add(k, v) | DiffItem::Update { new: (k, v), .. } => Some((k, v)),
+                DiffItem::Add(k, v) | DiffItem::Update { new: (k, v), .. } => Some((k.list, v)),
                 DiffItem::Remove(..) => None,
             })
-            .filter_map(|(k, v)| {
-                let unit = schema.unit(k.list);
-                let list = unit.list_node()?;
-                Some((list, schema.node(unit.root()).namespace, v))
-            })
+            .filter(|(list, _)| schema.unit(*list).list_node().is_some())
             .collect();
-        let mut changed = changed.into_iter().rev().peekable();
+        if changed.is_empty() {
+            return 0;
+        }
+        let in_use: Vec<DefaultsMode> = {
+            let entries = self.lock();
+            DefaultsMode::ALL
+                .into_iter()
+                .filter(|m| !entries.modes[m.index()].by_address.is_empty())
+                .collect()
+        };
+        let mut added = self.warm_kind(&changed, None, |list, v| {
+            let unit = schema.unit(list);
+            let node = unit.list_node().ok_or_else(String::new)?;
+            render(schema, node, schema.node(unit.root()).namespace, v)
+        });
+        for mode in in_use {
+            added += self.warm_kind(&changed, Some(mode), |list, v| {
+                schema.entry_xml(list, v, mode).map(Some)
+            });
+        }
+        added
+    }
+
+    /// [`XmlCache::warm`] for one kind of rendering (`None`: as stored).
+    fn warm_kind(
+        &self,
+        changed: &[(UnitListId, &Arc<str>)],
+        mode: Option<DefaultsMode>,
+        render: impl Fn(UnitListId, &str) -> Result<Option<Box<str>>, String>,
+    ) -> usize {
         let mut added = 0;
-        while changed.peek().is_some() {
-            let batch: Vec<_> = changed.by_ref().take(WARM_BATCH).collect();
+        for batch in changed.rchunks(WARM_BATCH) {
             let missing: Vec<_> = {
-                let entries = self.lock();
+                let mut entries = self.lock();
+                let held = entries.kind(mode);
                 batch
-                    .into_iter()
-                    .filter(|(_, _, v)| !entries.by_address.contains_key(&address(v)))
+                    .iter()
+                    .rev()
+                    .filter(|(_, v)| held.get(v).is_none())
                     .collect()
             };
             let rendered: Vec<_> = missing
                 .into_iter()
-                .filter_map(|(list, ns, v)| match render(schema, list, ns, v) {
+                .filter_map(|&(list, v)| match render(list, v) {
                     Ok(xml) => Some((v, xml)),
                     // Not stored data's fault to fix here: the read reports it.
                     Err(_) => None,
                 })
                 .collect();
             let mut entries = self.lock();
+            let held = entries.kind(mode);
             for (v, xml) in rendered {
-                if let std::collections::hash_map::Entry::Vacant(e) =
-                    entries.by_address.entry(address(v))
-                {
-                    e.insert(Rendered {
-                        text: Arc::downgrade(v),
-                        xml,
-                    });
+                if held.insert(v, xml) {
                     added += 1;
                 }
             }
-            sweep_if_due(&mut entries);
+            held.sweep_if_due();
         }
         added
     }
 
     /// Whether the cache holds a rendering of exactly this text (this allocation).
     pub fn holds(&self, text: &Arc<str>) -> bool {
-        self.lock().by_address.contains_key(&address(text))
+        self.lock().plain.get(text).is_some()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+    /// Whether the cache holds a rendering of exactly this text as `mode` shows it.
+    pub fn holds_as(&self, text: &Arc<str>, mode: DefaultsMode) -> bool {
+        self.lock().modes[mode.index()].get(text).is_some()
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use imbl::ordmap::DiffItem;
-use netloom_yang::{NodeId, Schema, UnitKey, UnitMap, XmlCache};
+use netloom_yang::{DefaultsMode, NodeId, Schema, UnitKey, UnitMap, XmlCache};
 
 use super::data::module_of;
 use super::errors::RpcError;
@@ -127,15 +127,12 @@ pub(crate) fn prerender_plans(schema: &Schema, before: &UnitMap, after: &UnitMap
         .collect()
 }
 
-/// Append the `<data>` content of a plain read of `units` by `plan` to `out`; false (and
-/// `out` as it was) when the general path must answer.
-pub(crate) fn config_xml(
+/// The units a read of `units` by `plan` selects, in map (schema) order.
+fn chosen<'u>(
     schema: &Schema,
-    units: &UnitMap,
+    units: &'u UnitMap,
     plan: &Plan,
-    cache: &XmlCache,
-    out: &mut String,
-) -> Result<bool, RpcError> {
+) -> Vec<(&'u UnitKey, &'u Arc<str>)> {
     let mut chosen: Vec<(&UnitKey, &Arc<str>)> = match plan {
         Plan::All => units.iter().collect(),
         Plan::Picks(picks) => {
@@ -168,8 +165,52 @@ pub(crate) fn config_xml(
     if matches!(plan, Plan::Picks(picks) if picks.len() > 1) {
         chosen.sort_by(|a, b| a.0.cmp(b.0));
     }
+    chosen
+}
+
+/// Append the `<data>` content of a plain read of `units` by `plan` to `out`; false (and
+/// `out` as it was) when the general path must answer.
+pub(crate) fn config_xml(
+    schema: &Schema,
+    units: &UnitMap,
+    plan: &Plan,
+    cache: &XmlCache,
+    out: &mut String,
+) -> Result<bool, RpcError> {
     schema
-        .write_units_xml_cached(chosen, cache, out)
+        .write_units_xml_cached(chosen(schema, units, plan), cache, out)
+        .map_err(|e| RpcError::failed(format!("stored data: {e}")))
+}
+
+/// [`config_xml`] with a with-defaults mode that changes the data (RFC 6243): the root
+/// containers read whole (everything, or a filter naming the container alone) show their
+/// defaults even where nothing is stored, as the general path, which adds defaults before
+/// it filters, shows them.
+pub(crate) fn config_xml_defaults(
+    schema: &Schema,
+    units: &UnitMap,
+    plan: &Plan,
+    mode: DefaultsMode,
+    cache: &XmlCache,
+    out: &mut String,
+) -> Result<bool, RpcError> {
+    let whole: Vec<NodeId> = match plan {
+        Plan::All => schema
+            .units()
+            .iter()
+            .filter(|d| d.is_remainder())
+            .map(|d| d.root())
+            .collect(),
+        Plan::Picks(picks) => picks
+            .iter()
+            .filter_map(|p| match p {
+                Pick::Root(r) => Some(*r),
+                Pick::List(_) | Pick::Entry(_) => None,
+            })
+            .collect(),
+    };
+    schema
+        .write_units_xml_defaults(&chosen(schema, units, plan), &whole, mode, cache, out)
         .map_err(|e| RpcError::failed(format!("stored data: {e}")))
 }
 
@@ -255,6 +296,118 @@ mod tests {
                 .unwrap_or_else(|| panic!("fast path declined {f}"));
             assert_eq!(fast, general(&s, &m, Some(&el)), "{f}");
         }
+    }
+
+    /// The general path of a with-defaults read: defaults added to the whole document,
+    /// then the filter, then libyang's printer.
+    fn general_defaults(
+        s: &Schema,
+        m: &UnitMap,
+        selection: Selection<'_>,
+        wd: crate::netconf::render::WithDefaults,
+    ) -> String {
+        let text = s.to_json(m.iter().map(|(k, v)| (k, &**v)));
+        let read = crate::netconf::render::Read {
+            selection,
+            with_defaults: Some(wd),
+            ..Default::default()
+        };
+        crate::netconf::render::render(s, serde_json::from_str(&text).unwrap(), &read).unwrap()
+    }
+
+    #[test]
+    fn with_defaults_modes_give_the_general_paths_bytes() {
+        use crate::netconf::render::{Read, WithDefaults};
+        let s = Schema::new().unwrap();
+        let mut m = units(&s);
+        // A value equal to its default (trim leaves it out, tagged marks it).
+        let extra = json!({"netloom-host:networks": {"network": [
+            {"name": "v", "type": "vxlan", "vxlan": {"vni": 9, "port": 4789}}]}});
+        let canonical = s.validate(&extra.to_string(), Encoding::Json).unwrap();
+        for (k, t) in s.split_canonical(&canonical).unwrap() {
+            m.insert(k, Arc::from(t));
+        }
+        let filters = [
+            None,
+            Some(format!(r#"<filter><networks xmlns="{NL}"/></filter>"#)),
+            Some(format!(
+                r#"<filter><networks xmlns="{NL}"><network/></networks></filter>"#
+            )),
+            Some(format!(
+                r#"<filter><networks xmlns="{NL}"><network><name>v</name></network></networks></filter>"#
+            )),
+            Some(format!(r#"<filter><system xmlns="{NL}"/></filter>"#)),
+            Some(format!(
+                r#"<filter><system xmlns="{NL}"/><pods xmlns="{NL}"/></filter>"#
+            )),
+            Some(format!(r#"<filter><services xmlns="{NL}"/></filter>"#)),
+        ];
+        let cache = XmlCache::new();
+        for (wd, mode) in [
+            (WithDefaults::ReportAll, DefaultsMode::ReportAll),
+            (WithDefaults::ReportAllTagged, DefaultsMode::ReportAllTagged),
+            (WithDefaults::Trim, DefaultsMode::Trim),
+        ] {
+            for f in &filters {
+                let el = f.as_ref().map(|f| parse(f.as_bytes()).unwrap());
+                let selection = || match &el {
+                    Some(el) => Selection::Subtree(el),
+                    None => Selection::All,
+                };
+                let read = Read {
+                    selection: selection(),
+                    with_defaults: Some(wd),
+                    ..Default::default()
+                };
+                assert_eq!(read.fast_mode(), Some(Some(mode)));
+                let plan = plan(&s, &read.selection).expect("a plan");
+                let mut fast = String::new();
+                assert!(config_xml_defaults(&s, &m, &plan, mode, &cache, &mut fast).unwrap());
+                assert_eq!(
+                    fast,
+                    general_defaults(&s, &m, selection(), wd),
+                    "{wd:?} {f:?}"
+                );
+            }
+        }
+        // What each mode shows, read whole.
+        let all = |mode| {
+            let mut out = String::new();
+            config_xml_defaults(&s, &m, &Plan::All, mode, &cache, &mut out).unwrap();
+            out
+        };
+        assert!(all(DefaultsMode::ReportAll).contains("<learning>true</learning>"));
+        assert!(
+            !all(DefaultsMode::ReportAll).contains("netconf-state"),
+            "no state in a configuration read"
+        );
+        assert!(all(DefaultsMode::ReportAllTagged)
+            .contains(r#"<port xmlns:ncwd="urn:ietf:params:xml:ns:netconf:default:1.0" ncwd:default="true">4789</port>"#));
+        assert!(!all(DefaultsMode::Trim).contains("<port>"));
+
+        // Only a value equal to its default stored: trim shows nothing, both ways (the
+        // general path's printer once crashed the daemon on that).
+        let only = json!({"netloom-host:system": {"commit-history": 1000}});
+        let canonical = s.validate(&only.to_string(), Encoding::Json).unwrap();
+        let m: UnitMap = s
+            .split_canonical(&canonical)
+            .unwrap()
+            .into_iter()
+            .map(|(k, t)| (k, Arc::from(t)))
+            .collect();
+        let mut fast = String::new();
+        assert!(
+            config_xml_defaults(&s, &m, &Plan::All, DefaultsMode::Trim, &cache, &mut fast).unwrap()
+        );
+        assert_eq!(fast, "");
+        assert_eq!(
+            general_defaults(&s, &m, Selection::All, WithDefaults::Trim),
+            ""
+        );
+        assert_eq!(
+            general_defaults(&s, &m, Selection::All, WithDefaults::ReportAll),
+            format!(r#"<system xmlns="{NL}"><commit-history>1000</commit-history></system>"#)
+        );
     }
 
     #[test]

@@ -115,6 +115,7 @@ pub(crate) async fn get_data(
         with_defaults: WithDefaults::from_op(op)?,
         config_filter,
         max_depth,
+        state: operational,
         origins: (annotate || !only.is_empty() || !not.is_empty()).then_some(Origins {
             annotate,
             only,
@@ -126,9 +127,9 @@ pub(crate) async fn get_data(
         Nmda::Intended => Some(DatastoreId::Running),
         Nmda::Operational => None,
     };
-    if let (Some(id), true) = (config, read.is_plain()) {
+    if let Some(id) = config {
         let open = format!("<data xmlns=\"{NS_NMDA}\">");
-        if let Some(answer) = ctx.fast_config_reply(id, &read.selection, &open)? {
+        if let Some(answer) = ctx.fast_config_reply(id, &read, &open)? {
             return Ok(answer);
         }
     }

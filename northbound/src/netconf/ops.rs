@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use netloom_store::DatastoreId;
-use netloom_yang::{Edit, EditBatch, EditOp, Schema, UnitMap, MODULES, PROTOCOL_MODULES};
+use netloom_yang::{
+    DefaultsMode, Edit, EditBatch, EditOp, Schema, UnitMap, MODULES, PROTOCOL_MODULES,
+};
 use serde_json::Value;
 
 use super::data;
@@ -118,20 +120,23 @@ impl Ctx {
     }
 
     /// The datastores as this session's user may read them (no secrets unless admin).
-    /// A plain read of datastore `ds` answered the fast way (the stored units streamed to
-    /// XML, each entry's rendering cached) inside `open` .. `</data>`; None when the
-    /// general path must answer.
+    /// A read of datastore `ds` answered the fast way (the stored units streamed to XML,
+    /// each entry's rendering cached) inside `open` .. `</data>`; None when the general
+    /// path must answer.
     pub fn fast_config_reply(
         &self,
         ds: DatastoreId,
-        selection: &Selection<'_>,
+        read: &Read<'_>,
         open: &str,
     ) -> Result<Option<Answer>, RpcError> {
-        let Some(plan) = fast_read::plan(&self.shared.schema, selection) else {
+        let Some(mode) = read.fast_mode() else {
+            return Ok(None);
+        };
+        let Some(plan) = fast_read::plan(&self.shared.schema, &read.selection) else {
             return Ok(None);
         };
         let snaps = self.snapshots();
-        let Some(body) = self.whole_read(&snaps.get(ds).units, open, plan)? else {
+        let Some(body) = self.whole_read(&snaps.get(ds).units, open, plan, mode)? else {
             return Ok(None);
         };
         let mut reply = self.reply(0);
@@ -143,27 +148,35 @@ impl Ctx {
         Ok(Some(Answer::Reply(reply)))
     }
 
-    /// The `<data>` body of the read `plan` of `units` that begins with `open`: the kept
-    /// one, or rendered (and kept, when large); None when the general path must answer.
+    /// The `<data>` body of the read `plan` of `units` in with-defaults `mode` (`None`: as
+    /// stored) that begins with `open`: the kept one, or rendered (and kept, when large);
+    /// None when the general path must answer.
     fn whole_read(
         &self,
         units: &UnitMap,
         open: &str,
         plan: Plan,
+        mode: Option<DefaultsMode>,
     ) -> Result<Option<SharedBody>, RpcError> {
         let replies = &self.shared.replies;
-        if let Some(body) = replies.get(units, open, &plan) {
+        if let Some(body) = replies.get(units, open, &plan, mode) {
             return Ok(Some(body));
         }
         let mut body = SharedBody::buffer(fast_read::size_hint(units) + open.len() + 8);
         body.push_str(open);
-        let schema = &self.shared.schema;
-        if !fast_read::config_xml(schema, units, &plan, &self.shared.xml_cache, &mut body)? {
+        let (schema, cache) = (&self.shared.schema, &self.shared.xml_cache);
+        let done = match mode {
+            None => fast_read::config_xml(schema, units, &plan, cache, &mut body)?,
+            Some(mode) => {
+                fast_read::config_xml_defaults(schema, units, &plan, mode, cache, &mut body)?
+            }
+        };
+        if !done {
             return Ok(None);
         }
         body.push_str("</data>");
         let body = SharedBody::new(body);
-        replies.put(units, open, plan, body.clone());
+        replies.put(units, open, plan, mode, body.clone());
         Ok(Some(body))
     }
 
@@ -183,7 +196,7 @@ impl Ctx {
         }
         let n = plans.len();
         for plan in plans {
-            if let Err(e) = self.whole_read(units, "<data>", plan) {
+            if let Err(e) = self.whole_read(units, "<data>", plan, None) {
                 tracing::debug!(error = %e.message, "prerendering a read failed");
             }
         }
@@ -442,10 +455,8 @@ async fn get_config(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer
         with_defaults: WithDefaults::from_op(op)?,
         ..Default::default()
     };
-    if read.is_plain() {
-        if let Some(answer) = ctx.fast_config_reply(ds, &read.selection, "<data>")? {
-            return Ok(answer);
-        }
+    if let Some(answer) = ctx.fast_config_reply(ds, &read, "<data>")? {
+        return Ok(answer);
     }
     reply_data(ctx, datastore_json(ctx, ds)?, &read)
 }
@@ -454,6 +465,7 @@ async fn get(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer, RpcEr
     let read = Read {
         selection: selection(op, rpc)?,
         with_defaults: WithDefaults::from_op(op)?,
+        state: true,
         ..Default::default()
     };
     reply_data(ctx, operational_json(ctx).await?, &read)

@@ -4,7 +4,7 @@
 //! steps so the subtree filter and the pruning steps share one walk; libyang adds defaults,
 //! evaluates XPath and prints the XML, so types, `when` and namespaces are libyang's.
 
-use netloom_yang::{NodeKind, Schema};
+use netloom_yang::{print_data, DefaultsMode, NodeKind, Schema};
 use serde_json::{Map, Value};
 use yang3::data::{
     Data, DataFormat, DataImplicitFlags, DataParserFlags, DataPrinterFlags, DataTree,
@@ -96,6 +96,9 @@ pub struct Read<'a> {
     pub config_filter: Option<bool>,
     pub max_depth: Option<u16>,
     pub origins: Option<Origins>,
+    /// The document read holds state (get, get-data on operational): report-all adds the
+    /// defaults of state nodes too. A configuration datastore's read never shows state.
+    pub state: bool,
 }
 
 impl Read<'_> {
@@ -106,6 +109,25 @@ impl Read<'_> {
             && self.config_filter.is_none()
             && self.max_depth.is_none()
             && self.origins.is_none()
+    }
+
+    /// How the fast path of configuration reads serves this read: as stored (`Some(None)`)
+    /// or in a with-defaults mode that changes the data; None when only the general path
+    /// can (XPath, get-data's filters).
+    pub fn fast_mode(&self) -> Option<Option<DefaultsMode>> {
+        if matches!(self.selection, Selection::XPath { .. })
+            || self.config_filter.is_some()
+            || self.max_depth.is_some()
+            || self.origins.is_some()
+        {
+            return None;
+        }
+        Some(match self.with_defaults {
+            None | Some(WithDefaults::Explicit) => None,
+            Some(WithDefaults::ReportAll) => Some(DefaultsMode::ReportAll),
+            Some(WithDefaults::ReportAllTagged) => Some(DefaultsMode::ReportAllTagged),
+            Some(WithDefaults::Trim) => Some(DefaultsMode::Trim),
+        })
     }
 }
 
@@ -127,25 +149,38 @@ fn parse<'a>(schema: &'a Schema, doc: &Value) -> Result<DataTree<'a>, RpcError> 
     .map_err(libyang("reading stored data"))
 }
 
+/// A printed JSON document as a value; nothing printed (every value trimmed) is an empty one.
+fn json_document(text: &str) -> Result<Value, RpcError> {
+    if text.is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_str(text).map_err(|e| RpcError::failed(format!("printed data: {e}")))
+}
+
 fn to_json(tree: &DataTree<'_>) -> Result<Value, RpcError> {
     if tree.reference().is_none() {
         return Ok(Value::Object(Map::new()));
     }
-    let text = tree
-        .print_string(
-            DataFormat::JSON,
-            DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | DataPrinterFlags::WD_ALL,
-        )
-        .map_err(libyang("printing data"))?;
-    serde_json::from_str(&text).map_err(|e| RpcError::failed(format!("printed data: {e}")))
+    let text = print_data(
+        tree,
+        DataFormat::JSON,
+        DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | DataPrinterFlags::WD_ALL,
+    )
+    .map_err(libyang("printing data"))?;
+    json_document(&text).map_err(|e| RpcError::failed(format!("printed data: {e}")))
 }
 
 /// The document with every default libyang derives from the schema (a default under a
-/// `when` only where the condition holds).
-fn add_defaults(schema: &Schema, doc: &Value) -> Result<Value, RpcError> {
+/// `when` only where the condition holds); of state nodes too when `state`.
+fn add_defaults(schema: &Schema, doc: &Value, state: bool) -> Result<Value, RpcError> {
     let mut tree = parse(schema, doc)?;
+    let flags = if state {
+        DataImplicitFlags::empty()
+    } else {
+        DataImplicitFlags::NO_STATE
+    };
     schema
-        .add_implicit(&mut tree, DataImplicitFlags::empty())
+        .add_implicit(&mut tree, flags)
         .map_err(|e| RpcError::failed(format!("adding defaults: {e}")))?;
     to_json(&tree)
 }
@@ -172,13 +207,13 @@ pub fn with_defaults_json(
     if tree.reference().is_none() {
         return Ok(Value::Object(Map::new()));
     }
-    let text = tree
-        .print_string(
-            DataFormat::JSON,
-            DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | mode,
-        )
-        .map_err(libyang("printing data"))?;
-    serde_json::from_str(&text).map_err(|e| RpcError::failed(format!("printed data: {e}")))
+    let text = print_data(
+        &tree,
+        DataFormat::JSON,
+        DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | mode,
+    )
+    .map_err(libyang("printing data"))?;
+    json_document(&text)
 }
 
 /// An XPath written with XML prefixes, rewritten with module names (libyang's JSON form).
@@ -422,7 +457,7 @@ fn apply_origins(schema: &Schema, doc: &mut Value, origins: &Origins) {
 pub fn render(schema: &Schema, mut doc: Value, read: &Read<'_>) -> Result<String, RpcError> {
     let wd = read.with_defaults.unwrap_or(WithDefaults::Explicit);
     if wd.adds_defaults() {
-        doc = add_defaults(schema, &doc)?;
+        doc = add_defaults(schema, &doc, read.state)?;
     }
     match &read.selection {
         Selection::All => {}
@@ -448,12 +483,12 @@ pub fn render(schema: &Schema, mut doc: Value, read: &Read<'_>) -> Result<String
         // Defaults were made explicit above.
         WithDefaults::ReportAll | WithDefaults::Explicit => DataPrinterFlags::WD_EXPLICIT,
     };
-    let xml = tree
-        .print_string(
-            DataFormat::XML,
-            DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | mode,
-        )
-        .map_err(libyang("encoding data as XML"))?;
+    let xml = print_data(
+        &tree,
+        DataFormat::XML,
+        DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | mode,
+    )
+    .map_err(libyang("encoding data as XML"))?;
     Ok(if wd == WithDefaults::ReportAllTagged {
         xml.replace(
             &format!("\"{NS_WITH_DEFAULTS}\""),

@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use netloom_yang::UnitMap;
+use netloom_yang::{DefaultsMode, UnitMap};
 
 use super::fast_read::Plan;
 use super::message::SharedBody;
@@ -28,6 +28,7 @@ struct Entry {
     /// The `<data ...>` start tag the body begins with (get-config and get-data differ).
     open: String,
     plan: Plan,
+    mode: Option<DefaultsMode>,
     body: SharedBody,
 }
 
@@ -45,20 +46,34 @@ impl std::fmt::Debug for ReplyCache {
 }
 
 impl ReplyCache {
-    /// The body of the read `plan` of `units` that begins with `open`, if it is kept.
-    pub fn get(&self, units: &UnitMap, open: &str, plan: &Plan) -> Option<SharedBody> {
+    /// The body of the read `plan` of `units` in with-defaults `mode` (`None`: as stored)
+    /// that begins with `open`, if it is kept.
+    pub fn get(
+        &self,
+        units: &UnitMap,
+        open: &str,
+        plan: &Plan,
+        mode: Option<DefaultsMode>,
+    ) -> Option<SharedBody> {
         let mut entries = self.entries.lock().ok()?;
-        let i = entries
-            .iter()
-            .position(|e| e.units.ptr_eq(units) && e.open == open && &e.plan == plan)?;
+        let i = entries.iter().position(|e| {
+            e.units.ptr_eq(units) && e.open == open && &e.plan == plan && e.mode == mode
+        })?;
         let entry = entries.remove(i)?;
         let body = entry.body.clone();
         entries.push_front(entry);
         Some(body)
     }
 
-    /// Keep `body`, the read `plan` of `units` that begins with `open`.
-    pub fn put(&self, units: &UnitMap, open: &str, plan: Plan, body: SharedBody) {
+    /// Keep `body`, the read `plan` of `units` in `mode` that begins with `open`.
+    pub fn put(
+        &self,
+        units: &UnitMap,
+        open: &str,
+        plan: Plan,
+        mode: Option<DefaultsMode>,
+        body: SharedBody,
+    ) {
         if body.len() < SHARE_FROM {
             return;
         }
@@ -67,12 +82,13 @@ impl ReplyCache {
         };
         // The same read of another version of the datastore (or of another datastore) is
         // superseded: the versions a session reads follow each other.
-        entries.retain(|e| !(e.open == open && e.plan == plan));
+        entries.retain(|e| !(e.open == open && e.plan == plan && e.mode == mode));
         entries.truncate(CAPACITY - 1);
         entries.push_front(Entry {
             units: units.clone(),
             open: open.to_owned(),
             plan,
+            mode,
             body,
         });
     }
@@ -105,45 +121,63 @@ mod tests {
         let cache = ReplyCache::default();
         let big = "x".repeat(SHARE_FROM);
         let (a, b) = (units(3), units(3));
-        cache.put(&a, "<data>", Plan::All, SharedBody::from_text(&big));
-        let got = cache.get(&a, "<data>", &Plan::All).expect("kept");
+        cache.put(&a, "<data>", Plan::All, None, SharedBody::from_text(&big));
+        let got = cache.get(&a, "<data>", &Plan::All, None).expect("kept");
         assert_eq!(got.text(), big);
         // A clone is the same map; an equal map built apart is not known to be equal.
-        assert!(cache.get(&a.clone(), "<data>", &Plan::All).is_some());
-        assert!(cache.get(&b, "<data>", &Plan::All).is_none());
-        assert!(cache.get(&a, "<data xmlns=\"x\">", &Plan::All).is_none());
+        assert!(cache.get(&a.clone(), "<data>", &Plan::All, None).is_some());
+        assert!(cache.get(&b, "<data>", &Plan::All, None).is_none());
+        assert!(cache
+            .get(&a, "<data xmlns=\"x\">", &Plan::All, None)
+            .is_none());
+        // The same read in a with-defaults mode is another body.
+        assert!(cache
+            .get(&a, "<data>", &Plan::All, Some(DefaultsMode::ReportAll))
+            .is_none());
         // A changed map is another version.
         let mut changed = a.clone();
         changed.remove(&UnitKey {
             list: UnitListId(0),
             path: Arc::from("/e[0]"),
         });
-        assert!(cache.get(&changed, "<data>", &Plan::All).is_none());
+        assert!(cache.get(&changed, "<data>", &Plan::All, None).is_none());
         // Its read replaces the older version's.
-        cache.put(&changed, "<data>", Plan::All, SharedBody::from_text(&big));
-        assert!(cache.get(&a, "<data>", &Plan::All).is_none());
-        assert!(cache.get(&changed, "<data>", &Plan::All).is_some());
+        cache.put(
+            &changed,
+            "<data>",
+            Plan::All,
+            None,
+            SharedBody::from_text(&big),
+        );
+        assert!(cache.get(&a, "<data>", &Plan::All, None).is_none());
+        assert!(cache.get(&changed, "<data>", &Plan::All, None).is_some());
     }
 
     #[test]
     fn small_bodies_are_not_kept_and_the_cache_is_bounded() {
         let cache = ReplyCache::default();
         let m = units(1);
-        cache.put(&m, "<data>", Plan::All, SharedBody::from_text("<data/>"));
-        assert!(cache.get(&m, "<data>", &Plan::All).is_none());
+        cache.put(
+            &m,
+            "<data>",
+            Plan::All,
+            None,
+            SharedBody::from_text("<data/>"),
+        );
+        assert!(cache.get(&m, "<data>", &Plan::All, None).is_none());
         let big = "x".repeat(SHARE_FROM);
         let opens: Vec<String> = (0..CAPACITY + 1)
             .map(|i| format!("<data n=\"{i}\">"))
             .collect();
         for open in &opens {
-            cache.put(&m, open, Plan::All, SharedBody::from_text(&big));
+            cache.put(&m, open, Plan::All, None, SharedBody::from_text(&big));
         }
         assert!(
-            cache.get(&m, &opens[0], &Plan::All).is_none(),
+            cache.get(&m, &opens[0], &Plan::All, None).is_none(),
             "the oldest went"
         );
         for open in &opens[1..] {
-            assert!(cache.get(&m, open, &Plan::All).is_some());
+            assert!(cache.get(&m, open, &Plan::All, None).is_some());
         }
     }
 }
