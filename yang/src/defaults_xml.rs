@@ -223,6 +223,9 @@ impl Schema {
     ) -> Result<bool, Error> {
         let sensitivity = self.default_sensitivity();
         if sensitivity.whens_outside()
+            || whole_roots(self)
+                .into_iter()
+                .any(|r| self.node(r).namespace.is_none())
             || units.iter().any(|(k, _)| {
                 !self.unit(k.list).is_remainder() && !sensitivity.defaults_per_entry(k.list)
             })
@@ -279,9 +282,8 @@ impl Schema {
         let held = entries.kind(Some(mode));
         for root in whole_roots(self) {
             let info = self.node(root);
-            let Some(ns) = info.namespace else {
-                continue;
-            };
+            // Every root has one (checked by the caller).
+            let ns = info.namespace.unwrap_or_default();
             let mine: Vec<_> = units
                 .iter()
                 .filter(|(k, _)| {

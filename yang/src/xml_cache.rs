@@ -272,8 +272,15 @@ impl XmlCache {
             let node = unit.list_node().ok_or_else(String::new)?;
             render(schema, node, schema.node(unit.root()).namespace, v)
         });
+        // Only entries the with-defaults reads take from the cache.
+        let sensitivity = schema.default_sensitivity();
+        let per_entry: Vec<_> = changed
+            .iter()
+            .copied()
+            .filter(|(list, _)| sensitivity.defaults_per_entry(*list))
+            .collect();
         for mode in in_use {
-            added += self.warm_kind(&changed, Some(mode), |list, v| {
+            added += self.warm_kind(&per_entry, Some(mode), |list, v| {
                 schema.entry_xml(list, v, mode).map(Some)
             });
         }
