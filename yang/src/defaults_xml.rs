@@ -29,7 +29,7 @@ use yang3::ffi;
 use crate::error::Error;
 use crate::schema::{NodeId, Schema};
 use crate::unit::{UnitKey, UnitListId};
-use crate::xml_cache::XmlCache;
+use crate::xml_cache::{XmlCache, WARM_BATCH};
 
 /// A with-defaults retrieval mode that changes the data a read shows (`explicit` is the
 /// plain read: netloom stores exactly what was set).
@@ -240,16 +240,27 @@ impl Schema {
         if self.assemble(units, &members, mode, cache, out, &mut missing) {
             return Ok(true);
         }
-        // Render what the cache lacks unlocked, then assemble again.
+        // Render what the cache lacks, unlocked, a batch at a time: the warmer, rendering a
+        // change from its last entry back, stores what it makes meanwhile, and that is not
+        // made again here (the two meet halfway). Then assemble again.
         out.truncate(start);
-        let mut rendered = Vec::with_capacity(missing.len());
-        for (list, text) in missing {
-            match self.entry_xml(list, text, mode) {
-                Ok(xml) => rendered.push((text, xml)),
-                Err(_) => return Ok(false),
+        for batch in missing.chunks(WARM_BATCH) {
+            let todo: Vec<_> = {
+                let mut entries = cache.lock();
+                let held = entries.kind(Some(mode));
+                batch
+                    .iter()
+                    .filter(|(_, text)| held.get(text).is_none())
+                    .copied()
+                    .collect()
+            };
+            let mut rendered = Vec::with_capacity(todo.len());
+            for (list, text) in todo {
+                match self.entry_xml(list, text, mode) {
+                    Ok(xml) => rendered.push((text, xml)),
+                    Err(_) => return Ok(false),
+                }
             }
-        }
-        {
             let mut entries = cache.lock();
             let held = entries.kind(Some(mode));
             for (text, xml) in rendered {

@@ -235,7 +235,7 @@ fn render(
 
 /// How many entries are rendered between two looks at the cache: readers wait for the lock
 /// at most for one batch's lookups or inserts, never for rendering.
-const WARM_BATCH: usize = 256;
+pub(crate) const WARM_BATCH: usize = 256;
 
 impl XmlCache {
     /// Render ahead the list entries that `new` holds and `old` did not (added, or a new
