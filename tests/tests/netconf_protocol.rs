@@ -139,6 +139,13 @@ data = m.get_config(source="running", filter=("xpath", ({"x": NL}, "/x:networks/
 nets = data.findall(".//nl:network", NS)
 assert len(nets) == 1 and nets[0].find("nl:name", NS).text == "x2", etree.tostring(data)
 assert nets[0].find("nl:mtu", NS).text == "1300" and nets[0].find("nl:type", NS) is None
+# One entry by its key, the whole entry (the fast path's form), and with report-all.
+data = m.get_config(source="running", filter=("xpath", ({"x": NL}, "/x:networks/x:network[x:name='x2']"))).data
+nets = data.findall(".//nl:network", NS)
+assert len(nets) == 1 and nets[0].find("nl:mtu", NS).text == "1300", etree.tostring(data)
+data = m.get_config(source="running", filter=("xpath", ({"x": NL}, '/x:networks/x:network[x:name="x1"]')), with_defaults="report-all").data
+nets = data.findall(".//nl:network", NS)
+assert len(nets) == 1 and nets[0].find("nl:bridge/nl:gateway", NS).text == "true", etree.tostring(data)
 # get over state: this session in netconf-state.
 data = m.get(filter=("xpath", ({"m": MON}, "/m:netconf-state/m:sessions/m:session[m:session-id=%s]" % m.session_id))).data
 assert data.find(".//mon:session/mon:username", NS).text == "admin", etree.tostring(data)

@@ -94,8 +94,68 @@ pub(crate) fn plan(schema: &Schema, selection: &Selection<'_>) -> Option<Plan> {
     match selection {
         Selection::All => Some(Plan::All),
         Selection::Subtree(f) => picks(schema, f).map(Plan::Picks),
-        Selection::XPath { .. } => None,
+        Selection::XPath { select, prefixes } => {
+            let expr = super::render::module_prefixed(schema, select, prefixes).ok()?;
+            xpath_pick(schema, &expr).map(|p| Plan::Picks(vec![p]))
+        }
     }
+}
+
+/// What an XPath (module-prefixed, libyang's JSON form) selects when it is one of the
+/// forms that name whole units: `/m:root`, `/m:root/m:list`, or that list with one
+/// `[key='value']` predicate per key (in any order, literals in either quote). Each
+/// selected node comes with its ancestors, so these read as the subtree filters naming the
+/// same things do. Anything else (another axis, a function, a union, a deeper node, a
+/// non-key predicate, spaces) is left to libyang.
+fn xpath_pick(schema: &Schema, expr: &str) -> Option<Pick> {
+    /// `[module:]name` at the start of `s`, and the rest.
+    fn qname(s: &str) -> Option<((Option<&str>, &str), &str)> {
+        let is_name = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.');
+        let end = s.find(|c: char| !is_name(c) && c != ':').unwrap_or(s.len());
+        let (name, rest) = s.split_at(end);
+        let q = match name.split_once(':') {
+            Some((m, n)) => (Some(m), n),
+            None => (None, name),
+        };
+        let ok = |x: &str| x.starts_with(|c: char| c.is_alphabetic() || c == '_');
+        (ok(q.1) && q.0.is_none_or(ok) && !q.1.contains(':')).then_some((q, rest))
+    }
+    let rest = expr.strip_prefix('/')?;
+    let ((module, root_name), rest) = qname(rest)?;
+    let root = schema.root(module?, root_name)?;
+    let root_module = schema.node(root).module.clone();
+    if rest.is_empty() {
+        return Some(Pick::Root(root));
+    }
+    let rest = rest.strip_prefix('/')?;
+    let ((module, list_name), mut rest) = qname(rest)?;
+    let node = schema.child(root, Some(module.unwrap_or(&root_module)), list_name)?;
+    let list = schema.node(node).unit?;
+    let list_module = schema.node(node).module.clone();
+    if rest.is_empty() {
+        return Some(Pick::List(list));
+    }
+    let keys = schema.unit(list).keys();
+    let mut values: Vec<Option<&str>> = vec![None; keys.len()];
+    while !rest.is_empty() {
+        let inner = rest.strip_prefix('[')?;
+        let ((module, key), after) = qname(inner)?;
+        if module.is_some_and(|m| m != list_module) {
+            return None;
+        }
+        let after = after.strip_prefix('=')?;
+        let quote = after.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+        let literal = &after[1..];
+        let close = literal.find(quote)?;
+        let (value, after) = (&literal[..close], &literal[close + 1..]);
+        rest = after.strip_prefix(']')?;
+        let i = keys.iter().position(|k| k == key)?;
+        if values[i].replace(value).is_some() {
+            return None;
+        }
+    }
+    let values: Option<Vec<&str>> = values.into_iter().collect();
+    Some(Pick::Entry(schema.unit_key(list, &values?).ok()?))
 }
 
 /// How many units a change to running must touch for its likely reads to be rendered
@@ -438,6 +498,90 @@ mod tests {
         );
         // the same maps, the other way round: a bulk removal
         assert_eq!(prerender_plans(&s, &bulk(PRERENDER_FROM), &before).len(), 2);
+    }
+
+    /// The general path of an XPath read.
+    fn general_xpath(
+        s: &Schema,
+        m: &UnitMap,
+        select: &str,
+        wd: Option<crate::netconf::render::WithDefaults>,
+    ) -> String {
+        let text = s.to_json(m.iter().map(|(k, v)| (k, &**v)));
+        let read = crate::netconf::render::Read {
+            selection: Selection::XPath {
+                select: select.to_owned(),
+                prefixes: vec![("nl".into(), NL.into()), ("x".into(), NL.into())],
+            },
+            with_defaults: wd,
+            ..Default::default()
+        };
+        crate::netconf::render::render(s, serde_json::from_str(&text).unwrap(), &read).unwrap()
+    }
+
+    #[test]
+    fn xpaths_naming_whole_units_give_the_general_paths_bytes() {
+        use crate::netconf::render::WithDefaults;
+        let s = Schema::new().unwrap();
+        let m = units(&s);
+        let cache = XmlCache::new();
+        let xpath = |select: &str| Selection::XPath {
+            select: select.to_owned(),
+            prefixes: vec![("nl".into(), NL.into()), ("x".into(), NL.into())],
+        };
+        for select in [
+            "/nl:networks",
+            "/nl:networks/nl:network",
+            "/nl:networks/network",
+            "/nl:networks/nl:network[nl:name='n9']",
+            "/x:networks/x:network[name=\"n10\"]",
+            "/nl:networks/nl:network[nl:name='absent']",
+            "/nl:system",
+            "/nl:pods/nl:pod[nl:name='p1'][nl:namespace='ns']",
+            "/nl:services",
+        ] {
+            let p = plan(&s, &xpath(select)).unwrap_or_else(|| panic!("declined {select}"));
+            let mut fast = String::new();
+            assert!(config_xml(&s, &m, &p, &cache, &mut fast).unwrap());
+            assert_eq!(fast, general_xpath(&s, &m, select, None), "{select}");
+            for (wd, mode) in [
+                (WithDefaults::ReportAll, DefaultsMode::ReportAll),
+                (WithDefaults::Trim, DefaultsMode::Trim),
+            ] {
+                let mut fast = String::new();
+                assert!(config_xml_defaults(&s, &m, &p, mode, &cache, &mut fast).unwrap());
+                assert_eq!(
+                    fast,
+                    general_xpath(&s, &m, select, Some(wd)),
+                    "{wd:?} {select}"
+                );
+            }
+        }
+        // Selected: just that entry, with its container.
+        let p = plan(&s, &xpath("/nl:networks/nl:network[nl:name='n9']")).unwrap();
+        let mut one = String::new();
+        assert!(config_xml(&s, &m, &p, &cache, &mut one).unwrap());
+        assert!(one.starts_with(&format!(
+            r#"<networks xmlns="{NL}"><network><name>n9</name>"#
+        )));
+        assert_eq!(one.matches("<network>").count(), 1, "{one}");
+        // Everything else is libyang's.
+        for select in [
+            "/nl:networks/nl:network[nl:name='n9']/nl:mtu",
+            "/nl:networks/nl:network[nl:type='bridge']",
+            "/nl:networks/nl:network[nl:name='n9'][nl:name='n2']",
+            "/nl:networks/nl:network[nl:name = 'n9']",
+            "/nl:networks | /nl:system",
+            "//nl:network",
+            "/nl:networks/child::nl:network",
+            "/networks",
+            "/nl:nothing",
+            "/nl:networks/nl:network[1]",
+            "/zz:networks",
+            "/nl:pods/nl:pod[nl:name='p1']",
+        ] {
+            assert!(plan(&s, &xpath(select)).is_none(), "{select}");
+        }
     }
 
     #[test]

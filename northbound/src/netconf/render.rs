@@ -113,13 +113,9 @@ impl Read<'_> {
 
     /// How the fast path of configuration reads serves this read: as stored (`Some(None)`)
     /// or in a with-defaults mode that changes the data; None when only the general path
-    /// can (XPath, get-data's filters).
+    /// can (get-data's filters). Whether it understands the selection is its own question.
     pub fn fast_mode(&self) -> Option<Option<DefaultsMode>> {
-        if matches!(self.selection, Selection::XPath { .. })
-            || self.config_filter.is_some()
-            || self.max_depth.is_some()
-            || self.origins.is_some()
-        {
+        if self.config_filter.is_some() || self.max_depth.is_some() || self.origins.is_some() {
             return None;
         }
         Some(match self.with_defaults {
