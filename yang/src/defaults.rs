@@ -246,19 +246,8 @@ fn reads_default(node: &SchemaNode<'_>) -> Result<bool, Error> {
             }
         }
     }
-    for w in node.whens() {
-        let w = w.as_raw();
-        // SAFETY: w is a compiled when of `node`, evaluated at its context node.
-        let at = unsafe {
-            if (*w).context.is_null() {
-                raw
-            } else {
-                (*w).context as *const ffi::lysc_node
-            }
-        };
-        if any_default(unsafe { raw_atoms(at, (*w).cond, (*w).prefixes)? }) {
-            return Ok(true);
-        }
+    if any_default(when_atoms(node)?) {
+        return Ok(true);
     }
     if matches!(node.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList) {
         if let Some(t) = node.leaf_type() {
@@ -305,6 +294,25 @@ fn reads_default(node: &SchemaNode<'_>) -> Result<bool, Error> {
     Ok(false)
 }
 
+/// The atoms of every `when` of `node`, each evaluated at its context node.
+fn when_atoms(node: &SchemaNode<'_>) -> Result<Vec<*const ffi::lysc_node>, Error> {
+    let raw = node.as_raw() as *const ffi::lysc_node;
+    let mut out = Vec::new();
+    for w in node.whens() {
+        let w = w.as_raw();
+        // SAFETY: w is a compiled when of `node` of the live context.
+        let at = unsafe {
+            if (*w).context.is_null() {
+                raw
+            } else {
+                (*w).context as *const ffi::lysc_node
+            }
+        };
+        out.extend(unsafe { raw_atoms(at, (*w).cond, (*w).prefixes)? });
+    }
+    Ok(out)
+}
+
 /// Whether every `when` of `node` (inside an entry of `list`) reads only nodes inside
 /// entries of `list`: reaching another entry means passing through the root container,
 /// itself an atom then (the rule the dependency analysis applies to siblings).
@@ -314,25 +322,10 @@ fn whens_within(
     node: &SchemaNode<'_>,
     list: UnitListId,
 ) -> Result<bool, Error> {
-    let raw = node.as_raw() as *const ffi::lysc_node;
-    for w in node.whens() {
-        let w = w.as_raw();
-        // SAFETY: w is a compiled when of `node`, evaluated at its context node; the atoms
-        // are compiled nodes of the live context.
-        let at = unsafe {
-            if (*w).context.is_null() {
-                raw
-            } else {
-                (*w).context as *const ffi::lysc_node
-            }
-        };
-        for a in unsafe { raw_atoms(at, (*w).cond, (*w).prefixes)? } {
-            if unsafe { owner(schema, raw_map, a) } != Some(list) {
-                return Ok(false);
-            }
-        }
-    }
-    Ok(true)
+    // SAFETY: the atoms are compiled nodes of the live context.
+    Ok(when_atoms(node)?
+        .into_iter()
+        .all(|a| unsafe { owner(schema, raw_map, a) } == Some(list)))
 }
 
 /// Analyse every config node of every implemented module once.
@@ -381,6 +374,29 @@ pub(crate) fn analyse(
         }
     }
     Ok(out)
+}
+
+/// Tests' document of `n` networks of every type (some with their `when`-guarded containers
+/// given, one with a value equal to its default) and `extra` top-level members.
+#[cfg(test)]
+pub(crate) fn networks_of_every_type(n: usize, extra: &str) -> String {
+    let kinds = [
+        r#""type":"bridge","bridge":{}"#,
+        r#""type":"vxlan","vxlan":{"vni":7,"port":4789},"bridge":{"gateway":false}"#,
+        r#""type":"macvlan","uplink":"eth1""#,
+        r#""type":"ipvlan","uplink":"eth1","ipvlan":{"mode":"l3"}"#,
+        r#""type":"vlan","uplink":"eth0","vlan-id":12,"mtu":1500"#,
+        r#""type":"sriov","sriov":{"physical-function":"pf0"}"#,
+        r#""type":"ovs-dpdk""#,
+        r#""type":"host-device","host-device":{"device":"eth2"}"#,
+    ];
+    let nets: Vec<String> = (0..n)
+        .map(|i| format!(r#"{{"name":"n{i}",{}}}"#, kinds[i % kinds.len()]))
+        .collect();
+    format!(
+        r#"{{"netloom-host:networks":{{"network":[{}]}}{extra}}}"#,
+        nets.join(",")
+    )
 }
 
 #[cfg(test)]
@@ -489,34 +505,13 @@ mod equivalence {
 
 #[cfg(test)]
 mod implicit {
+    use super::networks_of_every_type;
     use yang3::data::{
         DataFormat, DataImplicitFlags, DataParserFlags, DataPrinterFlags, DataTree,
         DataValidationFlags,
     };
 
     use crate::schema::Schema;
-
-    /// `n` networks of every type, some with their `when`-guarded containers given, and
-    /// `extra` top-level members.
-    fn doc(n: usize, extra: &str) -> String {
-        let kinds = [
-            r#""type":"bridge","bridge":{}"#,
-            r#""type":"vxlan","vxlan":{"vni":7},"bridge":{"gateway":false}"#,
-            r#""type":"macvlan","uplink":"eth1""#,
-            r#""type":"ipvlan","uplink":"eth1","ipvlan":{"mode":"l3"}"#,
-            r#""type":"vlan","uplink":"eth0","vlan-id":12"#,
-            r#""type":"sriov","sriov":{"physical-function":"pf0"}"#,
-            r#""type":"ovs-dpdk""#,
-            r#""type":"host-device","host-device":{"device":"eth2"}"#,
-        ];
-        let nets: Vec<String> = (0..n)
-            .map(|i| format!(r#"{{"name":"n{i}",{}}}"#, kinds[i % kinds.len()]))
-            .collect();
-        format!(
-            r#"{{"netloom-host:networks":{{"network":[{}]}}{extra}}}"#,
-            nets.join(",")
-        )
-    }
 
     fn with_defaults(s: &Schema, doc: &str, entry_by_entry: bool) -> (bool, String) {
         let mut tree = DataTree::parse_string(
@@ -550,12 +545,12 @@ mod implicit {
         let services = r#","netloom-host:services":{"service":[{"namespace":"a","name":"s","port":[{"name":"p","port":80}]}]}"#;
         for (doc, apart) in [
             // networks and pods: entry by entry
-            (doc(200, pods), true),
-            (doc(200, ""), true),
+            (networks_of_every_type(200, pods), true),
+            (networks_of_every_type(200, ""), true),
             // too few entries to bother
-            (doc(10, pods), false),
+            (networks_of_every_type(10, pods), false),
             // services read a default (`when "../../type != 'cluster-ip'"`): all at once
-            (doc(200, services), false),
+            (networks_of_every_type(200, services), false),
         ] {
             let (_, whole) = with_defaults(&s, &doc, false);
             let (took, ours) = with_defaults(&s, &doc, true);

@@ -348,30 +348,8 @@ mod tests {
     use yang3::data::DataPrinterFlags;
 
     use super::*;
+    use crate::defaults::networks_of_every_type;
     use crate::unit::UnitMap;
-
-    /// `n` networks of every type (some with their `when`-guarded containers given, one
-    /// with values equal to their defaults), pods, services (whose `when` reads a default),
-    /// policies and `extra` top-level members.
-    fn doc(n: usize, extra: &str) -> String {
-        let kinds = [
-            r#""type":"bridge","bridge":{}"#,
-            r#""type":"vxlan","vxlan":{"vni":7,"port":4789},"bridge":{"gateway":false}"#,
-            r#""type":"macvlan","uplink":"eth1""#,
-            r#""type":"ipvlan","uplink":"eth1","ipvlan":{"mode":"l3"}"#,
-            r#""type":"vlan","uplink":"eth0","vlan-id":12,"mtu":1500"#,
-            r#""type":"sriov","sriov":{"physical-function":"pf0"}"#,
-            r#""type":"ovs-dpdk""#,
-            r#""type":"host-device","host-device":{"device":"eth2"}"#,
-        ];
-        let nets: Vec<String> = (0..n)
-            .map(|i| format!(r#"{{"name":"n{i}",{}}}"#, kinds[i % kinds.len()]))
-            .collect();
-        format!(
-            r#"{{"netloom-host:networks":{{"network":[{}]}}{extra}}}"#,
-            nets.join(",")
-        )
-    }
 
     const MORE: &str = r#","netloom-host:pods":{"pod":[{"namespace":"a","name":"p","interface":[{"name":"eth0","network":"n0"}]}]},
         "netloom-host:services":{"service":[{"namespace":"a","name":"s","port":[{"name":"p","port":80}]},
@@ -423,8 +401,8 @@ mod tests {
     fn entry_by_entry_is_what_the_whole_tree_prints() {
         let s = Schema::new().unwrap();
         for doc in [
-            doc(40, MORE),
-            doc(3, ""),
+            networks_of_every_type(40, MORE),
+            networks_of_every_type(3, ""),
             r#"{"netloom-host:system":{"commit-history":1000}}"#.to_owned(),
             "{}".to_owned(),
         ] {
@@ -438,7 +416,7 @@ mod tests {
             }
         }
         // The modes do what they say.
-        let m = units(&s, &doc(8, MORE));
+        let m = units(&s, &networks_of_every_type(8, MORE));
         let cache = XmlCache::new();
         let all = ours(&s, &m, DefaultsMode::ReportAll, &cache);
         assert!(
@@ -464,7 +442,7 @@ mod tests {
     #[test]
     fn only_the_roots_read_whole_get_their_other_members() {
         let s = Schema::new().unwrap();
-        let m = units(&s, &doc(4, MORE));
+        let m = units(&s, &networks_of_every_type(4, MORE));
         let nets = s.unit_by_names("networks", "network").unwrap();
         let chosen: Vec<_> = m.iter().filter(|(k, _)| k.list == nets).collect();
         let mut out = String::new();
@@ -495,7 +473,7 @@ mod tests {
     fn renderings_follow_the_texts_and_warm_only_modes_in_use() {
         let s = Schema::new().unwrap();
         let cache = XmlCache::new();
-        let v1 = units(&s, &doc(100, ""));
+        let v1 = units(&s, &networks_of_every_type(100, ""));
         // No with-defaults read yet: warming renders the plain form only.
         assert_eq!(cache.warm(&s, &UnitMap::new(), &v1), 100);
         let any = v1.values().next().unwrap();
