@@ -20,7 +20,7 @@
 //! altogether.
 #![allow(unsafe_code)] // libyang FFI: defaults, uniques and expression atoms.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use yang3::data::{DataImplicitFlags, DataTree};
 use yang3::ffi;
@@ -28,7 +28,8 @@ use yang3::schema::{DataValueType, SchemaNode, SchemaNodeKind};
 
 use crate::deps::raw_atoms;
 use crate::error::Error;
-use crate::schema::{NodeId, Schema};
+use crate::schema::{NodeId, NodeKind, Schema};
+use crate::shapes::{Inert, InertMember};
 use crate::unit::{UnitKey, UnitListId};
 
 /// Per unit list, whether its entries must be validated with default nodes present.
@@ -44,6 +45,10 @@ pub struct DefaultSensitivity {
     /// Per unit list, whether every `when` inside its entries reads only the entry it is
     /// in: an entry's implicit nodes then follow from the entry alone.
     whens_local: Vec<bool>,
+    /// Per unit list whose defaults follow entry by entry: the members of its entries, by
+    /// XML local name, whose values no `when` reads (see [`DefaultSensitivity::rendering_inert`]);
+    /// the second also without the leaves and leaf-lists that have a default.
+    rendering_inert: Vec<Option<[Inert; 2]>>,
 }
 
 /// Skipping defaults parses without validation and validates in a second pass over the
@@ -85,6 +90,23 @@ impl DefaultSensitivity {
     /// list's entries reads only the entry it is in.
     pub fn whens_outside(&self) -> bool {
         self.whens_outside
+    }
+
+    /// What an entry of `list`'s with-defaults rendering does not depend on (by XML local
+    /// name): libyang adds an entry's implicit nodes by which nodes it has and the values its
+    /// `when`s read, so every other value is inert, except, where the mode compares values
+    /// with their defaults (`compares_defaults`: report-all-tagged, trim), the ones that
+    /// have a default. `None` unless [`DefaultSensitivity::defaults_per_entry`].
+    pub(crate) fn rendering_inert(
+        &self,
+        list: UnitListId,
+        compares_defaults: bool,
+    ) -> Option<&Inert> {
+        if !self.defaults_per_entry(list) {
+            return None;
+        }
+        let both = self.rendering_inert.get(list.0 as usize)?.as_ref()?;
+        Some(&both[usize::from(compares_defaults)])
     }
 
     pub fn defaults_per_entry(&self, list: UnitListId) -> bool {
@@ -339,7 +361,9 @@ pub(crate) fn analyse(
         defaults: vec![0; schema.units().len()],
         whens_outside: false,
         whens_local: vec![true; schema.units().len()],
+        rendering_inert: vec![None; schema.units().len()],
     };
+    let mut read: HashSet<NodeId> = HashSet::new();
     for module in schema.context().modules(true) {
         if !module.is_implemented() {
             continue;
@@ -362,6 +386,17 @@ pub(crate) fn analyse(
                     if !whens_within(schema, raw_map, &node, u)? {
                         out.whens_local[u.0 as usize] = false;
                     }
+                    for mut atom in when_atoms(&node)? {
+                        // SAFETY: the atoms are compiled nodes of the live context; choice
+                        // and case atoms go by the nearest indexed node above.
+                        while !atom.is_null() {
+                            if let Some(id) = raw_map.get(&(atom as usize)) {
+                                read.insert(*id);
+                                break;
+                            }
+                            atom = unsafe { (*atom).parent };
+                        }
+                    }
                 }
                 if !reads_default(&node)? {
                     continue;
@@ -373,7 +408,53 @@ pub(crate) fn analyse(
             }
         }
     }
+    for (i, def) in schema.units().iter().enumerate() {
+        if let Some(list) = def.list_node() {
+            out.rendering_inert[i] = Some([
+                unread_below(schema, &read, list, true),
+                unread_below(schema, &read, list, false),
+            ]);
+        }
+    }
     Ok(out)
+}
+
+/// The members below `parent` whose values no `when` reads (by XML local name; two of one
+/// name, from two modules, are left out), and without the ones that have a default unless
+/// `with_defaulted`.
+fn unread_below(
+    schema: &Schema,
+    read: &HashSet<NodeId>,
+    parent: NodeId,
+    with_defaulted: bool,
+) -> Inert {
+    let mut out: HashMap<String, InertMember> = HashMap::new();
+    let mut clashes = HashSet::new();
+    for &c in &schema.node(parent).children {
+        let info = schema.node(c);
+        if !info.config || read.contains(&c) {
+            continue;
+        }
+        let member = match info.kind {
+            NodeKind::Leaf | NodeKind::LeafList => {
+                // SAFETY: the node's compiled node, owned by the live context.
+                if !with_defaulted && unsafe { has_default(info.raw as *const ffi::lysc_node) } {
+                    continue;
+                }
+                InertMember::Leaf
+            }
+            NodeKind::Container { .. } | NodeKind::List => {
+                InertMember::Inner(unread_below(schema, read, c, with_defaulted))
+            }
+        };
+        if out.insert(info.name.clone(), member).is_some() {
+            clashes.insert(info.name.clone());
+        }
+    }
+    for c in clashes {
+        out.remove(&c);
+    }
+    Inert(out)
 }
 
 /// Tests' document of `n` networks of every type (some with their `when`-guarded containers

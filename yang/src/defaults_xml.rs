@@ -30,6 +30,7 @@ use crate::error::Error;
 use crate::schema::{NodeId, Schema};
 use crate::unit::{UnitKey, UnitListId};
 use crate::xml_cache::{XmlCache, WARM_BATCH};
+use crate::xml_template::Renderer;
 
 /// A with-defaults retrieval mode that changes the data a read shows (`explicit` is the
 /// plain read: netloom stores exactly what was set).
@@ -99,6 +100,34 @@ fn inside(mut xml: String, name: &str, ns: Option<&str>, parent: Option<&str>) -
     xml
 }
 
+/// One entry to render, for [`crate::xml_template::Templates::render`].
+struct Entry<'a> {
+    schema: &'a Schema,
+    list: UnitListId,
+    text: &'a Arc<str>,
+    mode: DefaultsMode,
+    /// Where the plain rendering may already be.
+    cache: &'a XmlCache,
+}
+
+impl Renderer for Entry<'_> {
+    fn plain(&self) -> Option<String> {
+        if let Some(Some(xml)) = self.cache.lock().plain.get(self.text) {
+            return Some(xml.to_owned());
+        }
+        let def = self.schema.unit(self.list);
+        let ns = self.schema.node(def.root()).namespace;
+        crate::xml_cache::render(self.schema, def.list_node()?, ns, self.text)
+            .ok()
+            .flatten()
+            .map(String::from)
+    }
+
+    fn shown(&self) -> Result<Box<str>, String> {
+        self.schema.entry_xml(self.list, self.text, self.mode)
+    }
+}
+
 fn parse<'a>(schema: &'a Schema, doc: String) -> Result<DataTree<'a>, String> {
     DataTree::parse_string(
         schema.context(),
@@ -153,6 +182,28 @@ impl Schema {
             self.node(root).namespace,
         );
         Ok(xml.into_boxed_str())
+    }
+
+    /// [`Schema::entry_xml`], made from the template of the entry's shape where one is known
+    /// (see [`crate::xml_template`]).
+    pub(crate) fn entry_xml_by_shape(
+        &self,
+        list: UnitListId,
+        text: &Arc<str>,
+        mode: DefaultsMode,
+        cache: &XmlCache,
+    ) -> Result<Box<str>, String> {
+        let inert = self
+            .default_sensitivity()
+            .rendering_inert(list, mode != DefaultsMode::ReportAll);
+        let entry = Entry {
+            schema: self,
+            list,
+            text,
+            mode,
+            cache,
+        };
+        cache.templates.render(list, mode, inert, &entry)
     }
 
     /// The members of the root containers in `whole` other than unit-list entries, as
@@ -256,7 +307,7 @@ impl Schema {
             };
             let mut rendered = Vec::with_capacity(todo.len());
             for (list, text) in todo {
-                match self.entry_xml(list, text, mode) {
+                match self.entry_xml_by_shape(list, text, mode, cache) {
                     Ok(xml) => rendered.push((text, xml)),
                     Err(_) => return Ok(false),
                 }
@@ -437,6 +488,113 @@ mod tests {
             "mtu has no default: {trim}"
         );
         assert!(trim.contains("<vni>7</vni>"), "{trim}");
+    }
+
+    /// `n` networks of every type whose values vary (names, numbers, addresses, a value equal
+    /// to its default or not, optional members there or not), as a pseudo-random sequence.
+    fn varied_networks(n: usize) -> String {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        let nets: Vec<String> = (0..n)
+            .map(|i| {
+                // Members in schema order, as stored texts have them.
+                let mut m = vec![format!(r#""name":"net-{i}-{}""#, next(1000))];
+                if next(3) == 0 {
+                    m.push(format!(r#""description":"d{} <&> x""#, next(50)));
+                }
+                let mtu = if next(2) == 0 {
+                    format!(r#","mtu":{}"#, 1280 + next(8000))
+                } else {
+                    String::new()
+                };
+                let kind = match next(6) {
+                    0 => format!(r#""type":"bridge"{mtu}"#),
+                    1 => format!(
+                        r#""type":"bridge"{mtu},"bridge":{{"gateway":{},"hairpin":{}}}"#,
+                        next(2) == 0,
+                        next(2) == 0
+                    ),
+                    2 => format!(
+                        r#""type":"vxlan"{mtu},"vxlan":{{"vni":{},"port":{}}}"#,
+                        1 + next(100_000),
+                        [4789, 4790, 8472][next(3) as usize]
+                    ),
+                    3 => format!(r#""type":"macvlan","uplink":"eth{}"{mtu}"#, next(4)),
+                    4 => format!(
+                        r#""type":"sriov"{mtu},"sriov":{{"physical-function":"pf{}","mode":"{}"}}"#,
+                        next(3),
+                        ["netdev", "vfio"][next(2) as usize]
+                    ),
+                    _ => format!(
+                        r#""type":"host-device"{mtu},"host-device":{{"device":"eth{}"}}"#,
+                        next(9)
+                    ),
+                };
+                m.push(kind);
+                if next(2) == 0 {
+                    m.push(format!(
+                        r#""ipam":{{"pool":[{{"name":"p","subnet":"10.{}.0.0/16","gateway":"10.{}.0.1"}}]}}"#,
+                        next(250),
+                        next(250)
+                    ));
+                }
+                format!("{{{}}}", m.join(","))
+            })
+            .collect();
+        format!(
+            r#"{{"netloom-host:networks":{{"network":[{}]}}}}"#,
+            nets.join(",")
+        )
+    }
+
+    #[test]
+    fn entries_of_one_shape_are_rendered_from_its_template() {
+        let s = Schema::new().unwrap();
+        let doc = varied_networks(300);
+        let m = units(&s, &doc);
+        for mode in DefaultsMode::ALL {
+            let cache = XmlCache::new();
+            assert_eq!(
+                ours(&s, &m, mode, &cache),
+                whole(&s, &doc, mode),
+                "{mode:?}"
+            );
+            // Most entries came from templates: far fewer shapes than entries, and every
+            // shape's template learnt.
+            let (with, without) = cache.templates.counts();
+            assert!(with > 0 && without == 0, "{mode:?}: {with} {without}");
+            assert!(with * 3 < 300, "{mode:?}: {with} shapes");
+        }
+        // An inert value (the name) is blanked from the shape; a value a `when` reads (the
+        // type) and, where the mode compares values with defaults, a defaulted one are not.
+        let cache = XmlCache::new();
+        let nets = s.unit_by_names("networks", "network").unwrap();
+        let by_shape = |text: &str, mode| {
+            s.entry_xml_by_shape(nets, &Arc::from(text), mode, &cache)
+                .unwrap()
+        };
+        let vx = |name: &str, port: u32| {
+            format!(r#"{{"name":"{name}","type":"vxlan","vxlan":{{"vni":5,"port":{port}}}}}"#)
+        };
+        for mode in DefaultsMode::ALL {
+            for text in [vx("a", 4789), vx("b", 4789), vx("c", 4790), vx("d", 4789)] {
+                assert_eq!(
+                    by_shape(&text, mode),
+                    s.entry_xml(nets, &text, mode).unwrap()
+                );
+            }
+        }
+        let (with, _) = cache.templates.counts();
+        assert_eq!(
+            with,
+            1 + 2 + 2,
+            "report-all: one shape; tagged and trim: two each"
+        );
     }
 
     #[test]

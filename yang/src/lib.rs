@@ -23,6 +23,7 @@ mod validate;
 mod value;
 mod xml_cache;
 mod xml_out;
+mod xml_template;
 
 pub use batch::{EditBatch, EntryText};
 pub use defaults::DefaultSensitivity;

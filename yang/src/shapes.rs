@@ -62,12 +62,20 @@ pub struct Shapes {
     readers: Vec<BTreeSet<UnitListId>>,
 }
 
-/// The inert members below one node of an entry, by RFC 7951 member name.
+/// The inert members below one node of an entry, by RFC 7951 member name (by XML local name
+/// in [`crate::xml_template`]'s use).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Inert(HashMap<String, InertMember>);
+pub(crate) struct Inert(pub(crate) HashMap<String, InertMember>);
+
+impl Inert {
+    /// The member named `name`.
+    pub(crate) fn member(&self, name: &str) -> Option<&InertMember> {
+        self.0.get(name)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum InertMember {
+pub(crate) enum InertMember {
     Leaf,
     Inner(Inert),
 }

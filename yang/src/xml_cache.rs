@@ -20,6 +20,7 @@ use imbl::ordmap::DiffItem;
 use crate::defaults_xml::DefaultsMode;
 use crate::unit::{UnitKey, UnitListId, UnitMap};
 use crate::xml_out::{needs_libyang, render_entry, EntrySource, Out};
+use crate::xml_template::Templates;
 
 /// Unit text addresses are unique and well spread once multiplied: no SipHash per lookup.
 #[derive(Default)]
@@ -114,6 +115,8 @@ impl Entries {
 #[derive(Default)]
 pub struct XmlCache {
     entries: Mutex<Entries>,
+    /// How entries of each shape look in each with-defaults mode.
+    pub(crate) templates: Templates,
 }
 
 impl std::fmt::Debug for XmlCache {
@@ -219,7 +222,7 @@ impl Schema {
 /// One entry of list node `list` rendered alone with `ns` (its root container's namespace)
 /// in effect: the bytes it gets inside the root container. `None` when a value needs
 /// libyang's encoding.
-fn render(
+pub(crate) fn render(
     schema: &Schema,
     list: NodeId,
     ns: Option<&'static str>,
@@ -281,7 +284,7 @@ impl XmlCache {
             .collect();
         for mode in in_use {
             added += self.warm_kind(&per_entry, Some(mode), |list, v| {
-                schema.entry_xml(list, v, mode).map(Some)
+                schema.entry_xml_by_shape(list, v, mode, self).map(Some)
             });
         }
         added
@@ -292,7 +295,7 @@ impl XmlCache {
         &self,
         changed: &[(UnitListId, &Arc<str>)],
         mode: Option<DefaultsMode>,
-        render: impl Fn(UnitListId, &str) -> Result<Option<Box<str>>, String>,
+        render: impl Fn(UnitListId, &Arc<str>) -> Result<Option<Box<str>>, String>,
     ) -> usize {
         let mut added = 0;
         for batch in changed.rchunks(WARM_BATCH) {
