@@ -30,6 +30,9 @@ by `cargo build --release -p netloom-tests --bin netloom-netconf-bench`; looked 
 --netloomd unless --rust-client names it) against a fresh instance of each server, and
 printed as a second table: ncclient's lxml parsing and paramiko's crypto flatten the ratios
 of the first one.
+Under it: the SSH transfer alone of netloom's get-config reply (the Rust client's in-process
+russh server), back to back and after 100 ms idle: on the project's VMs a transfer after the
+machine idled (as right after a long commit) costs more, and the cold get-config pays it.
 """
 import json
 import argparse
@@ -265,10 +268,21 @@ def measure_rust(client, server, n, ops, warm, cipher, creates=1, validates=0, r
     assert r["got"] == n, (server.name, r["got"])
     return {"create": (r["create"], r["creates"]), "get": (r["get"], None),
             "get_warm": (r["get_warm"], None),
+            "get_bytes": r["get_bytes"],
             "validate": (r["validate"], r["validates"]),
             "report_all": (r["report_all"], None),
             "report_all_first": (r["report_all_first"], None),
             "edit": (sum(r["edit"]), r["edit"])}
+
+
+def transport_floor(client, cipher, size):
+    """The SSH transfer alone of a `size`-byte reply (the Rust client's in-process russh
+    server, netloomd's settings): median seconds back to back, and after 100 ms idle each."""
+    def one(*extra):
+        out = subprocess.run([client, "--raw-ssh", str(size), "--reps", "15", "--cipher", cipher,
+                              *extra], check=True, capture_output=True, text=True).stdout
+        return json.loads(out)["median"]
+    return one(), one("--idle", "100")
 
 
 def table(title, results, n, ops, warm, report_alls):
@@ -367,6 +381,7 @@ def main():
                     measured[s.name] = run(s)
                 finally:
                     s.stop()
+        floor = transport_floor(client, a.cipher, rust["netloom"]["get_bytes"])
         shutil.rmtree(os.path.join(tmp, "netloom"), ignore_errors=True)
         s = Netloom(a.netloomd, tmp)
         try:
@@ -388,6 +403,9 @@ def main():
     print()
     table("Rust client (netloom-netconf-bench), cipher offered first: %s:" % a.cipher,
           rust, a.entries, a.ops, a.warm, a.report_alls)
+    print("the SSH transfer alone of netloom's %d-byte get-config reply (russh both ends): "
+          "%.2f ms back to back, %.2f ms after 100 ms idle (median of 15)" % (
+              rust["netloom"]["get_bytes"], floor[0] * 1e3, floor[1] * 1e3))
     print()
     print("netloom at %d entries (loaded in %.1f s): one-entry edit+commit p50 %.2f ms, "
           "p99 %.2f ms over %d (goal p99 <= 10 ms; ncclient)" % (

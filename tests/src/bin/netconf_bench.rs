@@ -15,7 +15,7 @@
 //! (default 11): G-1 more follow the last one's, and "get_warm" is their median; each is timed
 //! until the reply is received and its entries counted. Both are also split: "get_first" /
 //! "get_warm_first" until the reply's first bytes arrive, "get_recv" / "get_warm_recv" until
-//! its last (the count follows).
+//! its last (the count follows). "get_bytes" is the reply's size.
 //!
 //! `--validates V` (default 3): after the gets, N more entries are staged in the candidate
 //! (untimed), and V `<validate>`s of it timed before it is discarded; "validate" is their
@@ -29,7 +29,10 @@
 //! server on loopback, with the SSH settings netloomd uses, answers each 2-byte request on one
 //! session channel with BYTES handed over as one `Bytes` (as netloomd sends a reply); the
 //! client reads each to its end, R times (default 21), and prints the times and their median.
-//! `--packet` and `--window` set the client's maximum packet size and window.
+//! `--packet` and `--window` set the client's maximum packet size and window. `--idle MS`
+//! waits MS milliseconds, untimed, before each transfer: on this project's VMs a transfer
+//! after the machine idled costs more than one back to back (the transport's share of a
+//! get-config right after a long commit, which both servers pay).
 //!
 //! Run: `netloom-netconf-bench --port P --user U (--password PW | --key FILE) --ns NS
 //! [--entries N] [--ops K] [--creates R] [--gets G] [--validates V] [--cipher aes256-gcm@openssh.com|chacha20-poly1305@openssh.com]`, or
@@ -75,6 +78,8 @@ struct Args {
     raw_ssh: Option<usize>,
     /// Transfers `--raw-ssh` times on its one channel.
     reps: usize,
+    /// Milliseconds `--raw-ssh` waits, idle, before each transfer.
+    idle_ms: u64,
 }
 
 fn args() -> Args {
@@ -95,6 +100,7 @@ fn args() -> Args {
         report_alls: 3,
         raw_ssh: None,
         reps: 21,
+        idle_ms: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -116,6 +122,7 @@ fn args() -> Args {
             "--report-alls" => a.report_alls = v.parse().expect("--report-alls"),
             "--raw-ssh" => a.raw_ssh = Some(v.parse().expect("--raw-ssh")),
             "--reps" => a.reps = v.parse().expect("--reps"),
+            "--idle" => a.idle_ms = v.parse().expect("--idle"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -394,6 +401,9 @@ async fn raw_ssh(a: &Args, bytes: usize) {
     let mut times = Vec::new();
     let mut chunk = vec![0u8; 1 << 20];
     for _ in 0..a.reps.max(1) {
+        if a.idle_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(a.idle_ms)).await;
+        }
         let t = Instant::now();
         stream.write_all(b"go").await.unwrap();
         let mut got = 0;
@@ -492,6 +502,7 @@ async fn main() {
     let mut creates = Vec::with_capacity(a.creates.max(1));
     let mut colds = Vec::with_capacity(a.creates.max(1));
     let mut got = None;
+    let mut get_bytes = 0;
     let mut count = |n: usize| {
         assert_eq!(
             *got.get_or_insert(n),
@@ -508,16 +519,17 @@ async fn main() {
         s.rpc(&edit(&a.ns, &entries(0, a.entries))).await;
         s.rpc("<commit/>").await;
         creates.push(t.elapsed().as_secs_f64());
-        let (times, n) = get_config(&mut s, &a.ns).await;
+        let (times, n, bytes) = get_config(&mut s, &a.ns).await;
         colds.push(times);
         count(n);
+        get_bytes = bytes;
     }
     let all_creates: Vec<String> = creates.iter().map(|x| format!("{x:.6}")).collect();
     let create = median(creates);
     // then the warm ones, after the last create's cold one
     let mut warms = Vec::with_capacity(a.gets.saturating_sub(1));
     for _ in 1..a.gets.max(1) {
-        let (times, n) = get_config(&mut s, &a.ns).await;
+        let (times, n, _) = get_config(&mut s, &a.ns).await;
         warms.push(times);
         count(n);
     }
@@ -578,7 +590,7 @@ async fn main() {
     s.close().await;
     let edits: Vec<String> = lat.iter().map(|x| format!("{x:.6}")).collect();
     println!(
-        r#"{{"create": {create:.6}, "creates": [{}], "validate": {validate:.6}, "validates": [{}], "report_all": {report_all:.6}, "report_all_first": {report_all_first:.6}, "get": {get:.6}, "get_warm": {get_warm:.6}, "get_first": {first:.6}, "get_recv": {recv:.6}, "get_warm_first": {warm_first:.6}, "get_warm_recv": {warm_recv:.6}, "got": {got}, "edit": [{}]}}"#,
+        r#"{{"create": {create:.6}, "creates": [{}], "validate": {validate:.6}, "validates": [{}], "report_all": {report_all:.6}, "report_all_first": {report_all_first:.6}, "get": {get:.6}, "get_warm": {get_warm:.6}, "get_first": {first:.6}, "get_recv": {recv:.6}, "get_warm_first": {warm_first:.6}, "get_warm_recv": {warm_recv:.6}, "get_bytes": {get_bytes}, "got": {got}, "edit": [{}]}}"#,
         all_creates.join(", "),
         all_validates.join(", "),
         edits.join(", ")
@@ -592,8 +604,8 @@ fn median(mut times: Vec<f64>) -> f64 {
 }
 
 /// One get-config of the list: its times (until the reply's first bytes, until its last, and
-/// with its `<network>`s counted) and the count.
-async fn get_config(s: &mut Session, ns: &str) -> ((f64, f64, f64), usize) {
+/// with its `<network>`s counted), the count, and the reply's size (its `<rpc-reply>`).
+async fn get_config(s: &mut Session, ns: &str) -> ((f64, f64, f64), usize, usize) {
     let t = Instant::now();
     let reply = s
         .rpc(&format!(
@@ -603,8 +615,9 @@ async fn get_config(s: &mut Session, ns: &str) -> ((f64, f64, f64), usize) {
     let received = t.elapsed().as_secs_f64();
     let n = count_networks(reply);
     let total = t.elapsed().as_secs_f64();
+    let bytes = reply.len();
     let first = s.first.map(|f| (f - t).as_secs_f64()).unwrap_or(received);
-    ((first, received, total), n)
+    ((first, received, total), n, bytes)
 }
 
 #[cfg(test)]
