@@ -512,7 +512,7 @@ mod tests {
                 } else {
                     String::new()
                 };
-                let kind = match next(6) {
+                let kind = match next(7) {
                     0 => format!(r#""type":"bridge"{mtu}"#),
                     1 => format!(
                         r#""type":"bridge"{mtu},"bridge":{{"gateway":{},"hairpin":{}}}"#,
@@ -530,10 +530,12 @@ mod tests {
                         next(3),
                         ["netdev", "vfio"][next(2) as usize]
                     ),
-                    _ => format!(
+                    5 => format!(
                         r#""type":"host-device"{mtu},"host-device":{{"device":"eth{}"}}"#,
                         next(9)
                     ),
+                    // The same members as a bare bridge; other implicit nodes.
+                    _ => format!(r#""type":"ovs-dpdk"{mtu}"#),
                 };
                 m.push(kind);
                 if next(2) == 0 {
