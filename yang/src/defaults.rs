@@ -26,7 +26,7 @@ use yang3::data::{DataImplicitFlags, DataTree};
 use yang3::ffi;
 use yang3::schema::{DataValueType, SchemaNode, SchemaNodeKind};
 
-use crate::deps::raw_atoms;
+use crate::deps::{indexed, raw_atoms};
 use crate::error::Error;
 use crate::schema::{NodeId, NodeKind, Schema};
 use crate::shapes::{Inert, InertMember};
@@ -386,16 +386,9 @@ pub(crate) fn analyse(
                     if !whens_within(schema, raw_map, &node, u)? {
                         out.whens_local[u.0 as usize] = false;
                     }
-                    for mut atom in when_atoms(&node)? {
-                        // SAFETY: the atoms are compiled nodes of the live context; choice
-                        // and case atoms go by the nearest indexed node above.
-                        while !atom.is_null() {
-                            if let Some(id) = raw_map.get(&(atom as usize)) {
-                                read.insert(*id);
-                                break;
-                            }
-                            atom = unsafe { (*atom).parent };
-                        }
+                    for atom in when_atoms(&node)? {
+                        // SAFETY: the atoms are compiled nodes of the live context.
+                        read.extend(unsafe { indexed(raw_map, atom) });
                     }
                 }
                 if !reads_default(&node)? {

@@ -280,20 +280,24 @@ pub(crate) unsafe fn atoms(
     prefixes: *const ffi::lysc_prefix,
 ) -> Result<Vec<Option<NodeId>>, Error> {
     let raw = raw_atoms(ctx_node, expr, prefixes)?;
-    let mut out = Vec::with_capacity(raw.len());
-    for mut n in raw {
-        // choice/case atoms: climb to the nearest indexed node
-        let mut found = None;
-        while !n.is_null() {
-            if let Some(id) = raw_map.get(&(n as usize)) {
-                found = Some(*id);
-                break;
-            }
-            n = (*n).parent;
+    Ok(raw.into_iter().map(|n| indexed(raw_map, n)).collect())
+}
+
+/// The indexed node `n` is, or for a choice or case atom the nearest one above it.
+///
+/// # Safety
+/// `n` is null or a compiled node of the live context `raw_map` indexes.
+pub(crate) unsafe fn indexed(
+    raw_map: &HashMap<usize, NodeId>,
+    mut n: *const ffi::lysc_node,
+) -> Option<NodeId> {
+    while !n.is_null() {
+        if let Some(id) = raw_map.get(&(n as usize)) {
+            return Some(*id);
         }
-        out.push(found);
+        n = (*n).parent;
     }
-    Ok(out)
+    None
 }
 
 pub(crate) unsafe fn expr_text(expr: *const ffi::lyxp_expr) -> String {
