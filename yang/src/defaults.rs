@@ -26,7 +26,7 @@ use yang3::data::{DataImplicitFlags, DataTree};
 use yang3::ffi;
 use yang3::schema::{DataValueType, SchemaNode, SchemaNodeKind};
 
-use crate::deps::{indexed, raw_atoms};
+use crate::deps::{nearest, raw_atoms};
 use crate::error::Error;
 use crate::schema::{NodeId, NodeKind, Schema};
 use crate::shapes::{Inert, InertMember};
@@ -388,7 +388,7 @@ pub(crate) fn analyse(
                     }
                     for atom in when_atoms(&node)? {
                         // SAFETY: the atoms are compiled nodes of the live context.
-                        read.extend(unsafe { indexed(raw_map, atom) });
+                        read.extend(unsafe { nearest(raw_map, atom) });
                     }
                 }
                 if !reads_default(&node)? {

@@ -280,14 +280,14 @@ pub(crate) unsafe fn atoms(
     prefixes: *const ffi::lysc_prefix,
 ) -> Result<Vec<Option<NodeId>>, Error> {
     let raw = raw_atoms(ctx_node, expr, prefixes)?;
-    Ok(raw.into_iter().map(|n| indexed(raw_map, n)).collect())
+    Ok(raw.into_iter().map(|n| nearest(raw_map, n)).collect())
 }
 
-/// The indexed node `n` is, or for a choice or case atom the nearest one above it.
+/// The nearest indexed node at or above `n` (choice and case are not indexed).
 ///
 /// # Safety
 /// `n` is null or a compiled node of the live context `raw_map` indexes.
-pub(crate) unsafe fn indexed(
+pub(crate) unsafe fn nearest(
     raw_map: &HashMap<usize, NodeId>,
     mut n: *const ffi::lysc_node,
 ) -> Option<NodeId> {

@@ -44,7 +44,7 @@ use yang3::ffi;
 use yang3::schema::{DataValueType, SchemaNode};
 use yang3::utils::Binding;
 
-use crate::deps::{atoms, expr_text, union_members, Dependency};
+use crate::deps::{atoms, expr_text, nearest, union_members, Dependency};
 use crate::error::Error;
 use crate::schema::{NodeId, NodeKind, Schema};
 use crate::unit::{UnitKey, UnitListId};
@@ -323,23 +323,6 @@ fn opaque(text: &str, ctx_is_term: bool) -> bool {
         }
     }
     false
-}
-
-/// The nearest indexed node at or above `raw` (choice and case are not indexed).
-///
-/// # Safety
-/// `raw` is null or a compiled node of the live context `schema` holds.
-unsafe fn nearest(
-    raw_map: &HashMap<usize, NodeId>,
-    mut raw: *const ffi::lysc_node,
-) -> Option<NodeId> {
-    while !raw.is_null() {
-        if let Some(id) = raw_map.get(&(raw as usize)) {
-            return Some(*id);
-        }
-        raw = (*raw).parent;
-    }
-    None
 }
 
 /// The unit list whose entries hold `id`, if any.
