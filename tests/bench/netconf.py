@@ -9,7 +9,8 @@ ncclient code over real SSH on loopback, printed as one table with ratios.
 Lines: one edit-config creating N entries (default 10k): the first, on a fresh server, and the
 median of --creates such creates (default 3; the list removed untimed between them: a single
 one is at the mercy of whatever else the machine does in that quarter second); get-config of those N, cold (the
-median of the first gets right after each create) and warm (the median of the next --warm gets); <validate> of
+median of the first gets right after each create) and warm (the median of the next --warm gets); <get> of
+them (the operational datastore, configuration and state, the same subtree filter; median of 3); <validate> of
 a candidate adding N more to those N (staged untimed, the median of --validates, then discarded); get-config of
 the N with with-defaults report-all (every default made explicit): the first (the server's first such read
 of them) and the median of the other --report-alls - 1; K sequential
@@ -201,10 +202,13 @@ def measure(server, n, ops, warm, creates, validates, report_alls):
     """{line: (total seconds, samples or None)} for one server."""
     m = server.connect()
     out = {}
-    def get(**wd):
+    def get(op="get-config", **wd):
         t = time.perf_counter()
-        reply = m.get_config(source="running",
-                             filter=("subtree", '<networks xmlns="%s"/>' % server.ns), **wd)
+        f = ("subtree", '<networks xmlns="%s"/>' % server.ns)
+        if op == "get":
+            reply = m.get(filter=f, **wd)
+        else:
+            reply = m.get_config(source="running", filter=f, **wd)
         got = len(reply.data.findall(".//{%s}network" % server.ns))
         assert got == n, (server.name, got)
         return time.perf_counter() - t
@@ -228,6 +232,9 @@ def measure(server, n, ops, warm, creates, validates, report_alls):
     # then the warm ones, after the last create's cold one
     gets = [get() for _ in range(warm)]
     out["get_warm"] = (statistics.median(gets) if warm else float("nan"), None)
+    # <get>: the operational datastore (configuration and state), the same filter
+    ops_ = [get(op="get") for _ in range(3)]
+    out["get_op"] = (statistics.median(ops_), ops_)
     # <validate> of a candidate adding n more entries to running's n
     checks = []
     if validates:
@@ -268,6 +275,7 @@ def measure_rust(client, server, n, ops, warm, cipher, creates=1, validates=0, r
     assert r["got"] == n, (server.name, r["got"])
     return {"create": (r["create"], r["creates"]), "get": (r["get"], None),
             "get_warm": (r["get_warm"], None),
+            "get_op": (r["get_op"], None),
             "get_bytes": r["get_bytes"],
             "validate": (r["validate"], r["validates"]),
             "report_all": (r["report_all"], None),
@@ -293,6 +301,7 @@ def table(title, results, n, ops, warm, report_alls):
              ("create", "edit-config + commit creating %d (median of %d)" % (n, creates)),
              ("get", "get-config of %d entries, cold (median of %d)" % (n, creates)),
              ("get_warm", "get-config of %d entries, warm (median of %d)" % (n, warm)),
+             ("get_op", "get of %d entries (operational datastore, median of 3)" % n),
              ("validate", "validate of a candidate adding %d (median of %d)" % (
                  n, len(results["netloom"]["validate"][1] or [None]))),
              ("report_all_first", "get-config of %d, with-defaults report-all, first" % n),

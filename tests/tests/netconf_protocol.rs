@@ -407,6 +407,7 @@ reads = {
         '<system xmlns="%s"><user><name>op</name></user></system>' % NL)).data_xml,
     "xpath": lambda c: c.get_config(source="running", filter=("xpath", ({"nl": NL}, "/nl:system/nl:user"))).data_xml,
     "get": lambda c: c.get(filter=("subtree", USERS)).data_xml,
+    "get all": lambda c: c.get().data_xml,
     "get-data running": lambda c: get_data(c, "running"),
     "get-data operational": lambda c: get_data(c, "operational"),
 }

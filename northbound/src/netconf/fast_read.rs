@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use imbl::ordmap::DiffItem;
 use netloom_yang::{DefaultsMode, NodeId, Schema, UnitKey, UnitMap, XmlCache};
+use serde_json::Value;
 
 use super::data::module_of;
 use super::errors::RpcError;
-use super::render::Selection;
+use super::render::{Read, Selection, WithDefaults};
 use super::xml::Element;
 
 /// The units one top-level filter element selects.
@@ -272,6 +273,50 @@ pub(crate) fn config_xml_defaults(
     schema
         .write_units_xml_defaults(&chosen(schema, units, plan), &whole, mode, cache, out)
         .map_err(|e| RpcError::failed(format!("stored data: {e}")))
+}
+
+/// Whether every pick lies in a root container that holds configuration only: a read of
+/// it from the operational datastore is then the configuration read (no state node below,
+/// so no state value and no state default either).
+pub(crate) fn config_only(schema: &Schema, picks: &[Pick]) -> bool {
+    fn all_config(schema: &Schema, node: NodeId) -> bool {
+        let info = schema.node(node);
+        info.config && info.children.iter().all(|&c| all_config(schema, c))
+    }
+    picks.iter().all(|p| {
+        let root = match p {
+            Pick::Root(r) => *r,
+            Pick::List(list) => schema.unit(*list).root(),
+            Pick::Entry(key) => schema.unit(key.list).root(),
+        };
+        all_config(schema, root)
+    })
+}
+
+/// The XML of the operational datastore's state roots (`state`: the engine's state,
+/// netconf-state, the yang-library; no configuration) read in with-defaults mode `wd`, as
+/// the general path prints them after running's configuration: the general path prints
+/// one document of both, and no state node sits in a configuration root, so its answer
+/// is the configuration's rendering followed by this. libyang's defaults of the
+/// configuration roots, which a document without them also gets, are filtered out.
+pub(crate) fn state_xml(
+    schema: &Schema,
+    state: Value,
+    wd: Option<WithDefaults>,
+) -> Result<String, RpcError> {
+    match wd {
+        None | Some(WithDefaults::Explicit) => super::data::to_xml(schema, &state),
+        Some(_) => super::render::render(
+            schema,
+            state,
+            &Read {
+                with_defaults: wd,
+                config_filter: Some(false),
+                state: true,
+                ..Default::default()
+            },
+        ),
+    }
 }
 
 /// The smallest key of unit list `list`.
@@ -581,6 +626,166 @@ mod tests {
             "/nl:pods/nl:pod[nl:name='p1']",
         ] {
             assert!(plan(&s, &xpath(select)).is_none(), "{select}");
+        }
+    }
+
+    /// The top-level elements of `xml`, each as its bytes.
+    fn top_level(xml: &str) -> Vec<&str> {
+        use quick_xml::events::Event;
+        let mut reader = quick_xml::Reader::from_str(xml);
+        let (mut out, mut depth, mut start) = (Vec::new(), 0usize, 0usize);
+        loop {
+            let before = reader.buffer_position() as usize;
+            match reader.read_event().unwrap() {
+                Event::Start(_) => {
+                    if depth == 0 {
+                        start = before;
+                    }
+                    depth += 1;
+                }
+                Event::End(_) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        out.push(&xml[start..reader.buffer_position() as usize]);
+                    }
+                }
+                Event::Empty(_) if depth == 0 => {
+                    out.push(&xml[before..reader.buffer_position() as usize])
+                }
+                Event::Eof => return out,
+                _ => {}
+            }
+        }
+    }
+
+    /// An operational read (`<get>`) the fast way, running's configuration then the state
+    /// roots, gives the general path's top-level elements byte for byte (one document of
+    /// both, defaults added to the whole, filtered, printed) in every with-defaults mode,
+    /// with and without a filter. Only their order differs, which carries no meaning
+    /// between top-level nodes: libyang groups them by module, the fast path puts the
+    /// configuration first.
+    #[test]
+    fn operational_reads_are_the_configuration_then_the_state() {
+        use crate::netconf::render::{render, Read, WithDefaults};
+        let s = Schema::new().unwrap();
+        let m = units(&s);
+        let cache = XmlCache::new();
+        let mut state = json!({
+            "netloom-host:state": {
+                "attachment": [{"container-id": "c1", "interface": "eth0",
+                    "pod-namespace": "ns", "pod-name": "p1", "network": "n10",
+                    "netns": "/var/run/netns/c1", "address": ["10.0.0.2/24"],
+                    "created": "2026-11-21T10:00:00Z"}],
+                "pool-usage": [{"network": "n10", "pool": "p", "size": "254",
+                    "allocated": "1"}]
+            },
+            "ietf-netconf-monitoring:netconf-state": {
+                "capabilities": {"capability": ["urn:ietf:params:netconf:base:1.1"]},
+                "datastores": {"datastore": [{"name": "running"}]},
+                "statistics": {"netconf-start-time": "2026-11-21T10:00:00Z",
+                    "in-rpcs": 3}
+            }
+        });
+        if let (Some(obj), Value::Object(lib)) = (
+            state.as_object_mut(),
+            crate::netconf::monitoring::yang_library(&s),
+        ) {
+            obj.extend(lib);
+        }
+        let mut whole: Value =
+            serde_json::from_str(&s.to_json(m.iter().map(|(k, v)| (k, &**v)))).unwrap();
+        whole
+            .as_object_mut()
+            .unwrap()
+            .extend(state.as_object().unwrap().clone());
+        let filters = [
+            None,
+            Some(format!(r#"<filter><networks xmlns="{NL}"/></filter>"#)),
+            Some(format!(
+                r#"<filter><networks xmlns="{NL}"><network><name>n9</name></network></networks></filter>"#
+            )),
+        ];
+        for f in &filters {
+            let el = f.as_ref().map(|f| parse(f.as_bytes()).unwrap());
+            let selection = || match &el {
+                Some(e) => Selection::Subtree(e),
+                None => Selection::All,
+            };
+            let p = plan(&s, &selection()).unwrap();
+            let with_state = match &p {
+                Plan::All => true,
+                Plan::Picks(picks) => {
+                    assert!(config_only(&s, picks), "{f:?}");
+                    false
+                }
+            };
+            for (wd, mode) in [
+                (None, None),
+                (Some(WithDefaults::ReportAll), Some(DefaultsMode::ReportAll)),
+                (
+                    Some(WithDefaults::ReportAllTagged),
+                    Some(DefaultsMode::ReportAllTagged),
+                ),
+                (Some(WithDefaults::Trim), Some(DefaultsMode::Trim)),
+            ] {
+                let mut fast = String::new();
+                let done = match mode {
+                    None => config_xml(&s, &m, &p, &cache, &mut fast),
+                    Some(mode) => config_xml_defaults(&s, &m, &p, mode, &cache, &mut fast),
+                };
+                assert!(done.unwrap());
+                if with_state {
+                    fast.push_str(&state_xml(&s, state.clone(), wd).unwrap());
+                }
+                let read = Read {
+                    selection: selection(),
+                    with_defaults: wd,
+                    state: true,
+                    ..Default::default()
+                };
+                let general = match (wd, &el) {
+                    (None, None) => crate::netconf::data::to_xml(&s, &whole).unwrap(),
+                    (None, Some(e)) => crate::netconf::data::to_xml(
+                        &s,
+                        &crate::netconf::filter::subtree(&s, &whole, e),
+                    )
+                    .unwrap(),
+                    _ => render(&s, whole.clone(), &read).unwrap(),
+                };
+                let (mut f_els, mut g_els) = (top_level(&fast), top_level(&general));
+                assert_eq!(f_els.concat(), fast, "{fast}");
+                assert_eq!(g_els.concat(), general, "{general}");
+                let config_els = f_els
+                    .iter()
+                    .take_while(|e| !e.starts_with("<netconf-state") && !e.starts_with("<yang"))
+                    .count();
+                assert_eq!(
+                    f_els[config_els..]
+                        .iter()
+                        .filter(|e| e.starts_with("<networks") || e.starts_with("<system"))
+                        .count(),
+                    0,
+                    "configuration first: {fast}"
+                );
+                f_els.sort_unstable();
+                g_els.sort_unstable();
+                assert_eq!(f_els, g_els, "{wd:?} {f:?}");
+                if with_state {
+                    assert!(fast.contains("<container-id>c1</container-id>"), "{fast}");
+                    assert!(fast.contains("<in-rpcs>3</in-rpcs>"), "{fast}");
+                    if wd == Some(WithDefaults::ReportAll) {
+                        // a state default (a zero-based counter) is reported
+                        assert!(fast.contains("<in-bad-rpcs>0</in-bad-rpcs>"), "{fast}");
+                    }
+                }
+            }
+        }
+        // The state root named by a filter, or a configuration root with state below it,
+        // goes the general way.
+        let st = parse(format!(r#"<filter><state xmlns="{NL}"/></filter>"#).as_bytes()).unwrap();
+        match plan(&s, &Selection::Subtree(&st)) {
+            Some(Plan::Picks(picks)) => assert!(!config_only(&s, &picks)),
+            other => assert!(other.is_none(), "{other:?}"),
         }
     }
 

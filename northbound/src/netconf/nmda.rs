@@ -127,11 +127,13 @@ pub(crate) async fn get_data(
         Nmda::Intended => Some(DatastoreId::Running),
         Nmda::Operational => None,
     };
-    if let Some(id) = config {
-        let open = format!("<data xmlns=\"{NS_NMDA}\">");
-        if let Some(answer) = ctx.fast_config_reply(id, &read, &open)? {
-            return Ok(answer);
-        }
+    let open = format!("<data xmlns=\"{NS_NMDA}\">");
+    let fast = match config {
+        Some(id) => ctx.fast_config_reply(id, &read, &open)?,
+        None => ctx.fast_operational_reply(&read, &open).await?,
+    };
+    if let Some(answer) = fast {
+        return Ok(answer);
     }
     let doc = match ds {
         Nmda::Config(id) => ops::datastore_json(ctx, id)?,

@@ -119,7 +119,6 @@ impl Ctx {
         Ok(Answer::Ok)
     }
 
-    /// The datastores as this session's user may read them (no secrets unless admin).
     /// A read of datastore `ds` answered the fast way (the stored units streamed to XML,
     /// each entry's rendering cached) inside `open` .. `</data>`; None when the general
     /// path must answer.
@@ -139,18 +138,65 @@ impl Ctx {
         let Some(body) = self.whole_read(&snaps.get(ds).units, open, plan, mode)? else {
             return Ok(None);
         };
+        Ok(Some(Answer::Reply(self.data_reply(body, ""))))
+    }
+
+    /// A read of the operational datastore (`<get>`, get-data on operational) answered the
+    /// fast way inside `open` .. `</data>`: running's configuration as
+    /// [`Ctx::fast_config_reply`] renders it (cached), then the state roots (the engine's
+    /// state, netconf-state, the yang-library) rendered from a document of their own. State
+    /// never shares a root container with configuration, so the two halves are the general
+    /// path's answer cut in two (see `fast_read::state_xml`); a filter that names only
+    /// configuration roots needs no state at all. None when the general path must answer.
+    pub async fn fast_operational_reply(
+        &self,
+        read: &Read<'_>,
+        open: &str,
+    ) -> Result<Option<Answer>, RpcError> {
+        let schema = &self.shared.schema;
+        let Some(mode) = read.fast_mode() else {
+            return Ok(None);
+        };
+        let Some(plan) = fast_read::plan(schema, &read.selection) else {
+            return Ok(None);
+        };
+        let with_state = match &plan {
+            Plan::All => true,
+            Plan::Picks(picks) if fast_read::config_only(schema, picks) => false,
+            Plan::Picks(_) => return Ok(None),
+        };
+        let snaps = self.snapshots();
+        let Some(body) = self.whole_read(&snaps.running.units, open, plan, mode)? else {
+            return Ok(None);
+        };
+        let state = if with_state {
+            let mut doc = state_json(self).await?;
+            if self.identity.reader() == Reader::Other {
+                schema.redact_document(&mut doc);
+            }
+            fast_read::state_xml(schema, doc, read.with_defaults)?
+        } else {
+            String::new()
+        };
+        Ok(Some(Answer::Reply(self.data_reply(body, &state))))
+    }
+
+    /// The reply to a read: `body` (its `<data ...>` and content), `more`, `</data>`.
+    fn data_reply(&self, body: SharedBody, more: &str) -> Message {
         let mut reply = self.reply(0);
         if body.len() < SHARE_FROM {
             reply.push_str(body.text());
         } else {
             reply.push_shared(body);
         }
-        Ok(Some(Answer::Reply(reply)))
+        reply.push_str(more);
+        reply.push_str("</data>");
+        reply
     }
 
-    /// The `<data>` body of the read `plan` of `units` in with-defaults `mode` (`None`: as
-    /// stored) that begins with `open`: the kept one, or rendered (and kept, when large);
-    /// None when the general path must answer.
+    /// The body of the read `plan` of `units` in with-defaults `mode` (`None`: as stored):
+    /// `open` and the content, without the closing `</data>`; the kept one, or rendered
+    /// (and kept, when large). None when the general path must answer.
     fn whole_read(
         &self,
         units: &UnitMap,
@@ -174,7 +220,6 @@ impl Ctx {
         if !done {
             return Ok(None);
         }
-        body.push_str("</data>");
         let body = SharedBody::new(body);
         replies.put(units, open, plan, mode, body.clone());
         Ok(Some(body))
@@ -379,7 +424,19 @@ pub(crate) fn datastore_json(ctx: &Ctx, ds: DatastoreId) -> Result<Value, RpcErr
 /// get-data on operational read.
 pub(crate) async fn operational_json(ctx: &Ctx) -> Result<Value, RpcError> {
     let mut doc = datastore_json(ctx, DatastoreId::Running)?;
-    // the engine's state with the kernel's interfaces merged in
+    if let (Some(obj), Value::Object(state)) = (doc.as_object_mut(), state_json(ctx).await?) {
+        obj.extend(state);
+    }
+    if ctx.identity.reader() == Reader::Other {
+        // Running came redacted; the engine's state must not reopen the door either.
+        ctx.shared.schema.redact_document(&mut doc);
+    }
+    Ok(doc)
+}
+
+/// The operational datastore's state roots, not redacted: the engine's state with the
+/// kernel's interfaces merged in, netconf-state and the yang-library.
+async fn state_json(ctx: &Ctx) -> Result<Value, RpcError> {
     let state = ctx
         .shared
         .handle
@@ -391,24 +448,19 @@ pub(crate) async fn operational_json(ctx: &Ctx) -> Result<Value, RpcError> {
         _ => Vec::new(),
     };
     let caps = capabilities(&ctx.shared.schema);
-    if let Some(obj) = doc.as_object_mut() {
-        if let Value::Object(state) = state {
-            obj.extend(state);
-        }
-        for extra in [
-            monitoring::netconf_state(&ctx.shared, &caps, &locks),
-            monitoring::yang_library(&ctx.shared.schema),
-        ] {
-            if let Value::Object(e) = extra {
-                obj.extend(e);
-            }
+    let mut doc = match state {
+        Value::Object(state) => state,
+        _ => serde_json::Map::new(),
+    };
+    for extra in [
+        monitoring::netconf_state(&ctx.shared, &caps, &locks),
+        monitoring::yang_library(&ctx.shared.schema),
+    ] {
+        if let Value::Object(e) = extra {
+            doc.extend(e);
         }
     }
-    if ctx.identity.reader() == Reader::Other {
-        // Running came redacted; the engine's state must not reopen the door either.
-        ctx.shared.schema.redact_document(&mut doc);
-    }
-    Ok(doc)
+    Ok(Value::Object(doc))
 }
 
 /// The `<filter>` of get and get-config.
@@ -468,6 +520,9 @@ async fn get(ctx: &mut Ctx, op: &Element, rpc: &Element) -> Result<Answer, RpcEr
         state: true,
         ..Default::default()
     };
+    if let Some(answer) = ctx.fast_operational_reply(&read, "<data>").await? {
+        return Ok(answer);
+    }
     reply_data(ctx, operational_json(ctx).await?, &read)
 }
 

@@ -17,6 +17,9 @@
 //! "get_warm_first" until the reply's first bytes arrive, "get_recv" / "get_warm_recv" until
 //! its last (the count follows). "get_bytes" is the reply's size.
 //!
+//! `--op-gets O` (default 3): then O `<get>`s of the list (the operational datastore:
+//! configuration and state, the same subtree filter); "get_op" is their median.
+//!
 //! `--validates V` (default 3): after the gets, N more entries are staged in the candidate
 //! (untimed), and V `<validate>`s of it timed before it is discarded; "validate" is their
 //! median, "validates" all of them.
@@ -75,6 +78,8 @@ struct Args {
     validates: usize,
     /// report-all get-configs to time: "report_all" is their median.
     report_alls: usize,
+    /// `<get>`s of the list to time: "get_op" is their median.
+    op_gets: usize,
     raw_ssh: Option<usize>,
     /// Transfers `--raw-ssh` times on its one channel.
     reps: usize,
@@ -98,6 +103,7 @@ fn args() -> Args {
         creates: 1,
         validates: 3,
         report_alls: 3,
+        op_gets: 3,
         raw_ssh: None,
         reps: 21,
         idle_ms: 0,
@@ -120,6 +126,7 @@ fn args() -> Args {
             "--creates" => a.creates = v.parse().expect("--creates"),
             "--validates" => a.validates = v.parse().expect("--validates"),
             "--report-alls" => a.report_alls = v.parse().expect("--report-alls"),
+            "--op-gets" => a.op_gets = v.parse().expect("--op-gets"),
             "--raw-ssh" => a.raw_ssh = Some(v.parse().expect("--raw-ssh")),
             "--reps" => a.reps = v.parse().expect("--reps"),
             "--idle" => a.idle_ms = v.parse().expect("--idle"),
@@ -542,6 +549,20 @@ async fn main() {
         part(&colds, |g| g.2),
     );
     let get_warm = part(&warms, |g| g.2);
+    let mut op_gets = Vec::with_capacity(a.op_gets);
+    for _ in 0..a.op_gets {
+        let t = Instant::now();
+        let reply = s
+            .rpc(&format!(
+                r#"<get><filter type="subtree"><networks xmlns="{}"/></filter></get>"#,
+                a.ns
+            ))
+            .await;
+        let n = count_networks(reply);
+        op_gets.push(t.elapsed().as_secs_f64());
+        count(n);
+    }
+    let get_op = median(op_gets);
     let (warm_first, warm_recv) = (part(&warms, |g| g.0), part(&warms, |g| g.1));
 
     let mut validates = Vec::with_capacity(a.validates);
@@ -590,7 +611,7 @@ async fn main() {
     s.close().await;
     let edits: Vec<String> = lat.iter().map(|x| format!("{x:.6}")).collect();
     println!(
-        r#"{{"create": {create:.6}, "creates": [{}], "validate": {validate:.6}, "validates": [{}], "report_all": {report_all:.6}, "report_all_first": {report_all_first:.6}, "get": {get:.6}, "get_warm": {get_warm:.6}, "get_first": {first:.6}, "get_recv": {recv:.6}, "get_warm_first": {warm_first:.6}, "get_warm_recv": {warm_recv:.6}, "get_bytes": {get_bytes}, "got": {got}, "edit": [{}]}}"#,
+        r#"{{"create": {create:.6}, "creates": [{}], "validate": {validate:.6}, "validates": [{}], "report_all": {report_all:.6}, "report_all_first": {report_all_first:.6}, "get": {get:.6}, "get_warm": {get_warm:.6}, "get_op": {get_op:.6}, "get_first": {first:.6}, "get_recv": {recv:.6}, "get_warm_first": {warm_first:.6}, "get_warm_recv": {warm_recv:.6}, "get_bytes": {get_bytes}, "got": {got}, "edit": [{}]}}"#,
         all_creates.join(", "),
         all_validates.join(", "),
         edits.join(", ")
