@@ -170,11 +170,7 @@ impl Ctx {
             return Ok(None);
         };
         let state = if with_state {
-            let mut doc = state_json(self).await?;
-            if self.identity.reader() == Reader::Other {
-                schema.redact_document(&mut doc);
-            }
-            fast_read::state_xml(schema, doc, read.with_defaults)?
+            fast_read::state_xml(schema, state_json(self).await?, read.with_defaults)?
         } else {
             String::new()
         };
@@ -424,18 +420,16 @@ pub(crate) fn datastore_json(ctx: &Ctx, ds: DatastoreId) -> Result<Value, RpcErr
 /// get-data on operational read.
 pub(crate) async fn operational_json(ctx: &Ctx) -> Result<Value, RpcError> {
     let mut doc = datastore_json(ctx, DatastoreId::Running)?;
+    // Running comes redacted for this session's reader (snapshots), and so does the state.
     if let (Some(obj), Value::Object(state)) = (doc.as_object_mut(), state_json(ctx).await?) {
         obj.extend(state);
-    }
-    if ctx.identity.reader() == Reader::Other {
-        // Running came redacted; the engine's state must not reopen the door either.
-        ctx.shared.schema.redact_document(&mut doc);
     }
     Ok(doc)
 }
 
-/// The operational datastore's state roots, not redacted: the engine's state with the
-/// kernel's interfaces merged in, netconf-state and the yang-library.
+/// The operational datastore's state roots as this session's user may read them: the
+/// engine's state with the kernel's interfaces merged in, netconf-state and the
+/// yang-library.
 async fn state_json(ctx: &Ctx) -> Result<Value, RpcError> {
     let state = ctx
         .shared
@@ -460,7 +454,12 @@ async fn state_json(ctx: &Ctx) -> Result<Value, RpcError> {
             doc.extend(e);
         }
     }
-    Ok(Value::Object(doc))
+    let mut doc = Value::Object(doc);
+    if ctx.identity.reader() == Reader::Other {
+        // The engine's state must not reopen the door running's redaction closed.
+        ctx.shared.schema.redact_document(&mut doc);
+    }
+    Ok(doc)
 }
 
 /// The `<filter>` of get and get-config.
